@@ -1,0 +1,144 @@
+//! The crate's error type.
+
+use crate::ids::JobId;
+
+/// What a failed operation reports. Messages name the store (never with a password),
+/// the job and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A pending job with the same (funcname, uniqkey) already exists in that store.
+    #[error("duplicate job in {store}: a pending job {funcname:?} with uniqkey {uniqkey:?} already exists")]
+    DuplicateUniqkey {
+        /// The store that refused the insert.
+        store: String,
+        /// The function name, when known.
+        funcname: Option<String>,
+        /// The colliding unique key, when known.
+        uniqkey: Option<String>,
+    },
+
+    /// A handle names a store hash that no configured store has.
+    #[error("unknown store in handle {handle:?}: no configured database has hash {hash}")]
+    UnknownStore {
+        /// The hash part of the handle.
+        hash: String,
+        /// The whole handle string.
+        handle: String,
+    },
+
+    /// A handle string is not `<32 hex digits>-<jobid>`.
+    #[error("malformed job handle {input:?}: {reason} (expected <32 hex digits>-<job id>)")]
+    MalformedHandle {
+        /// The string given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The job's lease expired and another worker took it over (or the job is gone):
+    /// the write was refused and nothing was changed.
+    #[error("lease lost on job {jobid} in {store}: its lease (grabbed_until {token}) was taken over or the job no longer exists; nothing was written")]
+    LeaseLost {
+        /// The store of the job.
+        store: String,
+        /// The job.
+        jobid: JobId,
+        /// The lease token (grabbed_until) the writer held.
+        token: i64,
+    },
+
+    /// The outcome of this job was already written by this process.
+    #[error("job {jobid} in {store} is already finished: cannot call {method}")]
+    AlreadyFinished {
+        /// The store of the job.
+        store: String,
+        /// The job.
+        jobid: JobId,
+        /// The outcome method that was refused.
+        method: &'static str,
+    },
+
+    /// The database could not be reached (connection refused, timed out, went away).
+    #[error("database unavailable: {store}: {message}")]
+    Unavailable {
+        /// The store (backend, host and database name; never a password).
+        store: String,
+        /// What the driver said.
+        message: String,
+    },
+
+    /// The database has no TheSchwartz tables.
+    #[error("database {store} has no schwartz tables ({message}): run the migrations, e.g. `cargo xtask migrate --database-url <url>`")]
+    SchemaMissing {
+        /// The store.
+        store: String,
+        /// What the driver said.
+        message: String,
+    },
+
+    /// Any other database error.
+    #[error("database error in {store}: {message}")]
+    Database {
+        /// The store.
+        store: String,
+        /// What the driver said.
+        message: String,
+    },
+
+    /// Bad input from the caller (empty or too long names, bad configuration, ...).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    /// No store is configured, or every store is marked dead.
+    #[error("no store available: {0}")]
+    NoStore(String),
+
+    /// A job argument does not decode as the type the worker asked for.
+    #[error("cannot decode the argument of job {jobid} as {expected}: {message}")]
+    ArgDecode {
+        /// The job.
+        jobid: JobId,
+        /// The Rust type asked for.
+        expected: &'static str,
+        /// What the decoder said.
+        message: String,
+    },
+
+    /// A job argument could not be encoded.
+    #[error("cannot encode job argument of type {type_name}: {message}")]
+    ArgEncode {
+        /// The Rust type given.
+        type_name: &'static str,
+        /// What the encoder said.
+        message: String,
+    },
+
+    /// No worker is registered for a function name.
+    #[error("no worker registered for function {0:?}")]
+    NoWorker(String),
+
+    /// A scoreboard file or directory could not be written.
+    #[error("scoreboard {path}: {source}")]
+    Scoreboard {
+        /// The file or directory.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether the error means the store should be marked dead (TheSchwartz marks a
+    /// database dead on any error that is not a unique violation).
+    pub fn marks_store_dead(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::SchemaMissing { .. } | Error::Database { .. }
+        )
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

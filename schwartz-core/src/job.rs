@@ -1,0 +1,216 @@
+//! New jobs: the [`Job`] builder and argument encoding.
+
+use chrono::{DateTime, Utc};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::JobId;
+
+/// Longest funcname, uniqkey and coalesce value accepted (the columns are VARCHAR(255)).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// A job to insert: a function name plus optional argument, unique key, start time,
+/// priority and coalescing value.
+///
+/// ```
+/// use schwartz_core::Job;
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Email { to: String }
+///
+/// let job = Job::new("send_email")
+///     .arg(&Email { to: "a@example.com".into() })?
+///     .uniqkey("welcome:a@example.com")
+///     .priority(5);
+/// assert_eq!(job.funcname(), "send_email");
+/// # Ok::<(), schwartz_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    funcname: String,
+    arg: Option<Vec<u8>>,
+    uniqkey: Option<String>,
+    run_after: Option<DateTime<Utc>>,
+    grabbed_until: Option<DateTime<Utc>>,
+    priority: Option<i32>,
+    coalesce: Option<String>,
+    jobid: Option<JobId>,
+}
+
+impl Job {
+    /// A job for `funcname` with no argument, eligible at once.
+    /// The name is validated at insert (1 to 255 bytes).
+    pub fn new(funcname: impl Into<String>) -> Self {
+        Job {
+            funcname: funcname.into(),
+            arg: None,
+            uniqkey: None,
+            run_after: None,
+            grabbed_until: None,
+            priority: None,
+            coalesce: None,
+            jobid: None,
+        }
+    }
+
+    /// Sets a typed argument, encoded with serde + bincode 2 (standard configuration).
+    ///
+    /// # Errors
+    /// [`Error::ArgEncode`] when the value cannot be serialised.
+    pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
+        self.arg = Some(encode_arg(value)?);
+        Ok(self)
+    }
+
+    /// Sets the argument as raw bytes, stored as they are (what Perl clients exchange
+    /// as scalar args).
+    pub fn raw_arg(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.arg = Some(bytes.into());
+        self
+    }
+
+    /// At most one pending job per (funcname, uniqkey): a second insert is refused.
+    pub fn uniqkey(mut self, key: impl Into<String>) -> Self {
+        self.uniqkey = Some(key.into());
+        self
+    }
+
+    /// The job is not eligible before this time (default: now, by the store's clock).
+    pub fn run_after(mut self, t: DateTime<Utc>) -> Self {
+        self.run_after = Some(t);
+        self
+    }
+
+    /// Inserts the job as already leased until `t` (TheSchwartz lets callers set any
+    /// column; tests use it). Default: not leased.
+    pub fn grabbed_until(mut self, t: DateTime<Utc>) -> Self {
+        self.grabbed_until = Some(t);
+        self
+    }
+
+    /// Larger is more urgent; only used by clients that prioritize.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+
+    /// A grouping value for coalescing finds.
+    pub fn coalesce(mut self, value: impl Into<String>) -> Self {
+        self.coalesce = Some(value.into());
+        self
+    }
+
+    /// Inserts with this explicit job id (honoured as TheSchwartz does).
+    pub fn jobid(mut self, id: JobId) -> Self {
+        self.jobid = Some(id);
+        self
+    }
+
+    /// The function name.
+    pub fn funcname(&self) -> &str {
+        &self.funcname
+    }
+    /// The encoded argument, if any.
+    pub fn raw_arg_bytes(&self) -> Option<&[u8]> {
+        self.arg.as_deref()
+    }
+    /// The unique key, if any.
+    pub fn uniqkey_value(&self) -> Option<&str> {
+        self.uniqkey.as_deref()
+    }
+    /// The requested start time, if any.
+    pub fn run_after_value(&self) -> Option<DateTime<Utc>> {
+        self.run_after
+    }
+    /// The requested initial lease, if any.
+    pub fn grabbed_until_value(&self) -> Option<DateTime<Utc>> {
+        self.grabbed_until
+    }
+    /// The priority, if any.
+    pub fn priority_value(&self) -> Option<i32> {
+        self.priority
+    }
+    /// The coalescing value, if any.
+    pub fn coalesce_value(&self) -> Option<&str> {
+        self.coalesce.as_deref()
+    }
+    /// The explicit job id, if any.
+    pub fn jobid_value(&self) -> Option<JobId> {
+        self.jobid
+    }
+
+    /// Checks the fields a store would reject.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty or over-255-byte funcname, uniqkey or coalesce.
+    pub fn validate(&self) -> Result<()> {
+        check_name("funcname", &self.funcname)?;
+        if let Some(k) = &self.uniqkey {
+            check_name("uniqkey", k)?;
+        }
+        if let Some(c) = &self.coalesce {
+            if c.len() > MAX_NAME_LEN {
+                return Err(Error::InvalidInput(format!(
+                    "coalesce value of job {:?} is {} bytes long; at most {MAX_NAME_LEN} allowed",
+                    self.funcname,
+                    c.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Validates a funcname or uniqkey: 1 to 255 bytes.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field and the offending length.
+pub fn check_name(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::InvalidInput(format!("{what} must not be empty")));
+    }
+    if value.len() > MAX_NAME_LEN {
+        let shown: String = value.chars().take(40).collect();
+        return Err(Error::InvalidInput(format!(
+            "{what} {shown:?}... is {} bytes long; at most {MAX_NAME_LEN} allowed",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+fn bincode_config() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+/// Encodes a typed argument with serde + bincode 2 (standard configuration).
+///
+/// # Errors
+/// [`Error::ArgEncode`].
+pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(value, bincode_config()).map_err(|e| Error::ArgEncode {
+        type_name: std::any::type_name::<T>(),
+        message: e.to_string(),
+    })
+}
+
+/// Decodes a typed argument; trailing bytes are an error.
+///
+/// # Errors
+/// [`Error::ArgDecode`] naming `jobid` and the expected type.
+pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> {
+    let fail = |message: String| Error::ArgDecode {
+        jobid,
+        expected: std::any::type_name::<T>(),
+        message,
+    };
+    let (value, used) =
+        bincode::serde::decode_from_slice(bytes, bincode_config()).map_err(|e| fail(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(fail(format!(
+            "{} trailing bytes after the value ({} bytes in all)",
+            bytes.len() - used,
+            bytes.len()
+        )));
+    }
+    Ok(value)
+}

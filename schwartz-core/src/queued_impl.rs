@@ -1,0 +1,4 @@
+//! QueuedJob internals. SKELETON.
+
+/// The shared state behind a [`QueuedJob`](crate::QueuedJob).
+pub(crate) struct QueuedInner {}

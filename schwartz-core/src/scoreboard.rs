@@ -1,0 +1,1 @@
+//! Scoreboard files (TheSchwartz's worker monitoring files). SKELETON.

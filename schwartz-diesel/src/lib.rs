@@ -1,0 +1,1 @@
+//! Diesel stores. SKELETON.

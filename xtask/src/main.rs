@@ -1,0 +1,44 @@
+//! `cargo xtask`: project tasks (`migrate`, `test`, `bench`).
+//!
+//! Each subcommand lives in its own module.
+
+mod bench;
+mod migrate;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Schwartz project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the embedded migrations to a database.
+    Migrate(migrate::Args),
+    /// Run the unit tests and the conformance suite on every reachable backend.
+    Test(test::Args),
+    /// Run the benchmarks.
+    Bench(bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Migrate(args) => migrate::run(args),
+        Command::Test(args) => test::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
