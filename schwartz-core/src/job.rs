@@ -203,8 +203,8 @@ pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> 
         expected: std::any::type_name::<T>(),
         message,
     };
-    let (value, used) =
-        bincode::serde::decode_from_slice(bytes, bincode_config()).map_err(|e| fail(e.to_string()))?;
+    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode_config())
+        .map_err(|e| fail(e.to_string()))?;
     if used != bytes.len() {
         return Err(fail(format!(
             "{} trailing bytes after the value ({} bytes in all)",
@@ -213,4 +213,112 @@ pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> 
         )));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Feed {
+        scoops: u32,
+        with: Vec<String>,
+    }
+
+    #[test]
+    fn validation() {
+        assert!(Job::new("Foo").validate().is_ok());
+        assert!(matches!(
+            Job::new("").validate(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(Job::new("x".repeat(255)).validate().is_ok());
+        assert!(matches!(
+            Job::new("x".repeat(256)).validate(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            Job::new("F").uniqkey("").validate(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            Job::new("F").uniqkey("k".repeat(256)).validate(),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(Job::new("F").uniqkey("k".repeat(255)).validate().is_ok());
+        assert!(Job::new("F").coalesce("").validate().is_ok());
+        assert!(matches!(
+            Job::new("F").coalesce("c".repeat(256)).validate(),
+            Err(Error::InvalidInput(_))
+        ));
+        // Multi-byte characters: the limit is in bytes, and the message never panics.
+        let e = Job::new("é".repeat(128)).validate().unwrap_err();
+        assert!(e.to_string().contains("256 bytes"), "{e}");
+    }
+
+    #[test]
+    fn builder_fields() {
+        let t = chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
+        let job = Job::new("F")
+            .raw_arg(b"abc".to_vec())
+            .uniqkey("u")
+            .run_after(t)
+            .grabbed_until(t)
+            .priority(-3)
+            .coalesce("c")
+            .jobid(JobId(7));
+        assert_eq!(job.raw_arg_bytes(), Some(&b"abc"[..]));
+        assert_eq!(job.uniqkey_value(), Some("u"));
+        assert_eq!(job.run_after_value(), Some(t));
+        assert_eq!(job.grabbed_until_value(), Some(t));
+        assert_eq!(job.priority_value(), Some(-3));
+        assert_eq!(job.coalesce_value(), Some("c"));
+        assert_eq!(job.jobid_value(), Some(JobId(7)));
+    }
+
+    #[test]
+    fn arg_round_trip() {
+        let feed = Feed {
+            scoops: 2,
+            with: vec!["cheese".into(), "love".into()],
+        };
+        let job = Job::new("feedmajor").arg(&feed).unwrap();
+        let back: Feed = decode_arg(JobId(1), job.raw_arg_bytes().unwrap()).unwrap();
+        assert_eq!(back, feed);
+        let v = vec!["cheese", "water", "beer"];
+        let bytes = encode_arg(&v).unwrap();
+        let back: Vec<String> = decode_arg(JobId(1), &bytes).unwrap();
+        assert_eq!(back, v);
+        // Raw bytes stay raw, including ones that look like serialised data.
+        let raw = b"\x05scalar that begins with the 5 byte".to_vec();
+        let job = Job::new("F").raw_arg(raw.clone());
+        assert_eq!(job.raw_arg_bytes(), Some(&raw[..]));
+    }
+
+    #[test]
+    fn arg_wrong_type() {
+        let bytes = encode_arg(&"a string that is long").unwrap();
+        match decode_arg::<Feed>(JobId(9), &bytes) {
+            Err(Error::ArgDecode {
+                jobid, expected, ..
+            }) => {
+                assert_eq!(jobid, JobId(9));
+                assert!(expected.contains("Feed"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Trailing bytes are an error.
+        let mut bytes = encode_arg(&5u32).unwrap();
+        bytes.push(0);
+        let e = decode_arg::<u32>(JobId(1), &bytes).unwrap_err();
+        assert!(e.to_string().contains("trailing"), "{e}");
+        // Garbage and empty input never panic.
+        assert!(decode_arg::<Feed>(JobId(1), b"").is_err());
+        assert!(decode_arg::<Feed>(JobId(1), &[0xff; 64]).is_err());
+        assert!(
+            decode_arg::<String>(JobId(1), &[0xfc, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+                .is_err()
+        );
+    }
 }
