@@ -55,10 +55,27 @@ pub(crate) fn ceil_secs(d: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
+/// Calls a worker hook (`grab_for`, `max_retries`, ...), turning a panic into the hook's
+/// default: a faulty hook is logged and must not crash the worker thread.
+pub(crate) fn call_hook<T>(hook: &str, default: T, f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => value,
+        Err(payload) => {
+            log::error!(
+                "worker hook {hook} panicked ({}); using its default",
+                panic_message(&*payload)
+            );
+            default
+        }
+    }
+}
+
 /// The lease length of a worker, in seconds (at least 1).
 pub(crate) fn grab_for_secs(worker: Option<&dyn Worker>) -> i64 {
     match worker {
-        Some(w) => ceil_secs(w.grab_for()).max(1),
+        Some(w) => {
+            ceil_secs(call_hook("grab_for", Duration::from_secs(3600), || w.grab_for())).max(1)
+        }
         None => DEFAULT_GRAB_FOR,
     }
 }
@@ -178,6 +195,10 @@ pub(crate) fn duplicate_error(e: &Error) -> Error {
             store: store.clone(),
             jobid: *jobid,
             token: *token,
+        },
+        Error::DuplicateJobId { store, jobid } => Error::DuplicateJobId {
+            store: store.clone(),
+            jobid: *jobid,
         },
         Error::InvalidInput(m) => Error::InvalidInput(m.clone()),
         Error::NoStore(m) => Error::NoStore(m.clone()),
@@ -462,7 +483,7 @@ impl Client {
                         uniqkey,
                     });
                 }
-                Err(e @ Error::InvalidInput(_)) => return Err(e),
+                Err(e @ (Error::InvalidInput(_) | Error::DuplicateJobId { .. })) => return Err(e),
                 Err(e) => {
                     log::debug!("insert into {} failed: {e}", self.entry(idx).hash);
                     self.note_store_error(idx, &e);

@@ -149,6 +149,42 @@ fn panic_fall_through_and_no_worker() {
     assert!(c.current_job().is_none());
 }
 
+/// A worker whose hooks panic: the job still fails cleanly, with the hooks' defaults.
+struct PanickyHooks;
+impl Worker for PanickyHooks {
+    fn work(&self, _: &QueuedJob) -> Result<(), WorkError> {
+        Err("work failed".into())
+    }
+    fn max_retries(&self, _: &QueuedJob) -> u32 {
+        panic!("max_retries exploded")
+    }
+    fn grab_for(&self) -> Duration {
+        panic!("grab_for exploded")
+    }
+    fn keep_exit_status_for(&self) -> Duration {
+        panic!("keep_exit_status_for exploded")
+    }
+}
+
+#[test]
+fn panicking_hooks_fall_back_to_defaults() {
+    let (c, _, _) = one();
+    c.can_do("H", PanickyHooks).unwrap();
+    let h = c.insert(Job::new("H")).unwrap();
+    let job = c.grab_job("H").unwrap().unwrap();
+    // grab_for's default: a one-hour lease.
+    let lease = job.grabbed_until().timestamp() - c.now(h.store()).unwrap();
+    assert!((3599..=3600).contains(&lease), "lease of {lease} s");
+    // max_retries' default 0: no retry; keep_exit_status_for's default: no exit status.
+    assert_eq!(
+        c.work_safely(job).unwrap(),
+        WorkOutcome::Failed { will_retry: false }
+    );
+    assert!(!c.is_pending(&h).unwrap());
+    assert_eq!(c.failure_log(&h).unwrap(), vec!["work failed"]);
+    assert_eq!(c.exit_status(&h).unwrap(), None);
+}
+
 #[test]
 fn declines() {
     let (c, s, shift) = one();

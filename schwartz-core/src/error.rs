@@ -18,6 +18,15 @@ pub enum Error {
         uniqkey: Option<String>,
     },
 
+    /// A job with this explicit job id already exists in that store.
+    #[error("duplicate job id in {store}: a job with jobid {jobid} already exists (explicit job ids must be unused)")]
+    DuplicateJobId {
+        /// The store that refused the insert.
+        store: String,
+        /// The explicit job id.
+        jobid: JobId,
+    },
+
     /// A handle names a store hash that no configured store has.
     #[error("unknown store in handle {handle:?}: no configured database has hash {hash}")]
     UnknownStore {

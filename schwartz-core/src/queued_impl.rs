@@ -1,9 +1,10 @@
 //! QueuedJob internals: shared state and the outcome writes.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::client::{Client, WorkOutcome};
-use crate::client_impl::{ceil_secs, lock};
+use crate::client_impl::{call_hook, ceil_secs, lock};
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
 use crate::ids::Epoch;
@@ -43,7 +44,11 @@ pub(crate) fn exit_write(
     status: i32,
 ) -> Option<ExitStatusWrite> {
     let keep = worker
-        .map(|w| ceil_secs(w.keep_exit_status_for()))
+        .map(|w| {
+            ceil_secs(call_hook("keep_exit_status_for", Duration::ZERO, || {
+                w.keep_exit_status_for()
+            }))
+        })
         .unwrap_or(0);
     (keep > 0).then(|| ExitStatusWrite {
         status,
@@ -159,7 +164,10 @@ impl QueuedJob {
         let worker = self.worker();
         let keeps = worker
             .as_deref()
-            .is_some_and(|w| !w.keep_exit_status_for().is_zero());
+            .is_some_and(|w| {
+                !call_hook("keep_exit_status_for", Duration::ZERO, || w.keep_exit_status_for())
+                    .is_zero()
+            });
         let exit_status = if keeps {
             let now = self.now()?;
             exit_write(worker.as_deref(), now, 0)
@@ -212,7 +220,8 @@ impl QueuedJob {
             None
         } else {
             let failures = self.store().failures(self.inner.row.jobid)?.len() as u64 + 1;
-            let max = worker.as_deref().map(|w| w.max_retries(self)).unwrap_or(0);
+            let max = worker.as_deref().map(|w| call_hook("max_retries", 0, || w.max_retries(self)))
+                .unwrap_or(0);
             log::debug!(
                 "job failed.  considering retry.  is max_retries of {max} >= failures of {failures}?"
             );
@@ -223,7 +232,7 @@ impl QueuedJob {
                 let n = u32::try_from(failures).unwrap_or(u32::MAX);
                 let delay = worker
                     .as_deref()
-                    .map(|w| ceil_secs(w.retry_delay(n)))
+                    .map(|w| ceil_secs(call_hook("retry_delay", Duration::ZERO, || w.retry_delay(n))))
                     .unwrap_or(0);
                 FinishAction::Reschedule {
                     run_after: (delay > 0).then(|| now.saturating_add(delay)),

@@ -146,12 +146,9 @@ impl Tables {
             let id = match job.jobid {
                 Some(id) => {
                     if self.jobs.contains_key(&id) || batch_ids.contains(&id) {
-                        return Err(Error::Database {
+                        return Err(Error::DuplicateJobId {
                             store: store.to_owned(),
-                            message: format!(
-                                "duplicate key in job: a job with jobid {id} already exists \
-                                 (explicit jobid refused)"
-                            ),
+                            jobid: id,
                         });
                     }
                     if id.0 >= next {

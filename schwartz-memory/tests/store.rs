@@ -139,13 +139,13 @@ fn insert_assigns_increasing_ids_and_honours_explicit_ones() {
         ..row(f)
     };
     assert_eq!(s.insert_jobs(&[low]).unwrap(), vec![JobId(5)]);
-    // An explicit id that exists: database error, nothing written.
+    // An explicit id that exists: a duplicate-id error, nothing written.
     let before = stats(&*s);
     let err = s.insert_jobs(&[row(f), explicit]).unwrap_err();
     match &err {
-        Error::Database { store, message } => {
+        Error::DuplicateJobId { store, jobid } => {
             assert_eq!(store, &s.describe());
-            assert!(message.contains("10"), "{message}");
+            assert_eq!(*jobid, JobId(10));
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -160,7 +160,7 @@ fn insert_assigns_increasing_ids_and_honours_explicit_ones() {
             },
         ])
         .unwrap_err();
-    assert!(matches!(err, Error::Database { .. }));
+    assert!(matches!(err, Error::DuplicateJobId { .. }));
     assert_eq!(stats(&*s), before);
     // Ids are never reused, even after the newest job is deleted.
     let token = grab(&*s, JobId(11), T0, 10);
