@@ -1,0 +1,401 @@
+//! Connections, the pool manager, the per-backend `Dialect` trait and error mapping.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+use schwartz_core::{Error, JobQuery, JobRow, Lease, NewJobRow};
+
+use crate::Backend;
+
+/// The error type inside one store operation.
+#[derive(Debug)]
+pub(crate) enum OpError {
+    /// What diesel reported.
+    Db(DieselError),
+    /// A finished error of ours (e.g. invalid input).
+    Store(Error),
+    /// Internal: a fenced write inside a savepoint matched no row.
+    LeaseLost,
+}
+
+impl From<DieselError> for OpError {
+    fn from(e: DieselError) -> Self {
+        OpError::Db(e)
+    }
+}
+
+impl From<Error> for OpError {
+    fn from(e: Error) -> Self {
+        OpError::Store(e)
+    }
+}
+
+/// How a database error is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// SQLite busy/locked, MySQL deadlock or lock wait timeout, PostgreSQL serialization
+    /// failure or deadlock: the operation is retried.
+    Retry,
+    /// The connection failed: `Error::Unavailable`, and the connection is discarded.
+    Unavailable,
+    /// A missing table: `Error::SchemaMissing`.
+    SchemaMissing,
+    /// A unique violation.
+    Unique,
+    /// Anything else: `Error::Database`.
+    Other,
+}
+
+/// Classifies a diesel error by kind and driver message.
+pub(crate) fn classify(e: &DieselError) -> Class {
+    match e {
+        DieselError::DatabaseError(kind, info) => {
+            let msg = info.message().to_ascii_lowercase();
+            match kind {
+                DatabaseErrorKind::UniqueViolation => return Class::Unique,
+                DatabaseErrorKind::ClosedConnection => return Class::Unavailable,
+                DatabaseErrorKind::SerializationFailure => return Class::Retry,
+                _ => {}
+            }
+            classify_message(&msg)
+        }
+        DieselError::BrokenTransactionManager => Class::Unavailable,
+        DieselError::AlreadyInTransaction | DieselError::NotInTransaction => Class::Other,
+        _ => Class::Other,
+    }
+}
+
+/// Classifies a driver message (lowercase).
+pub(crate) fn classify_message(msg: &str) -> Class {
+    if msg.contains("no such table")
+        || (msg.contains("relation") && msg.contains("does not exist"))
+        || (msg.contains("table") && msg.contains("doesn't exist"))
+    {
+        return Class::SchemaMissing;
+    }
+    if msg.contains("database is locked")
+        || msg.contains("database table is locked")
+        || msg.contains("database schema is locked")
+        || msg.contains("sqlite_busy")
+        || msg.contains("deadlock")
+        || msg.contains("lock wait timeout")
+        || msg.contains("could not serialize access")
+        || msg.contains("try restarting transaction")
+    {
+        return Class::Retry;
+    }
+    const GONE: &[&str] = &[
+        "server closed the connection",
+        "terminating connection",
+        "connection to server",
+        "no connection to the server",
+        "could not connect",
+        "connection refused",
+        "server has gone away",
+        "lost connection",
+        "can't connect",
+        "broken pipe",
+        "connection reset",
+        "ssl syscall",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "cannot connect now",
+        "server shutdown in progress",
+        "connection was killed",
+        "unable to open database file",
+        "disk i/o error",
+    ];
+    if GONE.iter().any(|g| msg.contains(g)) {
+        return Class::Unavailable;
+    }
+    Class::Other
+}
+
+/// Per-store context shared by the operations: names and cached facts about the database.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// `Store::describe`.
+    pub describe: String,
+    /// The password, to scrub from driver messages (never printed).
+    pub secret: Option<String>,
+    /// `error.message` capacity: (characters, bytes); `None` when unlimited.
+    pub message_cap: OnceLock<Option<(usize, usize)>>,
+    /// MySQL: (`innodb_autoinc_lock_mode`, `auto_increment_increment`).
+    pub autoinc: OnceLock<(i64, i64)>,
+    /// Whether `FOR UPDATE SKIP LOCKED` works on this server.
+    pub skip_locked: OnceLock<bool>,
+}
+
+impl Ctx {
+    /// Removes the password from a driver message.
+    pub fn scrub(&self, msg: &str) -> String {
+        match &self.secret {
+            Some(s) if !s.is_empty() => msg.replace(s.as_str(), "***"),
+            _ => msg.to_string(),
+        }
+    }
+
+    /// Maps an operation error to the crate error, naming the store.
+    pub fn map(&self, e: OpError) -> Error {
+        match e {
+            OpError::Store(e) => e,
+            OpError::LeaseLost => Error::Database {
+                store: self.describe.clone(),
+                message: "internal: unexpected lease-lost sentinel".into(),
+            },
+            OpError::Db(e) => self.map_db(&e),
+        }
+    }
+
+    /// Maps a diesel error.
+    pub fn map_db(&self, e: &DieselError) -> Error {
+        let message = self.scrub(&e.to_string());
+        let store = self.describe.clone();
+        match classify(e) {
+            Class::Unavailable | Class::Retry => Error::Unavailable { store, message },
+            Class::SchemaMissing => Error::SchemaMissing { store, message },
+            Class::Unique => Error::DuplicateUniqkey {
+                store,
+                funcname: None,
+                uniqkey: None,
+            },
+            Class::Other => Error::Database { store, message },
+        }
+    }
+
+    /// Truncates a failure message to the `error.message` column.
+    pub fn truncate_message<'a>(&self, msg: &'a str) -> &'a str {
+        match self.message_cap.get().copied().flatten() {
+            None => msg,
+            Some((chars, bytes)) => {
+                let mut end = 0;
+                for (n, (i, c)) in msg.char_indices().enumerate() {
+                    if n >= chars || i + c.len_utf8() > bytes {
+                        break;
+                    }
+                    end = i + c.len_utf8();
+                }
+                &msg[..end]
+            }
+        }
+    }
+}
+
+/// A pooled connection and whether it must be discarded.
+pub(crate) struct Conn<C> {
+    /// The diesel connection.
+    pub inner: C,
+    /// Set after a connection-class error: r2d2 drops it instead of reusing it.
+    pub broken: bool,
+    /// When it was established or last checked, on the store's birth counter.
+    pub born: u64,
+}
+
+/// The r2d2 manager: establishes connections and tunes them per backend.
+pub(crate) struct Manager<C> {
+    url: String,
+    secret: Option<String>,
+    births: Arc<AtomicU64>,
+    _conn: PhantomData<fn() -> C>,
+}
+
+impl<C> std::fmt::Debug for Manager<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").finish_non_exhaustive()
+    }
+}
+
+impl<C> Manager<C> {
+    pub fn new(url: String, secret: Option<String>, births: Arc<AtomicU64>) -> Self {
+        Manager {
+            url,
+            secret,
+            births,
+            _conn: PhantomData,
+        }
+    }
+}
+
+/// A connection failure (message already free of the password).
+#[derive(Debug)]
+pub(crate) struct ConnectError(pub String);
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl<C: Dialect> r2d2::ManageConnection for Manager<C> {
+    type Connection = Conn<C>;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<Conn<C>, ConnectError> {
+        let scrub = |m: String| match &self.secret {
+            Some(s) if !s.is_empty() => m.replace(s.as_str(), "***"),
+            _ => m,
+        };
+        let mut inner = C::establish(&self.url).map_err(|e| ConnectError(scrub(e.to_string())))?;
+        inner
+            .setup()
+            .map_err(|e| ConnectError(scrub(e.to_string())))?;
+        Ok(Conn {
+            inner,
+            broken: false,
+            born: self.births.fetch_add(1, Ordering::Relaxed) + 1,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Conn<C>) -> Result<(), ConnectError> {
+        conn.inner
+            .batch_execute("SELECT 1")
+            .map_err(|e| ConnectError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut Conn<C>) -> bool {
+        conn.broken
+    }
+}
+
+/// What differs between the backends. Implemented for each diesel connection type.
+pub(crate) trait Dialect: Connection + Sized + Send + 'static {
+    /// The backend.
+    const BACKEND: Backend;
+    /// The largest `job.arg` the backend's column takes, in bytes.
+    const MAX_ARG: usize;
+
+    /// Per-connection settings, run once after connecting.
+    fn setup(&mut self) -> diesel::QueryResult<()>;
+
+    /// The server's clock, epoch seconds.
+    fn server_time(&mut self) -> diesel::QueryResult<i64>;
+
+    /// Runs `f` in a write transaction (SQLite: `BEGIN IMMEDIATE`).
+    fn write_txn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError>;
+
+    /// Inserts job rows (already inside a transaction); returns their ids in order.
+    fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError>;
+
+    /// Tells listeners that jobs were inserted (PostgreSQL NOTIFY, inside the transaction).
+    fn notify_new_jobs(&mut self) -> diesel::QueryResult<()> {
+        Ok(())
+    }
+
+    /// `DELETE FROM job WHERE grabbed_until = token AND jobid IN (ids)` inside a write
+    /// transaction; returns the ids deleted.
+    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> diesel::QueryResult<Vec<i64>>;
+
+    /// Deletes up to `limit` error rows older than `older_than`.
+    fn prune_errors(&mut self, older_than: i32, limit: i64) -> diesel::QueryResult<usize>;
+
+    /// `error.message` capacity (characters, bytes), `None` when unlimited.
+    fn message_capacity(&mut self) -> diesel::QueryResult<Option<(usize, usize)>>;
+
+    /// Whether `FOR UPDATE SKIP LOCKED` is available.
+    fn probe_skip_locked(&mut self) -> diesel::QueryResult<bool> {
+        Ok(false)
+    }
+
+    /// The batch grab with `FOR UPDATE SKIP LOCKED`; `None` when unsupported.
+    fn grab_skip_locked(
+        &mut self,
+        _ctx: &Ctx,
+        _query: &JobQuery,
+        _leases: &[Lease],
+        _now: i64,
+    ) -> Result<Option<Vec<JobRow>>, OpError> {
+        Ok(None)
+    }
+}
+
+/// Epoch seconds into an `INTEGER` column, refusing values that do not fit.
+pub(crate) fn col_time(t: i64, what: &str) -> Result<i32, OpError> {
+    i32::try_from(t).map_err(|_| {
+        OpError::Store(Error::InvalidInput(format!(
+            "{what} {t} does not fit the INTEGER time column (epoch seconds up to {})",
+            i32::MAX
+        )))
+    })
+}
+
+/// Epoch seconds for a comparison: clamped into the column's range.
+pub(crate) fn clamp_time(t: i64) -> i32 {
+    t.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// Checks a job row before it is sent, and converts its numbers to the column types.
+pub(crate) fn check_new_job<C: Dialect>(row: &NewJobRow) -> Result<CheckedJob, OpError> {
+    let bad = |m: String| OpError::Store(Error::InvalidInput(m));
+    if let Some(arg) = &row.arg {
+        if arg.len() > C::MAX_ARG {
+            return Err(bad(format!(
+                "job argument of {} bytes exceeds the {} limit of {} bytes for job.arg",
+                arg.len(),
+                C::BACKEND,
+                C::MAX_ARG
+            )));
+        }
+    }
+    for (what, value) in [("uniqkey", &row.uniqkey), ("coalesce", &row.coalesce)] {
+        if let Some(v) = value {
+            if v.chars().count() > 255 {
+                return Err(bad(format!(
+                    "{what} of {} characters exceeds the column's 255",
+                    v.chars().count()
+                )));
+            }
+        }
+    }
+    let priority = match row.priority {
+        None => None,
+        Some(p) => Some(i16::try_from(p).map_err(|_| {
+            bad(format!(
+                "priority {p} does not fit the SMALLINT column ({}..={})",
+                i16::MIN,
+                i16::MAX
+            ))
+        })?),
+    };
+    let times = [
+        ("insert_time", row.insert_time),
+        ("run_after", row.run_after),
+        ("grabbed_until", row.grabbed_until),
+    ];
+    let mut out = [0i32; 3];
+    for (i, (what, t)) in times.into_iter().enumerate() {
+        if C::BACKEND == Backend::Mysql && t < 0 {
+            return Err(bad(format!(
+                "{what} {t} is negative (the MySQL column is UNSIGNED)"
+            )));
+        }
+        out[i] = col_time(t, what)?;
+    }
+    if let Some(id) = row.jobid {
+        if id.0 <= 0 {
+            return Err(bad(format!("explicit job id {} must be positive", id.0)));
+        }
+    }
+    Ok(CheckedJob {
+        insert_time: out[0],
+        run_after: out[1],
+        grabbed_until: out[2],
+        priority,
+    })
+}
+
+/// The converted numbers of a [`NewJobRow`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CheckedJob {
+    pub insert_time: i32,
+    pub run_after: i32,
+    pub grabbed_until: i32,
+    pub priority: Option<i16>,
+}

@@ -1,0 +1,195 @@
+//! Row structs for diesel.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use schwartz_core::{FuncId, JobId, JobRow, Lease, NewJobRow};
+
+use crate::conn::{col_time, CheckedJob, Dialect, OpError};
+use crate::schema::{error, exitstatus, job};
+
+/// A `job` row as loaded.
+#[derive(Debug, Queryable)]
+pub(crate) struct DbJob {
+    pub jobid: i64,
+    pub funcid: i32,
+    pub arg: Option<Vec<u8>>,
+    pub uniqkey: Option<String>,
+    pub insert_time: Option<i32>,
+    pub run_after: i32,
+    pub grabbed_until: i32,
+    pub priority: Option<i16>,
+    pub coalesce: Option<String>,
+}
+
+/// The columns of [`DbJob`], in order.
+pub(crate) type JobColumns = (
+    job::jobid,
+    job::funcid,
+    job::arg,
+    job::uniqkey,
+    job::insert_time,
+    job::run_after,
+    job::grabbed_until,
+    job::priority,
+    job::coalesce,
+);
+
+/// The columns of [`DbJob`], in order.
+pub(crate) const JOB_COLUMNS: JobColumns = (
+    job::jobid,
+    job::funcid,
+    job::arg,
+    job::uniqkey,
+    job::insert_time,
+    job::run_after,
+    job::grabbed_until,
+    job::priority,
+    job::coalesce,
+);
+
+impl From<DbJob> for JobRow {
+    fn from(r: DbJob) -> Self {
+        JobRow {
+            jobid: JobId(r.jobid),
+            funcid: FuncId(r.funcid),
+            arg: r.arg,
+            uniqkey: r.uniqkey,
+            insert_time: r.insert_time.map(i64::from),
+            run_after: r.run_after.into(),
+            grabbed_until: r.grabbed_until.into(),
+            priority: r.priority.map(i32::from),
+            coalesce: r.coalesce,
+        }
+    }
+}
+
+/// A new `job` row taking the next auto-increment id. `None` is written as NULL.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = job, treat_none_as_default_value = false)]
+pub(crate) struct InsertJob<'a> {
+    pub funcid: i32,
+    pub arg: Option<&'a [u8]>,
+    pub uniqkey: Option<&'a str>,
+    pub insert_time: Option<i32>,
+    pub run_after: i32,
+    pub grabbed_until: i32,
+    pub priority: Option<i16>,
+    pub coalesce: Option<&'a str>,
+}
+
+/// A new `job` row with an explicit id.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = job, treat_none_as_default_value = false)]
+pub(crate) struct InsertJobWithId<'a> {
+    pub jobid: i64,
+    pub funcid: i32,
+    pub arg: Option<&'a [u8]>,
+    pub uniqkey: Option<&'a str>,
+    pub insert_time: Option<i32>,
+    pub run_after: i32,
+    pub grabbed_until: i32,
+    pub priority: Option<i16>,
+    pub coalesce: Option<&'a str>,
+}
+
+impl<'a> InsertJob<'a> {
+    pub fn new(row: &'a NewJobRow, c: CheckedJob) -> Self {
+        InsertJob {
+            funcid: row.funcid.0,
+            arg: row.arg.as_deref(),
+            uniqkey: row.uniqkey.as_deref(),
+            insert_time: Some(c.insert_time),
+            run_after: c.run_after,
+            grabbed_until: c.grabbed_until,
+            priority: c.priority,
+            coalesce: row.coalesce.as_deref(),
+        }
+    }
+}
+
+impl<'a> InsertJobWithId<'a> {
+    pub fn new(row: &'a NewJobRow, id: i64, c: CheckedJob) -> Self {
+        InsertJobWithId {
+            jobid: id,
+            funcid: row.funcid.0,
+            arg: row.arg.as_deref(),
+            uniqkey: row.uniqkey.as_deref(),
+            insert_time: Some(c.insert_time),
+            run_after: c.run_after,
+            grabbed_until: c.grabbed_until,
+            priority: c.priority,
+            coalesce: row.coalesce.as_deref(),
+        }
+    }
+}
+
+/// Consecutive runs of rows with and without explicit ids, as (start, end, explicit).
+pub(crate) fn runs(rows: &[NewJobRow]) -> Vec<(usize, usize, bool)> {
+    let mut out: Vec<(usize, usize, bool)> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let explicit = r.jobid.is_some();
+        match out.last_mut() {
+            Some(last) if last.2 == explicit && last.1 == i => last.1 = i + 1,
+            _ => out.push((i, i + 1, explicit)),
+        }
+    }
+    out
+}
+
+/// Rows per multi-row INSERT: 9 bind parameters a row stays far below every backend's limit.
+pub(crate) const INSERT_CHUNK: usize = 1000;
+/// Ids per `IN (...)` list.
+pub(crate) const ID_CHUNK: usize = 5000;
+
+/// Checks all rows (before anything is sent) and returns the converted numbers.
+pub(crate) fn check_all<C: Dialect>(rows: &[NewJobRow]) -> Result<Vec<CheckedJob>, OpError> {
+    rows.iter().map(crate::conn::check_new_job::<C>).collect()
+}
+
+/// A new `error` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = error)]
+pub(crate) struct InsertError<'a> {
+    pub error_time: i32,
+    pub jobid: i64,
+    pub message: &'a str,
+    pub funcid: i32,
+}
+
+/// A new `exitstatus` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = exitstatus, treat_none_as_default_value = false)]
+pub(crate) struct InsertExit {
+    pub jobid: i64,
+    pub funcid: i32,
+    pub status: Option<i16>,
+    pub completion_time: Option<i32>,
+    pub delete_after: Option<i32>,
+}
+
+/// The lease end of each function: now + grab_for (at least 1 s).
+pub(crate) fn lease_ends(leases: &[Lease], now: i64) -> Result<HashMap<i32, i32>, OpError> {
+    leases
+        .iter()
+        .map(|l| {
+            let t = now.saturating_add(l.grab_for.max(1));
+            Ok((l.funcid.0, col_time(t, "lease end")?))
+        })
+        .collect()
+}
+
+/// Sets each row's lease end and groups the ids by it.
+pub(crate) fn group_leases(
+    rows: &mut [DbJob],
+    until: &HashMap<i32, i32>,
+    default_until: i32,
+) -> BTreeMap<i32, Vec<i64>> {
+    let mut by_until: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    for r in rows.iter_mut() {
+        let t = until.get(&r.funcid).copied().unwrap_or(default_until);
+        r.grabbed_until = t;
+        by_until.entry(t).or_default().push(r.jobid);
+    }
+    by_until
+}

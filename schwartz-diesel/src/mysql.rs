@@ -1,0 +1,284 @@
+//! MySQL / MariaDB: no RETURNING, so ids come from LAST_INSERT_ID() and fenced deletes
+//! select their rows FOR UPDATE first.
+
+use std::collections::HashMap;
+
+use diesel::connection::SimpleConnection;
+use diesel::dsl::sql;
+use diesel::mysql::MysqlConnection;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use schwartz_core::{JobOrder, JobQuery, JobRow, Lease, NewJobRow};
+
+use crate::conn::{col_time, Ctx, Dialect, OpError};
+use crate::models::{
+    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, InsertJobWithId, INSERT_CHUNK,
+    JOB_COLUMNS,
+};
+use crate::ops::{mysql_ops, sql_limit};
+use crate::schema::job;
+use crate::Backend;
+
+diesel::define_sql_function! {
+    /// `UNIX_TIMESTAMP()`: the server's clock in epoch seconds.
+    fn unix_timestamp() -> BigInt;
+}
+
+diesel::define_sql_function! {
+    /// `LAST_INSERT_ID()`: the first id of the connection's last INSERT.
+    fn last_insert_id() -> BigInt;
+}
+
+diesel::define_sql_function! {
+    /// `DATABASE()`: the current schema.
+    fn database() -> Nullable<Text>;
+}
+
+diesel::define_sql_function! {
+    /// `VERSION()`: the server version string.
+    fn version() -> Text;
+}
+
+diesel::table! {
+    /// The part of `information_schema.COLUMNS` used to size `error.message`.
+    information_schema.columns (table_schema, table_name, column_name) {
+        table_schema -> Text,
+        table_name -> Text,
+        column_name -> Text,
+        character_maximum_length -> Nullable<BigInt>,
+        character_octet_length -> Nullable<BigInt>,
+    }
+}
+
+impl Dialect for MysqlConnection {
+    const BACKEND: Backend = Backend::Mysql;
+    // MEDIUMBLOB, TheSchwartz's and our column type.
+    const MAX_ARG: usize = (1 << 24) - 1;
+
+    fn setup(&mut self) -> QueryResult<()> {
+        // Session settings have no diesel DSL. READ COMMITTED: locking reads see the latest
+        // committed rows and take no gap locks (fewer deadlocks with concurrent inserts).
+        self.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    }
+
+    fn server_time(&mut self) -> QueryResult<i64> {
+        diesel::select(unix_timestamp()).get_result(self)
+    }
+
+    fn write_txn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        self.transaction(f)
+    }
+
+    fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
+        let checked = check_all::<Self>(rows)?;
+        let (mode, increment) = match ctx.autoinc.get() {
+            Some(v) => *v,
+            None => {
+                // Server variables have no diesel DSL.
+                let mode: i64 =
+                    diesel::select(sql::<BigInt>("@@innodb_autoinc_lock_mode")).get_result(self)?;
+                let inc: i64 =
+                    diesel::select(sql::<BigInt>("@@auto_increment_increment")).get_result(self)?;
+                let _ = ctx.autoinc.set((mode, inc.max(1)));
+                (mode, inc.max(1))
+            }
+        };
+        // Modes 0 ("traditional") and 1 ("consecutive") give one multi-row INSERT
+        // consecutive ids; mode 2 ("interleaved") may not, so insert row by row there.
+        let consecutive = mode != 2;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (start, end, explicit) in runs(rows) {
+            if explicit {
+                let values: Vec<InsertJobWithId<'_>> = (start..end)
+                    .map(|i| {
+                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
+                    })
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(job::table)
+                        .values(chunk)
+                        .execute(self)?;
+                    ids.extend(chunk.iter().map(|v| v.jobid));
+                }
+            } else {
+                let values: Vec<InsertJob<'_>> = (start..end)
+                    .map(|i| InsertJob::new(&rows[i], checked[i]))
+                    .collect();
+                let chunk_size = if consecutive { INSERT_CHUNK } else { 1 };
+                for chunk in values.chunks(chunk_size) {
+                    diesel::insert_into(job::table)
+                        .values(chunk)
+                        .execute(self)?;
+                    let first: i64 = diesel::select(last_insert_id()).get_result(self)?;
+                    ids.extend((0..chunk.len() as i64).map(|k| first + k * increment));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        let fenced = job::table
+            .filter(job::grabbed_until.eq(token))
+            .filter(job::jobid.eq_any(ids));
+        let found: Vec<i64> = fenced.select(job::jobid).for_update().load(self)?;
+        if !found.is_empty() {
+            diesel::delete(
+                job::table
+                    .filter(job::grabbed_until.eq(token))
+                    .filter(job::jobid.eq_any(&found)),
+            )
+            .execute(self)?;
+        }
+        Ok(found)
+    }
+
+    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+        // Raw SQL: diesel's DELETE has no LIMIT; MySQL's does.
+        diesel::sql_query("DELETE FROM error WHERE error_time < ? LIMIT ?")
+            .bind::<diesel::sql_types::Integer, _>(older_than)
+            .bind::<BigInt, _>(limit)
+            .execute(self)
+    }
+
+    fn message_capacity(&mut self) -> QueryResult<Option<(usize, usize)>> {
+        let row: Option<(Option<i64>, Option<i64>)> = columns::table
+            .filter(columns::table_schema.nullable().eq(database()))
+            .filter(columns::table_name.eq("error"))
+            .filter(columns::column_name.eq("message"))
+            .select((
+                columns::character_maximum_length,
+                columns::character_octet_length,
+            ))
+            .first(self)
+            .optional()?;
+        Ok(match row {
+            Some((chars, bytes)) => {
+                let chars = chars.unwrap_or(i64::MAX).max(0) as usize;
+                let bytes = bytes.unwrap_or(i64::MAX).max(0) as usize;
+                Some((chars, bytes))
+            }
+            // Unknown: TheSchwartz's VARCHAR(255) is the smallest it can be.
+            None => Some((255, 255)),
+        })
+    }
+
+    fn probe_skip_locked(&mut self) -> QueryResult<bool> {
+        let v: String = diesel::select(version()).get_result(self)?;
+        Ok(skip_locked_version(&v))
+    }
+
+    fn grab_skip_locked(
+        &mut self,
+        _ctx: &Ctx,
+        query: &JobQuery,
+        leases: &[Lease],
+        now: i64,
+    ) -> Result<Option<Vec<JobRow>>, OpError> {
+        let (Some(pred), Some(pred_again)) =
+            (mysql_ops::predicate(query), mysql_ops::predicate(query))
+        else {
+            return Ok(Some(Vec::new()));
+        };
+        let until = lease_ends(leases, now)?;
+        let default_until = col_time(now.saturating_add(1), "lease end")?;
+        let limit = sql_limit(query.limit);
+        // Two steps. InnoDB locks every row a locking read examines: when the optimizer
+        // sorts (an index on funcid, then filesort by jobid or priority), a plain
+        // `... ORDER BY ... LIMIT n FOR UPDATE SKIP LOCKED` would lock the whole eligible
+        // queue and starve the other workers. So first pick candidates without locks
+        // (a few more than needed, so concurrent grabbers do not all chase the same rows),
+        // then lock up to n of them by primary key, skipping the ones another grab holds.
+        let spare = limit
+            .saturating_mul(3)
+            .saturating_add(10)
+            .min(limit.saturating_add(2000));
+        self.transaction(|c| {
+            let candidates: Vec<i64> = {
+                let q = job::table.select(job::jobid).filter(pred);
+                match query.order {
+                    JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
+                    JobOrder::PriorityDesc => q
+                        .order_by((
+                            job::priority.is_null().asc(),
+                            job::priority.desc(),
+                            job::jobid.asc(),
+                        ))
+                        .limit(spare)
+                        .load(c)?,
+                }
+            };
+            if candidates.is_empty() {
+                return Ok(Some(Vec::new()));
+            }
+            let base = job::table
+                .select(JOB_COLUMNS)
+                .filter(job::jobid.eq_any(&candidates))
+                .filter(pred_again);
+            let mut rows: Vec<DbJob> = match query.order {
+                JobOrder::JobId => base
+                    .order_by(job::jobid.asc())
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(c)?,
+                JobOrder::PriorityDesc => base
+                    .order_by((
+                        job::priority.is_null().asc(),
+                        job::priority.desc(),
+                        job::jobid.asc(),
+                    ))
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(c)?,
+            };
+            lease_rows(c, &mut rows, &until, default_until)?;
+            Ok(Some(rows.into_iter().map(JobRow::from).collect()))
+        })
+    }
+}
+
+/// Writes the leases of locked rows: one UPDATE per distinct lease end.
+fn lease_rows(
+    c: &mut MysqlConnection,
+    rows: &mut [DbJob],
+    until: &HashMap<i32, i32>,
+    default_until: i32,
+) -> Result<(), OpError> {
+    for (t, ids) in group_leases(rows, until, default_until) {
+        diesel::update(job::table.filter(job::jobid.eq_any(ids)))
+            .set(job::grabbed_until.eq(t))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// SKIP LOCKED: MariaDB 10.6+, MySQL 8.0.1+.
+fn skip_locked_version(v: &str) -> bool {
+    let mut nums = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u32>().unwrap_or(0));
+    let major = nums.next().unwrap_or(0);
+    let minor = nums.next().unwrap_or(0);
+    if v.to_ascii_lowercase().contains("mariadb") {
+        (major, minor) >= (10, 6)
+    } else {
+        major >= 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        assert!(super::skip_locked_version("10.11.6-MariaDB-0+deb12u1"));
+        assert!(!super::skip_locked_version("10.5.1-MariaDB"));
+        assert!(super::skip_locked_version("8.0.36"));
+        assert!(!super::skip_locked_version("5.7.44-log"));
+    }
+}

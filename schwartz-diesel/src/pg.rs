@@ -1,0 +1,276 @@
+//! PostgreSQL: RETURNING, `FOR UPDATE SKIP LOCKED`, savepoints, LISTEN/NOTIFY.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use schwartz_core::{Error, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifier, Result};
+
+use crate::conn::{col_time, Ctx, Dialect, OpError};
+use crate::models::{
+    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, InsertJobWithId, INSERT_CHUNK,
+    JOB_COLUMNS,
+};
+use crate::ops::{pg_ops, sql_limit};
+use crate::schema::job;
+use crate::Backend;
+
+/// The channel `insert_jobs` notifies and [`PgNotifier`] listens on.
+pub const CHANNEL: &str = "schwartz_jobs";
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `date_part(field, timestamp)`.
+    fn date_part(field: diesel::sql_types::Text, source: diesel::sql_types::Timestamp) -> Double;
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's `current_schema()`.
+    fn current_schema() -> Text;
+}
+
+diesel::table! {
+    /// The part of `information_schema.columns` used to size `error.message`.
+    information_schema.columns (table_schema, table_name, column_name) {
+        table_schema -> Text,
+        table_name -> Text,
+        column_name -> Text,
+        character_maximum_length -> Nullable<Integer>,
+    }
+}
+
+impl Dialect for PgConnection {
+    const BACKEND: Backend = Backend::Postgres;
+    // bytea values are limited to 1 GiB.
+    const MAX_ARG: usize = (1 << 30) - 1;
+
+    fn setup(&mut self) -> QueryResult<()> {
+        // Session settings have no diesel DSL. diesel keeps prepared statements; a generic
+        // plan for the claim query (run_after/grabbed_until/LIMIT as parameters) can pick a
+        // full index scan plus sort on a skewed queue table, so plan with the actual values.
+        self.batch_execute("SET plan_cache_mode = force_custom_plan")
+    }
+
+    fn server_time(&mut self) -> QueryResult<i64> {
+        // now() is CURRENT_TIMESTAMP: the server's clock.
+        let secs: f64 = diesel::select(date_part("epoch", diesel::dsl::now)).get_result(self)?;
+        Ok(secs.floor() as i64)
+    }
+
+    fn write_txn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        self.transaction(f)
+    }
+
+    fn insert_rows(&mut self, _ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
+        let checked = check_all::<Self>(rows)?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (start, end, explicit) in runs(rows) {
+            if explicit {
+                let values: Vec<InsertJobWithId<'_>> = (start..end)
+                    .map(|i| {
+                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
+                    })
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(job::table)
+                        .values(chunk)
+                        .execute(self)?;
+                    ids.extend(chunk.iter().map(|v| v.jobid));
+                }
+                // Unlike MySQL's AUTO_INCREMENT and SQLite's rowid, a sequence does not move
+                // past explicit ids: move it (never backwards) so later inserts do not
+                // collide. Raw SQL: diesel has no DSL for sequences.
+                let max = values.iter().map(|v| v.jobid).max().unwrap_or(0);
+                diesel::sql_query(
+                    "SELECT setval(q.s, GREATEST($1, COALESCE(pg_sequence_last_value(q.s), 0))) \
+                     FROM (SELECT pg_get_serial_sequence('job', 'jobid')::regclass AS s) q \
+                     WHERE q.s IS NOT NULL",
+                )
+                .bind::<diesel::sql_types::BigInt, _>(max)
+                .execute(self)?;
+            } else {
+                let values: Vec<InsertJob<'_>> = (start..end)
+                    .map(|i| InsertJob::new(&rows[i], checked[i]))
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    let mut got: Vec<i64> = diesel::insert_into(job::table)
+                        .values(chunk)
+                        .returning(job::jobid)
+                        .get_results(self)?;
+                    // nextval() runs in row order; RETURNING order is not promised.
+                    got.sort_unstable();
+                    ids.extend(got);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn notify_new_jobs(&mut self) -> QueryResult<()> {
+        // Raw SQL: diesel has no NOTIFY statement. Inside the inserting transaction, so it is
+        // delivered at commit; PostgreSQL folds repeats within one transaction.
+        self.batch_execute("NOTIFY schwartz_jobs")
+    }
+
+    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        diesel::delete(
+            job::table
+                .filter(job::grabbed_until.eq(token))
+                .filter(job::jobid.eq_any(ids)),
+        )
+        .returning(job::jobid)
+        .get_results(self)
+    }
+
+    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+        // Raw SQL: PostgreSQL's DELETE has no LIMIT and `error` has no key; ctid bounds it.
+        diesel::sql_query(
+            "DELETE FROM error WHERE ctid = ANY(ARRAY(\
+             SELECT ctid FROM error WHERE error_time < $1 LIMIT $2))",
+        )
+        .bind::<diesel::sql_types::Integer, _>(older_than)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .execute(self)
+    }
+
+    fn message_capacity(&mut self) -> QueryResult<Option<(usize, usize)>> {
+        // TEXT in our schema and TheSchwartz's since 2011; VARCHAR(255) before that.
+        let max: Option<Option<i32>> = columns::table
+            .filter(columns::table_schema.eq(current_schema()))
+            .filter(columns::table_name.eq("error"))
+            .filter(columns::column_name.eq("message"))
+            .select(columns::character_maximum_length)
+            .first(self)
+            .optional()?;
+        Ok(max
+            .flatten()
+            .map(|chars| (chars.max(0) as usize, usize::MAX)))
+    }
+
+    fn probe_skip_locked(&mut self) -> QueryResult<bool> {
+        Ok(true)
+    }
+
+    fn grab_skip_locked(
+        &mut self,
+        _ctx: &Ctx,
+        query: &JobQuery,
+        leases: &[Lease],
+        now: i64,
+    ) -> Result<Option<Vec<JobRow>>, OpError> {
+        let Some(pred) = pg_ops::predicate(query) else {
+            return Ok(Some(Vec::new()));
+        };
+        let until = lease_ends(leases, now)?;
+        let default_until = col_time(now.saturating_add(1), "lease end")?;
+        let limit = sql_limit(query.limit);
+        self.transaction(|c| {
+            let base = job::table.select(JOB_COLUMNS).filter(pred);
+            let mut rows: Vec<DbJob> = match query.order {
+                JobOrder::JobId => base
+                    .order_by(job::jobid.asc())
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(c)?,
+                JobOrder::PriorityDesc => base
+                    .order_by((
+                        job::priority.is_null().asc(),
+                        job::priority.desc(),
+                        job::jobid.asc(),
+                    ))
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(c)?,
+            };
+            lease_rows(c, &mut rows, &until, default_until)?;
+            Ok(Some(rows.into_iter().map(JobRow::from).collect()))
+        })
+    }
+}
+
+/// Writes the leases of locked rows: one UPDATE per distinct lease end.
+fn lease_rows(
+    c: &mut PgConnection,
+    rows: &mut [DbJob],
+    until: &HashMap<i32, i32>,
+    default_until: i32,
+) -> Result<(), OpError> {
+    for (t, ids) in group_leases(rows, until, default_until) {
+        diesel::update(job::table.filter(job::jobid.eq_any(ids)))
+            .set(job::grabbed_until.eq(t))
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Waits for `NOTIFY schwartz_jobs` on a dedicated connection.
+pub struct PgNotifier {
+    conn: PgConnection,
+    describe: String,
+    poll: Duration,
+}
+
+impl std::fmt::Debug for PgNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgNotifier")
+            .field("store", &self.describe)
+            .field("poll", &self.poll)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgNotifier {
+    /// Connects and LISTENs.
+    pub(crate) fn connect(url: &str, ctx: &Ctx) -> Result<Self> {
+        let mut conn = PgConnection::establish(url).map_err(|e| Error::Unavailable {
+            store: ctx.describe.clone(),
+            message: ctx.scrub(&e.to_string()),
+        })?;
+        // Raw SQL: diesel has no LISTEN statement.
+        conn.batch_execute("LISTEN schwartz_jobs")
+            .map_err(|e| ctx.map_db(&e))?;
+        Ok(PgNotifier {
+            conn,
+            describe: ctx.describe.clone(),
+            poll: Duration::from_millis(2),
+        })
+    }
+
+    fn drain(&mut self) -> Result<bool> {
+        let mut got = false;
+        for n in self.conn.notifications_iter() {
+            match n {
+                Ok(_) => got = true,
+                Err(e) => {
+                    return Err(Error::Unavailable {
+                        store: self.describe.clone(),
+                        message: format!("listening connection failed: {e}"),
+                    })
+                }
+            }
+        }
+        Ok(got)
+    }
+}
+
+impl Notifier for PgNotifier {
+    fn wait(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.drain()? {
+                return Ok(true);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(self.poll.min(deadline - now));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! SQLite: one writer at a time, `BEGIN IMMEDIATE` for writes, WAL for concurrent readers.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use schwartz_core::NewJobRow;
+
+use crate::conn::{Ctx, Dialect, OpError};
+use crate::models::{check_all, runs, InsertJob, InsertJobWithId, INSERT_CHUNK};
+use crate::schema::job;
+use crate::Backend;
+
+diesel::define_sql_function! {
+    /// SQLite's `unixepoch()`: the current time in epoch seconds (SQLite 3.38+, bundled).
+    fn unixepoch() -> BigInt;
+}
+
+impl Dialect for SqliteConnection {
+    const BACKEND: Backend = Backend::Sqlite;
+    // SQLITE_MAX_LENGTH of the bundled library: 1,000,000,000 bytes.
+    const MAX_ARG: usize = 1_000_000_000;
+
+    fn setup(&mut self) -> QueryResult<()> {
+        // PRAGMAs have no diesel DSL. busy_timeout first so that switching to WAL waits for
+        // other processes instead of failing; case_sensitive_like makes coalesce prefix
+        // matching case-sensitive as on PostgreSQL.
+        self.batch_execute(
+            "PRAGMA busy_timeout = 5000; \
+             PRAGMA journal_mode = WAL; \
+             PRAGMA synchronous = NORMAL; \
+             PRAGMA case_sensitive_like = ON;",
+        )
+    }
+
+    fn server_time(&mut self) -> QueryResult<i64> {
+        diesel::select(unixepoch()).get_result(self)
+    }
+
+    fn write_txn<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        self.immediate_transaction(f)
+    }
+
+    fn insert_rows(&mut self, _ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
+        let checked = check_all::<Self>(rows)?;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (start, end, explicit) in runs(rows) {
+            if explicit {
+                let values: Vec<InsertJobWithId<'_>> = (start..end)
+                    .map(|i| {
+                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
+                    })
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(job::table)
+                        .values(chunk)
+                        .execute(self)?;
+                    ids.extend(chunk.iter().map(|v| v.jobid));
+                }
+            } else {
+                let values: Vec<InsertJob<'_>> = (start..end)
+                    .map(|i| InsertJob::new(&rows[i], checked[i]))
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    let mut got: Vec<i64> = diesel::insert_into(job::table)
+                        .values(chunk)
+                        .returning(job::jobid)
+                        .get_results(self)?;
+                    // RETURNING order is unspecified; ids are assigned in row order.
+                    got.sort_unstable();
+                    ids.extend(got);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+        diesel::delete(
+            job::table
+                .filter(job::grabbed_until.eq(token))
+                .filter(job::jobid.eq_any(ids)),
+        )
+        .returning(job::jobid)
+        .get_results(self)
+    }
+
+    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+        // Raw SQL: `error` has no key diesel knows; SQLite's rowid bounds the delete.
+        diesel::sql_query(
+            "DELETE FROM error WHERE rowid IN \
+             (SELECT rowid FROM error WHERE error_time < ? LIMIT ?)",
+        )
+        .bind::<diesel::sql_types::Integer, _>(older_than)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .execute(self)
+    }
+
+    fn message_capacity(&mut self) -> QueryResult<Option<(usize, usize)>> {
+        // SQLite does not enforce VARCHAR lengths.
+        Ok(None)
+    }
+}

@@ -1,0 +1,534 @@
+//! `DieselStore`: the pools, the builder and the `Store` implementation.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use diesel::r2d2::R2D2Connection;
+use diesel_migrations::MigrationHarness;
+use schwartz_core::{
+    Claim, Epoch, Error, ExitStatus, FailureRecord, Finish, FinishStatus, FuncId, FuncMap, JobId,
+    JobQuery, JobRow, Lease, NewJobRow, Notifier, Result, Store, StoreStats,
+};
+
+use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError};
+use crate::ops::Ops;
+use crate::url::Target;
+use crate::Backend;
+
+/// One pool per backend type.
+enum Pools {
+    #[cfg(feature = "sqlite")]
+    Sqlite(r2d2::Pool<Manager<diesel::sqlite::SqliteConnection>>),
+    #[cfg(feature = "postgres")]
+    Pg(r2d2::Pool<Manager<diesel::pg::PgConnection>>),
+    #[cfg(feature = "mysql")]
+    Mysql(r2d2::Pool<Manager<diesel::mysql::MysqlConnection>>),
+    /// No backend compiled in: no store can be built.
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+    None(std::convert::Infallible),
+}
+
+/// Runs `$body` with `$c` bound to a pooled connection of the store's backend. The body is
+/// compiled once per backend.
+macro_rules! with_conn {
+    ($store:expr, |$c:ident| $body:expr) => {
+        match &$store.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite(pool) => $store.run(pool, |$c| $body),
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => $store.run(pool, |$c| $body),
+            #[cfg(feature = "mysql")]
+            Pools::Mysql(pool) => $store.run(pool, |$c| $body),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            Pools::None(never) => match *never {},
+        }
+    };
+}
+
+/// How often a busy SQLite database or a deadlocked transaction is retried.
+const MAX_RETRIES: u32 = 40;
+
+/// A [`Store`] on PostgreSQL, MySQL/MariaDB or SQLite through diesel and an r2d2 pool.
+///
+/// Build one with [`DieselStore::connect`] or [`DieselStore::builder`]; use it as
+/// `Arc<dyn Store>`.
+pub struct DieselStore {
+    pools: Pools,
+    ctx: Ctx,
+    target: Target,
+    /// Counts connections established (and re-checked); shared with the pool's manager.
+    births: Arc<AtomicU64>,
+    /// After a connection failed, connections born before this are pinged before reuse
+    /// (a restarted server leaves every idle connection dead).
+    suspect_below: AtomicU64,
+}
+
+impl std::fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselStore")
+            .field("store", &self.ctx.describe)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`DieselStore`]: pool size and connection timeout.
+#[derive(Debug, Clone)]
+pub struct DieselStoreBuilder {
+    url: String,
+    pool_size: Option<u32>,
+    connection_timeout: Duration,
+}
+
+impl DieselStoreBuilder {
+    /// The most connections the pool opens (default 8; an in-memory SQLite database always
+    /// uses 1). At least 1.
+    pub fn pool_size(mut self, n: u32) -> Self {
+        self.pool_size = Some(n.max(1));
+        self
+    }
+
+    /// How long an operation waits for a connection before it reports
+    /// [`Error::Unavailable`] (default 5 s).
+    pub fn connection_timeout(mut self, d: Duration) -> Self {
+        self.connection_timeout = d;
+        self
+    }
+
+    /// Builds the store. No connection is made yet.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an unknown URL scheme, a backend whose Cargo feature is
+    /// off, or a SQLite path whose directory does not exist.
+    pub fn build(self) -> Result<DieselStore> {
+        let target = crate::url::parse(&self.url)?;
+        let size = if target.memory {
+            1
+        } else {
+            self.pool_size.unwrap_or(8)
+        };
+        let timeout = if self.connection_timeout.is_zero() {
+            Duration::from_millis(1)
+        } else {
+            self.connection_timeout
+        };
+        let births = Arc::new(AtomicU64::new(0));
+        fn pool<C: crate::conn::Dialect>(
+            target: &Target,
+            size: u32,
+            timeout: Duration,
+            births: &Arc<AtomicU64>,
+        ) -> r2d2::Pool<Manager<C>> {
+            let builder = r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .connection_timeout(timeout)
+                // Broken connections are flagged after a failed operation instead of a
+                // round trip on every check-out.
+                .test_on_check_out(false)
+                .error_handler(Box::new(r2d2::NopErrorHandler));
+            // An in-memory database lives as long as its one connection.
+            let builder = if target.memory {
+                builder.idle_timeout(None).max_lifetime(None)
+            } else {
+                builder
+            };
+            builder.build_unchecked(Manager::new(
+                target.connect.clone(),
+                target.secret.clone(),
+                Arc::clone(births),
+            ))
+        }
+        let pools = match target.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Pools::Sqlite(pool(&target, size, timeout, &births)),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Pools::Pg(pool(&target, size, timeout, &births)),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => Pools::Mysql(pool(&target, size, timeout, &births)),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = (size, timeout);
+                return Err(Error::InvalidInput(format!(
+                    "the {other} backend needs the `{other}` feature of schwartz-diesel"
+                )));
+            }
+        };
+        let ctx = Ctx {
+            describe: target.describe.clone(),
+            secret: target.secret.clone(),
+            message_cap: OnceLock::new(),
+            autoinc: OnceLock::new(),
+            skip_locked: OnceLock::new(),
+        };
+        Ok(DieselStore {
+            pools,
+            ctx,
+            target,
+            births,
+            suspect_below: AtomicU64::new(0),
+        })
+    }
+}
+
+impl DieselStore {
+    /// A store for `url` with the default pool settings. Does not connect yet.
+    ///
+    /// # Errors
+    /// See [`DieselStoreBuilder::build`].
+    pub fn connect(url: &str) -> Result<DieselStore> {
+        Self::builder(url).build()
+    }
+
+    /// A builder for `url`.
+    pub fn builder(url: &str) -> DieselStoreBuilder {
+        DieselStoreBuilder {
+            url: url.to_string(),
+            pool_size: None,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.target.backend
+    }
+
+    /// Applies the embedded migrations that are not applied yet; returns their names
+    /// (empty when the database is up to date).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Database`] when a
+    /// migration fails.
+    pub fn run_migrations(&self) -> Result<Vec<String>> {
+        match &self.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite(pool) => self.migrate(pool, crate::migrations::SQLITE),
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => self.migrate(pool, crate::migrations::POSTGRES),
+            #[cfg(feature = "mysql")]
+            Pools::Mysql(pool) => self.migrate(pool, crate::migrations::MYSQL),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            Pools::None(never) => match *never {},
+        }
+    }
+
+    /// Names of the embedded migrations not yet applied.
+    ///
+    /// # Errors
+    /// As [`DieselStore::run_migrations`].
+    pub fn pending_migrations(&self) -> Result<Vec<String>> {
+        fn pending<C>(
+            store: &DieselStore,
+            pool: &r2d2::Pool<Manager<C>>,
+            source: diesel_migrations::EmbeddedMigrations,
+        ) -> Result<Vec<String>>
+        where
+            C: crate::conn::Dialect + MigrationHarness<C::Backend>,
+        {
+            let mut conn = store.checkout(pool)?;
+            let list = conn
+                .inner
+                .pending_migrations(source)
+                .map_err(|e| store.migration_error(&*e))?;
+            Ok(list.iter().map(|m| m.name().to_string()).collect())
+        }
+        match &self.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite(pool) => pending(self, pool, crate::migrations::SQLITE),
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => pending(self, pool, crate::migrations::POSTGRES),
+            #[cfg(feature = "mysql")]
+            Pools::Mysql(pool) => pending(self, pool, crate::migrations::MYSQL),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            Pools::None(never) => match *never {},
+        }
+    }
+
+    /// Reverts the most recent migration (drops the tables); returns its name, or `None`
+    /// when nothing is applied.
+    ///
+    /// # Errors
+    /// As [`DieselStore::run_migrations`].
+    pub fn revert_last_migration(&self) -> Result<Option<String>> {
+        fn revert<C>(
+            store: &DieselStore,
+            pool: &r2d2::Pool<Manager<C>>,
+            source: diesel_migrations::EmbeddedMigrations,
+        ) -> Result<Option<String>>
+        where
+            C: crate::conn::Dialect + MigrationHarness<C::Backend>,
+        {
+            let mut conn = store.checkout(pool)?;
+            let applied = conn
+                .inner
+                .applied_migrations()
+                .map_err(|e| store.migration_error(&*e))?;
+            if applied.is_empty() {
+                return Ok(None);
+            }
+            let names: Vec<(String, String)> =
+                diesel::migration::MigrationSource::<C::Backend>::migrations(&source)
+                    .map(|all| {
+                        all.iter()
+                            .map(|m| (m.name().version().to_string(), m.name().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            let v = conn
+                .inner
+                .revert_last_migration(source)
+                .map_err(|e| store.migration_error(&*e))?;
+            let v = v.to_string();
+            let name = names
+                .into_iter()
+                .find(|(version, _)| *version == v)
+                .map_or(v, |(_, name)| name);
+            Ok(Some(name))
+        }
+        match &self.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite(pool) => revert(self, pool, crate::migrations::SQLITE),
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => revert(self, pool, crate::migrations::POSTGRES),
+            #[cfg(feature = "mysql")]
+            Pools::Mysql(pool) => revert(self, pool, crate::migrations::MYSQL),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            Pools::None(never) => match *never {},
+        }
+    }
+
+    fn migration_error(&self, e: &(dyn std::error::Error + Send + Sync)) -> Error {
+        let message = self.ctx.scrub(&e.to_string());
+        if matches!(
+            crate::conn::classify_message(&message.to_ascii_lowercase()),
+            Class::Unavailable
+        ) {
+            Error::Unavailable {
+                store: self.ctx.describe.clone(),
+                message,
+            }
+        } else {
+            Error::Database {
+                store: self.ctx.describe.clone(),
+                message: format!("migration failed: {message}"),
+            }
+        }
+    }
+
+    fn migrate<C>(
+        &self,
+        pool: &r2d2::Pool<Manager<C>>,
+        source: diesel_migrations::EmbeddedMigrations,
+    ) -> Result<Vec<String>>
+    where
+        C: crate::conn::Dialect + MigrationHarness<C::Backend>,
+    {
+        let mut conn = self.checkout(pool)?;
+        let pending = conn
+            .inner
+            .pending_migrations(source)
+            .map_err(|e| self.migration_error(&*e))?;
+        let mut names = Vec::with_capacity(pending.len());
+        for m in pending {
+            conn.inner
+                .run_migration(&*m)
+                .map_err(|e| self.migration_error(&*e))?;
+            names.push(m.name().to_string());
+        }
+        Ok(names)
+    }
+
+    fn checkout<C: crate::conn::Dialect>(
+        &self,
+        pool: &r2d2::Pool<Manager<C>>,
+    ) -> Result<r2d2::PooledConnection<Manager<C>>> {
+        pool.get().map_err(|e| {
+            let message = self.ctx.scrub(&e.to_string());
+            let lower = message.to_ascii_lowercase();
+            let message =
+                if lower.contains("timed out waiting for connection") && !lower.contains(':') {
+                    format!("{message} (no connection could be made within the connection timeout)")
+                } else {
+                    message
+                };
+            Error::Unavailable {
+                store: self.ctx.describe.clone(),
+                message,
+            }
+        })
+    }
+
+    /// Runs one operation on a pooled connection: retries busy/deadlocked attempts, flags
+    /// connections that failed, maps errors.
+    fn run<C, T>(
+        &self,
+        pool: &r2d2::Pool<Manager<C>>,
+        mut f: impl FnMut(&mut C) -> std::result::Result<T, OpError>,
+    ) -> Result<T>
+    where
+        C: Ops + R2D2Connection,
+    {
+        let mut attempt = 0u32;
+        let mut stale = 0u32;
+        loop {
+            let mut conn = self.checkout(pool)?;
+            if conn.born < self.suspect_below.load(Ordering::Relaxed) {
+                if conn.inner.ping().is_err() && stale <= pool.max_size() {
+                    conn.broken = true;
+                    stale += 1;
+                    continue;
+                }
+                conn.born = self.births.fetch_add(1, Ordering::Relaxed) + 1;
+            }
+            let result = f(&mut conn.inner);
+            if result.is_err() && conn.inner.is_broken() {
+                conn.broken = true;
+            }
+            match result {
+                Ok(v) => return Ok(v),
+                Err(OpError::Db(e)) => match classify(&e) {
+                    Class::Retry if attempt < MAX_RETRIES => {
+                        attempt += 1;
+                        drop(conn);
+                        let backoff = Duration::from_millis(5u64 << attempt.min(6));
+                        log::debug!(
+                            "{}: retrying after a transient error (attempt {attempt}): {e}",
+                            self.ctx.describe
+                        );
+                        std::thread::sleep(backoff);
+                    }
+                    Class::Unavailable => {
+                        conn.broken = true;
+                        self.suspect_below
+                            .store(self.births.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                        return Err(self.ctx.map_db(&e));
+                    }
+                    _ => return Err(self.ctx.map_db(&e)),
+                },
+                Err(e) => return Err(self.ctx.map(e)),
+            }
+        }
+    }
+}
+
+impl Store for DieselStore {
+    fn identity(&self) -> String {
+        self.target.identity.clone()
+    }
+
+    fn describe(&self) -> String {
+        self.ctx.describe.clone()
+    }
+
+    fn server_time(&self) -> Result<Epoch> {
+        with_conn!(self, |c| Ok(c.server_time()?))
+    }
+
+    fn funcmap(&self) -> Result<Vec<FuncMap>> {
+        with_conn!(self, |c| c.op_funcmap())
+    }
+
+    fn funcid(&self, funcname: &str) -> Result<FuncId> {
+        with_conn!(self, |c| c.op_funcid(funcname))
+    }
+
+    fn insert_jobs(&self, jobs: &[NewJobRow]) -> Result<Vec<JobId>> {
+        let ctx = &self.ctx;
+        with_conn!(self, |c| c.op_insert_jobs(ctx, jobs))
+    }
+
+    fn lookup(&self, jobid: JobId) -> Result<Option<JobRow>> {
+        with_conn!(self, |c| c.op_lookup(jobid))
+    }
+
+    fn select_jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>> {
+        with_conn!(self, |c| c.op_select_jobs(query))
+    }
+
+    fn claim(&self, claims: &[Claim], now: Epoch) -> Result<Vec<JobId>> {
+        with_conn!(self, |c| c.op_claim(claims, now))
+    }
+
+    fn supports_skip_locked(&self) -> bool {
+        if let Some(v) = self.ctx.skip_locked.get() {
+            return *v;
+        }
+        if self.target.backend == Backend::Sqlite {
+            return false;
+        }
+        let probed: Result<bool> = with_conn!(self, |c| Ok(c.probe_skip_locked()?));
+        match probed {
+            Ok(v) => {
+                let _ = self.ctx.skip_locked.set(v);
+                v
+            }
+            // Unknown while the server is down: not cached.
+            Err(_) => false,
+        }
+    }
+
+    fn grab_skip_locked(
+        &self,
+        query: &JobQuery,
+        leases: &[Lease],
+        now: Epoch,
+    ) -> Result<Option<Vec<JobRow>>> {
+        if !self.supports_skip_locked() {
+            return Ok(None);
+        }
+        let ctx = &self.ctx;
+        with_conn!(self, |c| c.grab_skip_locked(ctx, query, leases, now))
+    }
+
+    fn finish(&self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
+        let ctx = &self.ctx;
+        with_conn!(self, |c| c.op_finish(ctx, items))
+    }
+
+    fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool> {
+        with_conn!(self, |c| c.op_extend_lease(jobid, token, new_until))
+    }
+
+    fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {
+        with_conn!(self, |c| c.op_reschedule(jobid, run_after))
+    }
+
+    fn failures(&self, jobid: JobId) -> Result<Vec<FailureRecord>> {
+        with_conn!(self, |c| c.op_failures(jobid))
+    }
+
+    fn recent_failures(
+        &self,
+        since: Option<Epoch>,
+        funcid: Option<FuncId>,
+        limit: usize,
+    ) -> Result<Vec<FailureRecord>> {
+        with_conn!(self, |c| c.op_recent_failures(since, funcid, limit))
+    }
+
+    fn exit_status(&self, jobid: JobId) -> Result<Option<ExitStatus>> {
+        with_conn!(self, |c| c.op_exit_status(jobid))
+    }
+
+    fn prune_errors(&self, older_than: Epoch, limit: usize) -> Result<u64> {
+        with_conn!(self, |c| c.op_prune_errors(older_than, limit))
+    }
+
+    fn prune_exit_statuses(&self, now: Epoch, limit: usize) -> Result<u64> {
+        with_conn!(self, |c| c.op_prune_exit_statuses(now, limit))
+    }
+
+    fn stats(&self) -> Result<StoreStats> {
+        with_conn!(self, |c| c.op_stats())
+    }
+
+    fn notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
+        #[cfg(feature = "postgres")]
+        if self.target.backend == Backend::Postgres {
+            let n = crate::pg::PgNotifier::connect(&self.target.connect, &self.ctx)?;
+            return Ok(Some(Box::new(n)));
+        }
+        Ok(None)
+    }
+}
