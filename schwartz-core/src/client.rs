@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::client_impl::{
     ceil_secs, duplicate_error, lock, rendezvous_order, Inner, Settings, StoreEntry,
-    DEFAULT_BATCH_SIZE, DEFAULT_ERROR_MAX_AGE, DEFAULT_EXIT_CLEAN_P, DEFAULT_RETRY,
+    DEFAULT_BATCH_SIZE, DEFAULT_CLOCK_REFRESH, DEFAULT_ERROR_MAX_AGE, DEFAULT_EXIT_CLEAN_P, DEFAULT_RETRY,
 };
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
@@ -239,6 +239,7 @@ pub struct ClientBuilder {
     pub(crate) pruning: Pruning,
     pub(crate) time_shift: TimeShift,
     pub(crate) hooks: GrabHooks,
+    pub(crate) server_clock_refresh: Option<Duration>,
 }
 
 impl ClientBuilder {
@@ -313,6 +314,16 @@ impl ClientBuilder {
         self.time_shift = shift;
         self
     }
+    /// How often each store's clock is read (default one second). In between, the client
+    /// extrapolates the last reading with the local clock, which saves a round trip per
+    /// operation; the result lags the store's clock by under a second and is never ahead of
+    /// it. `Duration::ZERO` reads the store's clock for every operation (for stores whose
+    /// clock jumps, such as a `MemoryStore` with a manual clock; tests should rather move
+    /// time with [`TimeShift`]).
+    pub fn server_clock_refresh(mut self, every: Duration) -> Self {
+        self.server_clock_refresh = Some(every);
+        self
+    }
     /// Grab-protocol test hooks.
     pub fn hooks(mut self, hooks: GrabHooks) -> Self {
         self.hooks = hooks;
@@ -359,6 +370,7 @@ impl ClientBuilder {
                 store,
                 funcs: Mutex::new(Default::default()),
                 dead_until_ms: Mutex::new(None),
+                clock: Mutex::new(None),
             });
         }
         let retry = match self.retry_seconds {
@@ -399,6 +411,7 @@ impl ClientBuilder {
                 exit_clean_p,
                 pruning: self.pruning,
                 time_shift: self.time_shift,
+                clock_refresh: self.server_clock_refresh.unwrap_or(DEFAULT_CLOCK_REFRESH),
                 hooks: self.hooks,
                 scoreboard,
                 scoreboard_base,

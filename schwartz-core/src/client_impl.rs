@@ -6,7 +6,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use rand::seq::SliceRandom;
@@ -34,6 +34,8 @@ pub(crate) const DEFAULT_RETRY: Duration = Duration::from_secs(30);
 pub(crate) const DEFAULT_ERROR_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default probability of pruning exit statuses after writing one.
 pub(crate) const DEFAULT_EXIT_CLEAN_P: f64 = 0.10;
+/// How often a store's clock is read by default.
+pub(crate) const DEFAULT_CLOCK_REFRESH: Duration = Duration::from_secs(1);
 /// Inline error pruning limit.
 pub(crate) const INLINE_ERROR_PRUNE_LIMIT: usize = 1000;
 
@@ -102,6 +104,23 @@ pub(crate) struct StoreEntry {
     pub(crate) funcs: Mutex<FuncCache>,
     /// Dead until this wall-clock time (milliseconds, shifted).
     pub(crate) dead_until_ms: Mutex<Option<i64>>,
+    /// The last reading of the store's clock.
+    pub(crate) clock: Mutex<Option<ServerClock>>,
+}
+
+/// The local wall clock in milliseconds since the epoch.
+fn local_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A reading of a store's clock: `server - local` in milliseconds, and when it was taken.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerClock {
+    read_at: Instant,
+    offset_ms: i64,
 }
 
 /// Settings that can change after construction.
@@ -133,6 +152,8 @@ pub(crate) struct Inner {
     pub(crate) exit_clean_p: f64,
     pub(crate) pruning: Pruning,
     pub(crate) time_shift: TimeShift,
+    /// How long a reading of a store's clock is extrapolated with the local clock.
+    pub(crate) clock_refresh: Duration,
     pub(crate) hooks: GrabHooks,
     /// Declared before `scoreboard_base` so the file goes first; removed when the last
     /// client clone drops.
@@ -256,11 +277,7 @@ impl Client {
 
     /// Wall-clock milliseconds plus the time shift (dead-store timers).
     pub(crate) fn wall_ms(&self) -> i64 {
-        let ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        ms.saturating_add(self.inner.time_shift.seconds().saturating_mul(1000))
+        local_ms().saturating_add(self.inner.time_shift.seconds().saturating_mul(1000))
     }
 
     /// Wall-clock seconds plus the time shift.
@@ -269,9 +286,27 @@ impl Client {
     }
 
     /// The store's clock plus the shift.
+    /// The store's clock plus the time shift. The store is asked at most once per
+    /// `clock_refresh`; in between its last reading is extrapolated with the local clock.
+    /// The store reports whole seconds, so the extrapolation lags its clock by under a
+    /// second and is never ahead of it (a job never becomes eligible early).
     pub(crate) fn now_of(&self, idx: usize) -> Result<Epoch> {
-        let t = self.entry(idx).store.server_time()?;
-        Ok(t.saturating_add(self.inner.time_shift.seconds()))
+        let entry = self.entry(idx);
+        let shift = self.inner.time_shift.seconds();
+        let cached = *lock(&entry.clock);
+        if let Some(c) = cached {
+            if c.read_at.elapsed() < self.inner.clock_refresh {
+                let server_ms = local_ms().saturating_add(c.offset_ms);
+                return Ok(server_ms.div_euclid(1000).saturating_add(shift));
+            }
+        }
+        let server = entry.store.server_time()?;
+        let offset_ms = server.saturating_mul(1000).saturating_sub(local_ms());
+        *lock(&entry.clock) = Some(ServerClock {
+            read_at: Instant::now(),
+            offset_ms,
+        });
+        Ok(server.saturating_add(shift))
     }
 
     pub(crate) fn mark_dead_idx(&self, idx: usize, reason: &str) {

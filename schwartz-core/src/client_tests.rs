@@ -616,3 +616,42 @@ fn send_sync() {
     let text = format!("{j:?}");
     assert!(text.contains("Dbg") && text.contains("token"), "{text}");
 }
+
+#[test]
+fn server_clock_is_read_at_most_once_per_refresh() {
+    use std::sync::atomic::Ordering as O;
+    let s = Arc::new(TestStore::new("clock"));
+    s.clock.store(1_000_000, O::SeqCst);
+    let cached = Client::builder()
+        .store(Arc::clone(&s) as Arc<dyn Store>)
+        .server_clock_refresh(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let fresh = Client::builder()
+        .store(Arc::clone(&s) as Arc<dyn Store>)
+        .server_clock_refresh(Duration::ZERO)
+        .build()
+        .unwrap();
+    let hash = cached.store_hashes()[0].clone();
+    assert_eq!(cached.now(&hash).unwrap(), 1_000_000);
+    assert_eq!(fresh.now(&hash).unwrap(), 1_000_000);
+    // The store's clock jumps: the caching client keeps extrapolating its reading (never
+    // ahead of it), the other one sees the jump at once.
+    s.clock.store(2_000_000, O::SeqCst);
+    let extrapolated = cached.now(&hash).unwrap();
+    assert!(
+        (1_000_000..1_000_010).contains(&extrapolated),
+        "extrapolated {extrapolated}"
+    );
+    assert_eq!(fresh.now(&hash).unwrap(), 2_000_000);
+    // The time shift applies to the extrapolation too.
+    let shift = TimeShift::new();
+    let shifted = Client::builder()
+        .store(Arc::clone(&s) as Arc<dyn Store>)
+        .time_shift(shift.clone())
+        .build()
+        .unwrap();
+    assert_eq!(shifted.now(&hash).unwrap(), 2_000_000);
+    shift.advance(Duration::from_secs(50));
+    assert!((2_000_050..2_000_060).contains(&shifted.now(&hash).unwrap()));
+}

@@ -1,7 +1,7 @@
 //! Connections, the pool manager, the per-backend `Dialect` trait and error mapping.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -127,7 +127,17 @@ pub(crate) struct Ctx {
     pub autoinc: OnceLock<(i64, i64)>,
     /// Whether `FOR UPDATE SKIP LOCKED` works on this server.
     pub skip_locked: OnceLock<bool>,
+    /// PostgreSQL: whether the `schwartz_job_notify` trigger announces inserts
+    /// (`NOTIFY_UNKNOWN` until checked; reset when migrations change the schema).
+    pub notify_trigger: AtomicU8,
 }
+
+/// [`Ctx::notify_trigger`]: not checked yet.
+pub(crate) const NOTIFY_UNKNOWN: u8 = 0;
+/// [`Ctx::notify_trigger`]: no trigger, send NOTIFY explicitly.
+pub(crate) const NOTIFY_EXPLICIT: u8 = 1;
+/// [`Ctx::notify_trigger`]: the trigger notifies.
+pub(crate) const NOTIFY_BY_TRIGGER: u8 = 2;
 
 impl Ctx {
     /// Removes the password from a driver message.
@@ -284,8 +294,17 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     /// Inserts job rows (already inside a transaction); returns their ids in order.
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError>;
 
-    /// Tells listeners that jobs were inserted (PostgreSQL NOTIFY, inside the transaction).
-    fn notify_new_jobs(&mut self) -> diesel::QueryResult<()> {
+    /// Whether an insert must be followed by an explicit NOTIFY (PostgreSQL without the
+    /// notify trigger of our migrations). When false, a one-row insert is one statement.
+    fn needs_explicit_notify(&mut self, ctx: &Ctx) -> diesel::QueryResult<bool> {
+        let _ = ctx;
+        Ok(false)
+    }
+
+    /// Tells listeners that jobs were inserted (PostgreSQL NOTIFY, inside the transaction),
+    /// unless the database's trigger does.
+    fn notify_new_jobs(&mut self, ctx: &Ctx) -> diesel::QueryResult<()> {
+        let _ = ctx;
         Ok(())
     }
 

@@ -331,11 +331,19 @@ macro_rules! impl_ops {
                     if jobs.is_empty() {
                         return Ok(Vec::new());
                     }
-                    let result = self.write_txn(|c| {
-                        let ids = c.insert_rows(ctx, jobs)?;
-                        c.notify_new_jobs()?;
-                        Ok(ids)
-                    });
+                    // One row with a generated id is one statement (MySQL: plus
+                    // LAST_INSERT_ID() on the same connection): no transaction needed, unless
+                    // an explicit NOTIFY must go with it.
+                    let single = jobs.len() == 1 && jobs[0].jobid.is_none();
+                    let result = if single && !self.needs_explicit_notify(ctx)? {
+                        self.insert_rows(ctx, jobs)
+                    } else {
+                        self.write_txn(|c| {
+                            let ids = c.insert_rows(ctx, jobs)?;
+                            c.notify_new_jobs(ctx)?;
+                            Ok(ids)
+                        })
+                    };
                     match result {
                         Ok(ids) => Ok(ids.into_iter().map(JobId).collect()),
                         Err(e) => Err(on_unique(self, ctx, jobs, e)),
@@ -381,18 +389,25 @@ macro_rules! impl_ops {
                         }
                     }
                     let now = clamp_time(now);
+                    let claim_one = |c: &mut Self, jobid: JobId, expected: i32, until: i32| {
+                        diesel::update(
+                            job::table
+                                .filter(job::jobid.eq(jobid.0))
+                                .filter(job::grabbed_until.eq(expected))
+                                .filter(job::grabbed_until.le(now)),
+                        )
+                        .set(job::grabbed_until.eq(until))
+                        .execute(c)
+                    };
+                    // One claim is one statement: no transaction needed.
+                    if let [(jobid, expected, until)] = checked[..] {
+                        let n = claim_one(self, jobid, expected, until)?;
+                        return Ok(if n > 0 { vec![jobid] } else { Vec::new() });
+                    }
                     self.write_txn(|c| {
                         let mut won = Vec::with_capacity(checked.len());
                         for &(jobid, expected, until) in &checked {
-                            let n = diesel::update(
-                                job::table
-                                    .filter(job::jobid.eq(jobid.0))
-                                    .filter(job::grabbed_until.eq(expected))
-                                    .filter(job::grabbed_until.le(now)),
-                            )
-                            .set(job::grabbed_until.eq(until))
-                            .execute(c)?;
-                            if n > 0 {
+                            if claim_one(c, jobid, expected, until)? > 0 {
                                 won.push(jobid);
                             }
                         }
@@ -426,6 +441,44 @@ macro_rules! impl_ops {
                                 col_time(*t, "run_after")?;
                             }
                             _ => {}
+                        }
+                    }
+                    // One item with no side write (a plain completion or a release) is one
+                    // fenced statement: no transaction needed.
+                    if let [it] = items {
+                        if it.failure.is_none() {
+                            let Ok(token) = i32::try_from(it.token) else {
+                                return Ok(vec![FinishStatus::LeaseLost]);
+                            };
+                            let fenced = job::table
+                                .filter(job::jobid.eq(it.jobid.0))
+                                .filter(job::grabbed_until.eq(token));
+                            let n = match &it.action {
+                                FinishAction::Remove { exit_status: None } => {
+                                    Some(diesel::delete(fenced).execute(self)?)
+                                }
+                                FinishAction::Reschedule { run_after: None } => Some(
+                                    diesel::update(fenced)
+                                        .set(job::grabbed_until.eq(0))
+                                        .execute(self)?,
+                                ),
+                                FinishAction::Reschedule { run_after: Some(t) } => Some(
+                                    diesel::update(fenced)
+                                        .set((
+                                            job::grabbed_until.eq(0),
+                                            job::run_after.eq(clamp_time(*t)),
+                                        ))
+                                        .execute(self)?,
+                                ),
+                                _ => None,
+                            };
+                            if let Some(n) = n {
+                                return Ok(vec![if n > 0 {
+                                    FinishStatus::Done
+                                } else {
+                                    FinishStatus::LeaseLost
+                                }]);
+                            }
                         }
                     }
                     self.write_txn(|c| {
@@ -503,7 +556,7 @@ macro_rules! impl_ops {
                                         }
                                         let ids = c.insert_rows(ctx, jobs)?;
                                         if !jobs.is_empty() {
-                                            c.notify_new_jobs()?;
+                                            c.notify_new_jobs(ctx)?;
                                         }
                                         Ok(ids)
                                     });

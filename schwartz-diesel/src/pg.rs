@@ -1,6 +1,7 @@
 //! PostgreSQL: RETURNING, `FOR UPDATE SKIP LOCKED`, savepoints, LISTEN/NOTIFY.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -8,7 +9,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use schwartz_core::{Error, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifier, Result};
 
-use crate::conn::{col_time, Ctx, Dialect, OpError};
+use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXPLICIT};
 use crate::models::{
     check_all, group_leases, lease_ends, runs, DbJob, InsertJob, InsertJobWithId, INSERT_CHUNK,
     JOB_COLUMNS,
@@ -110,7 +111,38 @@ impl Dialect for PgConnection {
         Ok(ids)
     }
 
-    fn notify_new_jobs(&mut self) -> QueryResult<()> {
+    fn needs_explicit_notify(&mut self, ctx: &Ctx) -> QueryResult<bool> {
+        match ctx.notify_trigger.load(Ordering::Relaxed) {
+            NOTIFY_EXPLICIT => return Ok(true),
+            NOTIFY_BY_TRIGGER => return Ok(false),
+            _ => {}
+        }
+        // Raw SQL: diesel has no DSL for the pg_trigger catalog. Our migrations install a
+        // statement-level trigger that notifies on every insert into `job` (Perl clients'
+        // inserts included); a database created by TheSchwartz's own schema file has none.
+        #[derive(diesel::QueryableByName)]
+        struct Present {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            present: bool,
+        }
+        let row: Present = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger \
+             WHERE tgname = 'schwartz_job_notify' AND tgrelid = to_regclass('job')) AS present",
+        )
+        .get_result(self)?;
+        let state = if row.present {
+            NOTIFY_BY_TRIGGER
+        } else {
+            NOTIFY_EXPLICIT
+        };
+        ctx.notify_trigger.store(state, Ordering::Relaxed);
+        Ok(!row.present)
+    }
+
+    fn notify_new_jobs(&mut self, ctx: &Ctx) -> QueryResult<()> {
+        if !self.needs_explicit_notify(ctx)? {
+            return Ok(());
+        }
         // Raw SQL: diesel has no NOTIFY statement. Inside the inserting transaction, so it is
         // delivered at commit; PostgreSQL folds repeats within one transaction.
         self.batch_execute("NOTIFY schwartz_jobs")

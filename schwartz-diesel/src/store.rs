@@ -1,6 +1,6 @@
 //! `DieselStore`: the pools, the builder and the `Store` implementation.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use schwartz_core::{
     JobQuery, JobRow, Lease, NewJobRow, Notifier, Result, Store, StoreStats,
 };
 
-use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError};
+use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError, NOTIFY_UNKNOWN};
 use crate::ops::Ops;
 use crate::url::Target;
 use crate::Backend;
@@ -160,6 +160,7 @@ impl DieselStoreBuilder {
             message_cap: OnceLock::new(),
             autoinc: OnceLock::new(),
             skip_locked: OnceLock::new(),
+            notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
         };
         Ok(DieselStore {
             pools,
@@ -201,6 +202,8 @@ impl DieselStore {
     /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Database`] when a
     /// migration fails.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
+        // The schema may change: check the notify trigger again on the next insert.
+        self.ctx.notify_trigger.store(NOTIFY_UNKNOWN, Ordering::Relaxed);
         match &self.pools {
             #[cfg(feature = "sqlite")]
             Pools::Sqlite(pool) => self.migrate(pool, crate::migrations::SQLITE),
@@ -251,6 +254,7 @@ impl DieselStore {
     /// # Errors
     /// As [`DieselStore::run_migrations`].
     pub fn revert_last_migration(&self) -> Result<Option<String>> {
+        self.ctx.notify_trigger.store(NOTIFY_UNKNOWN, Ordering::Relaxed);
         fn revert<C>(
             store: &DieselStore,
             pool: &r2d2::Pool<Manager<C>>,

@@ -375,7 +375,7 @@ fn on_upstream_schema(backend: Backend) {
     life_cycle(&store, true);
     // Our migrations adopt the database as it is.
     let applied = store.run_migrations().unwrap();
-    assert_eq!(applied.len(), 1, "{backend}");
+    assert_eq!(applied.len(), migration_count(backend), "{backend}");
     life_cycle_again(&store);
 }
 
@@ -391,11 +391,22 @@ fn life_cycle_again(store: &DieselStore) {
 fn on_our_schema(backend: Backend) {
     let Some(db) = new_db(backend) else { return };
     let store = DieselStore::connect(&db.url).unwrap();
-    assert_eq!(store.run_migrations().unwrap().len(), 1);
+    assert_eq!(store.run_migrations().unwrap().len(), migration_count(backend));
     assert!(store.run_migrations().unwrap().is_empty());
     life_cycle(&store, false);
-    assert!(store.revert_last_migration().unwrap().is_some());
+    for _ in 0..migration_count(backend) {
+        assert!(store.revert_last_migration().unwrap().is_some());
+    }
+    assert!(store.revert_last_migration().unwrap().is_none());
     assert!(matches!(store.stats(), Err(Error::SchemaMissing { .. })));
+}
+
+/// How many migrations each backend has: the tables, plus PostgreSQL's notify trigger.
+fn migration_count(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => 2,
+        _ => 1,
+    }
 }
 
 fn errors(backend: Backend) {
@@ -517,6 +528,47 @@ fn postgres_notify() {
         !n.wait(Duration::from_millis(20)).unwrap(),
         "one notification per call"
     );
+}
+
+#[test]
+fn postgres_notify_on_inserts_by_other_clients_and_single_rows() {
+    let Some(db) = new_db(Backend::Postgres) else {
+        return;
+    };
+    let store = DieselStore::connect(&db.url).unwrap();
+    store.run_migrations().unwrap();
+    let mut n = store.notifier().unwrap().expect("PostgreSQL has a notifier");
+    let f = store.funcid("N").unwrap();
+    // A client that is not ours (Perl TheSchwartz sends a plain INSERT): the trigger of our
+    // migrations announces it.
+    let mut other = diesel::pg::PgConnection::establish(&db.url).unwrap();
+    other
+        .batch_execute(&format!(
+            "INSERT INTO job (funcid, run_after, grabbed_until) VALUES ({}, 0, 0)",
+            f.0
+        ))
+        .unwrap();
+    assert!(n.wait(Duration::from_secs(5)).unwrap(), "trigger notified");
+    // A one-row insert of ours is one statement, announced by the trigger too.
+    let now = store.server_time().unwrap();
+    store.insert_jobs(&[job(f, now, None)]).unwrap();
+    assert!(n.wait(Duration::from_secs(5)).unwrap(), "one-row insert notified");
+}
+
+#[test]
+fn postgres_notify_without_the_trigger() {
+    let Some(db) = new_db(Backend::Postgres) else {
+        return;
+    };
+    // TheSchwartz's own schema: no trigger, so the store sends NOTIFY itself.
+    load_upstream_schema(Backend::Postgres, &db.url);
+    let store = DieselStore::connect(&db.url).unwrap();
+    let mut n = store.notifier().unwrap().expect("PostgreSQL has a notifier");
+    let f = store.funcid("N").unwrap();
+    let now = store.server_time().unwrap();
+    store.insert_jobs(&[job(f, now, None)]).unwrap();
+    assert!(n.wait(Duration::from_secs(5)).unwrap(), "explicit NOTIFY");
+    assert!(!n.wait(Duration::from_millis(20)).unwrap(), "only one");
 }
 
 #[test]
