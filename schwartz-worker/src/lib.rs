@@ -1,1 +1,62 @@
-//! Worker pool. SKELETON.
+//! # schwartz-worker
+//!
+//! [`WorkerPool`]: a blocking worker pool for Schwartz. One dispatcher thread grabs jobs in
+//! batches (one store round trip for as many jobs as there are idle workers, `FOR UPDATE
+//! SKIP LOCKED` where the store has it) and hands them to N worker threads over a
+//! zero-capacity channel, so no lease ticks away in a queue. Workers hold no database
+//! connection while a job runs; a completer thread writes completions in batches. An idle
+//! pool wakes on its poll interval, on inserts through its client and on PostgreSQL
+//! LISTEN/NOTIFY. Long jobs get their leases extended; panicking jobs are recorded as
+//! failures; shutdown is graceful and explicit ([`ShutdownHandle`], never in `Drop`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError};
+//! use schwartz_memory::MemoryStore;
+//! use schwartz_worker::WorkerPool;
+//!
+//! let client = Client::builder()
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .pruning(Pruning::Off) // the pool prunes off the hot path
+//!     .build()?;
+//! client.can_do("greet", |job: &QueuedJob| -> Result<(), WorkError> {
+//!     let name: String = job.arg()?;
+//!     assert!(!name.is_empty());
+//!     Ok(())
+//! })?;
+//! let jobs = (0..100)
+//!     .map(|i| Job::new("greet").arg(&format!("user {i}")))
+//!     .collect::<Result<Vec<_>, _>>()?;
+//! client.insert_jobs(jobs)?;
+//!
+//! let summary = WorkerPool::builder(client.clone()).threads(4).build()?.run_until_done()?;
+//! assert_eq!(summary.completed, 100);
+//! assert_eq!(client.store(&client.store_hashes()[0]).unwrap().stats()?.jobs, 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! For a service, run the pool until a signal:
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # let client = schwartz_core::Client::builder()
+//! #     .store(Arc::new(schwartz_memory::MemoryStore::new()))
+//! #     .build()?;
+//! # client.can_do("noop", |_: &schwartz_core::QueuedJob| Ok(()))?;
+//! let pool = schwartz_worker::WorkerPool::builder(client).build()?;
+//! schwartz_worker::shutdown_on_signals(&pool.shutdown_handle())?;
+//! pool.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod builder;
+mod dispatcher;
+mod error;
+mod pool;
+mod run;
+mod signals;
+
+pub use builder::{Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, THREADS_ENV};
+pub use error::{Error, Result};
+pub use pool::{PoolSummary, RunningPool, ShutdownHandle, WorkerPool};
+pub use signals::shutdown_on_signals;

@@ -1,0 +1,1024 @@
+//! The benchmark behind `cargo xtask bench` (run it through xtask, which builds it in
+//! release mode): enqueue, bulk insert, pool drains, one-at-a-time drain and idle latency
+//! on every backend, each verified (every job completed exactly once, none left), with a
+//! Perl TheSchwartz baseline on the SQL backends.
+//!
+//! ```text
+//! cargo run --release -p schwartz-worker --example bench -- [--jobs N] [--scale F]
+//!     [--backends memory,sqlite,postgres,mariadb] [--threads 1,2,8] [--no-perl]
+//!     [--pg-url URL] [--mysql-url URL] [--perl-script PATH] [--only TEXT] [--analyze]
+//! ```
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::unbounded;
+use diesel::{Connection, RunQueryDsl};
+use schwartz_core::{Client, Job, Pruning, QueuedJob, Store, WorkError};
+use schwartz_diesel::DieselStore;
+use schwartz_memory::MemoryStore;
+use schwartz_worker::{Notifications, WorkerPool};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// ---- options ------------------------------------------------------------------------------
+
+struct Options {
+    jobs: u64,
+    backends: Vec<Kind>,
+    threads: Vec<usize>,
+    perl: bool,
+    pg_url: String,
+    mysql_url: String,
+    perl_script: PathBuf,
+    only: Option<String>,
+    analyze: bool,
+}
+
+fn parse_options() -> Result<Options, BoxError> {
+    let mut jobs: u64 = 100_000;
+    let mut scale: f64 = 1.0;
+    let mut backends = vec![Kind::Memory, Kind::Sqlite, Kind::Postgres, Kind::MariaDb];
+    let mut threads = vec![1, 2, 8];
+    let mut perl = true;
+    let mut only = None;
+    let mut analyze = false;
+    let mut pg_url = std::env::var("SCHWARTZ_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string());
+    let mut mysql_url = std::env::var("SCHWARTZ_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string());
+    let mut perl_script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/perl/theschwartz_bench.pl");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--jobs" => jobs = value()?.parse()?,
+            "--scale" => scale = value()?.parse()?,
+            "--backends" => {
+                backends = value()?
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(Kind::parse)
+                    .collect::<Result<_, _>>()?
+            }
+            "--threads" => {
+                threads = value()?
+                    .split(',')
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<_, _>>()?
+            }
+            "--no-perl" => perl = false,
+            "--only" => only = Some(value()?),
+            "--analyze" => analyze = true,
+            "--pg-url" => pg_url = value()?,
+            "--mysql-url" => mysql_url = value()?,
+            "--perl-script" => perl_script = PathBuf::from(value()?),
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    let jobs = ((jobs as f64) * scale).round().max(100.0) as u64;
+    Ok(Options {
+        jobs,
+        backends,
+        threads,
+        perl,
+        pg_url,
+        mysql_url,
+        perl_script,
+        only,
+        analyze,
+    })
+}
+
+// ---- backends -----------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Memory,
+    Sqlite,
+    Postgres,
+    MariaDb,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Result<Kind, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "memory" | "mem" => Ok(Kind::Memory),
+            "sqlite" => Ok(Kind::Sqlite),
+            "postgres" | "postgresql" | "pg" => Ok(Kind::Postgres),
+            "mariadb" | "mysql" => Ok(Kind::MariaDb),
+            other => Err(format!(
+                "unknown backend {other:?} (memory, sqlite, postgres, mariadb)"
+            )),
+        }
+    }
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Memory => "memory",
+            Kind::Sqlite => "SQLite",
+            Kind::Postgres => "PostgreSQL",
+            Kind::MariaDb => "MariaDB",
+        }
+    }
+}
+
+/// A fresh database for one scenario; dropped afterwards.
+struct Fresh {
+    store: Arc<dyn Store>,
+    /// A URL for other connections (SQL backends).
+    url: Option<String>,
+    /// DBI data source, user, password for Perl.
+    perl: Option<(String, String, String)>,
+    drop_sql: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        if let Some((admin, sql)) = self.drop_sql.take() {
+            if let Err(e) = admin_exec(&admin, &sql) {
+                eprintln!("warning: {sql}: {e}");
+            }
+        }
+    }
+}
+
+fn admin_exec(url: &str, sql: &str) -> Result<(), BoxError> {
+    if url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(url)?;
+        diesel::sql_query(sql).execute(&mut c)?;
+    } else {
+        let mut c = diesel::MysqlConnection::establish(url)?;
+        diesel::sql_query(sql).execute(&mut c)?;
+    }
+    Ok(())
+}
+
+/// Splits `scheme://auth@host:port/db?query` into (prefix up to the db name, db, query).
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let prefix = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{prefix}/{db}{query}")
+}
+
+struct Host {
+    host: String,
+    port: Option<String>,
+    user: String,
+    pass: String,
+}
+
+fn parse_host(url: &str) -> Host {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['/', '?']).next().unwrap_or("");
+    let (auth, hostport) = match rest.rsplit_once('@') {
+        Some((a, h)) => (a, h),
+        None => ("", rest),
+    };
+    let (user, pass) = match auth.split_once(':') {
+        Some((u, p)) => (u.to_string(), p.to_string()),
+        None => (auth.to_string(), String::new()),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), Some(p.to_string())),
+        None => (hostport.to_string(), None),
+    };
+    Host {
+        host,
+        port,
+        user,
+        pass,
+    }
+}
+
+struct Backend {
+    kind: Kind,
+    admin_url: Option<String>,
+    counter: std::cell::Cell<u32>,
+}
+
+impl Backend {
+    fn new(kind: Kind, opts: &Options) -> Self {
+        let admin_url = match kind {
+            Kind::Postgres => Some(opts.pg_url.clone()),
+            Kind::MariaDb => Some(opts.mysql_url.clone()),
+            _ => None,
+        };
+        Backend {
+            kind,
+            admin_url,
+            counter: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Why the backend cannot be benchmarked here, if it cannot.
+    fn probe(&self) -> Result<String, String> {
+        match (self.kind, &self.admin_url) {
+            (Kind::Memory, _) => Ok("in-process MemoryStore".to_string()),
+            (Kind::Sqlite, _) => Ok("embedded SQLite file, WAL".to_string()),
+            (_, Some(url)) => {
+                let version = if url.starts_with("postgres") {
+                    diesel::PgConnection::establish(url)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut c| {
+                            server_version(&mut c, "SELECT current_setting('server_version') AS v")
+                        })
+                } else {
+                    diesel::MysqlConnection::establish(url)
+                        .map_err(|e| e.to_string())
+                        .and_then(|mut c| server_version(&mut c, "SELECT VERSION() AS v"))
+                };
+                version.map(|v| format!("{} at {}", v, schwartz_diesel::redact_url(url)))
+            }
+            _ => Err("no URL".to_string()),
+        }
+    }
+
+    fn fresh(&self) -> Result<Fresh, BoxError> {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        match self.kind {
+            Kind::Memory => Ok(Fresh {
+                store: Arc::new(MemoryStore::new()),
+                url: None,
+                perl: None,
+                drop_sql: None,
+                _dir: None,
+            }),
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir()?;
+                let path = dir.path().join("bench.db");
+                let url = format!("sqlite://{}", path.display());
+                let store = DieselStore::connect(&url)?;
+                store.run_migrations()?;
+                Ok(Fresh {
+                    store: Arc::new(store),
+                    url: Some(url),
+                    perl: Some((
+                        format!("dbi:SQLite:dbname={}", path.display()),
+                        String::new(),
+                        String::new(),
+                    )),
+                    drop_sql: None,
+                    _dir: Some(dir),
+                })
+            }
+            Kind::Postgres | Kind::MariaDb => {
+                let admin = self.admin_url.clone().ok_or("no admin URL")?;
+                let db = format!("schwartz_bench_{}_{n}", std::process::id());
+                let drop = if self.kind == Kind::Postgres {
+                    format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+                } else {
+                    format!("DROP DATABASE IF EXISTS {db}")
+                };
+                admin_exec(&admin, &drop)?;
+                admin_exec(&admin, &format!("CREATE DATABASE {db}"))?;
+                let url = with_database(&admin, &db);
+                let guard_drop = Some((admin.clone(), drop));
+                let store = DieselStore::connect(&url)?;
+                store.run_migrations()?;
+                let h = parse_host(&admin);
+                let dsn = match self.kind {
+                    Kind::Postgres => format!(
+                        "dbi:Pg:dbname={db};host={};port={}",
+                        h.host,
+                        h.port.as_deref().unwrap_or("5432")
+                    ),
+                    _ => format!(
+                        "dbi:mysql:database={db};host={};port={}",
+                        h.host,
+                        h.port.as_deref().unwrap_or("3306")
+                    ),
+                };
+                Ok(Fresh {
+                    store: Arc::new(store),
+                    url: Some(url),
+                    perl: Some((dsn, h.user, h.pass)),
+                    drop_sql: guard_drop,
+                    _dir: None,
+                })
+            }
+        }
+    }
+
+    /// Another connection to the same database (for a second client).
+    fn reopen(&self, fresh: &Fresh) -> Result<Arc<dyn Store>, BoxError> {
+        match &fresh.url {
+            None => Ok(Arc::clone(&fresh.store)),
+            Some(url) => Ok(Arc::new(DieselStore::connect(url)?)),
+        }
+    }
+}
+
+fn server_version<C>(c: &mut C, sql: &str) -> Result<String, String>
+where
+    C: Connection,
+    C::Backend: diesel::backend::Backend,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'static, C, Version>,
+{
+    let rows: Vec<Version> = diesel::sql_query(sql).load(c).map_err(|e| e.to_string())?;
+    Ok(rows.into_iter().next().map(|v| v.v).unwrap_or_default())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    #[diesel(column_name = v)]
+    v: String,
+}
+
+// ---- the no-op job and its verification ---------------------------------------------------
+
+const NOOP: &str = "bench_noop";
+
+/// How often each job (by number) ran.
+struct Seen(Vec<AtomicU8>);
+
+impl Seen {
+    fn new(n: u64) -> Arc<Seen> {
+        Arc::new(Seen((0..n).map(|_| AtomicU8::new(0)).collect()))
+    }
+}
+
+fn noop_client(store: Arc<dyn Store>, seen: &Arc<Seen>) -> Result<Client, BoxError> {
+    let client = Client::builder()
+        .store(store)
+        .pruning(Pruning::Off)
+        .build()?;
+    let seen = Arc::clone(seen);
+    client.can_do(NOOP, move |job: &QueuedJob| -> Result<(), WorkError> {
+        let bytes: [u8; 8] = job
+            .raw_arg()
+            .and_then(|a| a.try_into().ok())
+            .ok_or("bad arg")?;
+        let n = u64::from_le_bytes(bytes) as usize;
+        seen.0
+            .get(n)
+            .ok_or("job number out of range")?
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    })?;
+    Ok(client)
+}
+
+fn noop_job(n: u64) -> Job {
+    Job::new(NOOP).raw_arg(n.to_le_bytes().to_vec())
+}
+
+fn insert_batches(client: &Client, n: u64) -> Result<(), BoxError> {
+    let mut i = 0;
+    while i < n {
+        let end = (i + 1000).min(n);
+        client.insert_jobs((i..end).map(noop_job).collect())?;
+        i = end;
+    }
+    Ok(())
+}
+
+/// Every job ran exactly once and none is left.
+fn verify(store: &Arc<dyn Store>, seen: &Seen) -> Result<(), String> {
+    let left = store.stats().map_err(|e| e.to_string())?.jobs;
+    if left != 0 {
+        return Err(format!("{left} jobs left"));
+    }
+    let mut never = 0;
+    let mut twice = 0;
+    for s in &seen.0 {
+        match s.load(Ordering::Relaxed) {
+            0 => never += 1,
+            1 => {}
+            _ => twice += 1,
+        }
+    }
+    if never + twice > 0 {
+        return Err(format!(
+            "{never} jobs never ran, {twice} ran more than once"
+        ));
+    }
+    Ok(())
+}
+
+fn drain(client: &Client, threads: usize) -> Result<(), BoxError> {
+    let s = WorkerPool::builder(client.clone())
+        .threads(threads)
+        .build()?
+        .run_until_done()?;
+    if s.errors + s.lease_lost + s.failed > 0 {
+        return Err(format!("pool reported problems: {s}").into());
+    }
+    Ok(())
+}
+
+// ---- results ------------------------------------------------------------------------------
+
+struct Row {
+    scenario: String,
+    jobs: u64,
+    seconds: f64,
+    /// Our figure (jobs/s, or a latency text).
+    figure: String,
+    rate: Option<f64>,
+    perl: Option<f64>,
+    target: String,
+    check: String,
+}
+
+fn rate_row(
+    scenario: impl Into<String>,
+    jobs: u64,
+    elapsed: Duration,
+    target: &str,
+    check: Result<(), String>,
+) -> Row {
+    let seconds = elapsed.as_secs_f64();
+    let rate = jobs as f64 / seconds.max(1e-9);
+    Row {
+        scenario: scenario.into(),
+        jobs,
+        seconds,
+        figure: format!("{rate:.0}/s"),
+        rate: Some(rate),
+        perl: None,
+        target: target.to_string(),
+        check: match check {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("FAILED: {e}"),
+        },
+    }
+}
+
+fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
+    Row {
+        scenario: scenario.into(),
+        jobs: 0,
+        seconds: 0.0,
+        figure: "-".into(),
+        rate: None,
+        perl: None,
+        target: String::new(),
+        check: format!("FAILED: {e}"),
+    }
+}
+
+fn print_table(title: &str, rows: &[Row]) {
+    let headers = [
+        "scenario",
+        "jobs",
+        "seconds",
+        "ours",
+        "Perl",
+        "ours/Perl",
+        "target",
+        "check",
+    ];
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.scenario.clone(),
+                if r.jobs > 0 {
+                    r.jobs.to_string()
+                } else {
+                    "-".into()
+                },
+                if r.seconds > 0.0 {
+                    format!("{:.2}", r.seconds)
+                } else {
+                    "-".into()
+                },
+                r.figure.clone(),
+                r.perl.map_or("-".into(), |p| format!("{p:.0}/s")),
+                match (r.rate, r.perl) {
+                    (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
+                    _ => "-".into(),
+                },
+                r.target.clone(),
+                r.check.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = format!("\n## {title}\n\n");
+    let line = |cols: &[String]| {
+        let mut s = String::from("|");
+        for (i, c) in cols.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            if i == 0 || i >= 6 {
+                let _ = write!(s, " {c}{} |", " ".repeat(pad));
+            } else {
+                let _ = write!(s, " {}{c} |", " ".repeat(pad));
+            }
+        }
+        s.push('\n');
+        s
+    };
+    out += &line(&headers.map(String::from));
+    out += &line(&widths.map(|w| "-".repeat(w)));
+    for row in &cells {
+        out += &line(row);
+    }
+    print!("{out}");
+}
+
+// ---- scenarios ----------------------------------------------------------------------------
+
+struct Targets {
+    single: &'static str,
+    batch: &'static str,
+    drain: &'static str,
+    one: &'static str,
+    latency: &'static str,
+}
+
+fn targets(kind: Kind) -> Targets {
+    match kind {
+        Kind::Memory => Targets {
+            single: "",
+            batch: "",
+            drain: ">=500k/s",
+            one: "",
+            latency: "p50<=0.1ms",
+        },
+        Kind::Sqlite => Targets {
+            single: ">=3k/s",
+            batch: ">=100k/s",
+            drain: ">=20k/s, >=15x Perl 2p",
+            one: ">=3x Perl 1p",
+            latency: "p50<=10ms",
+        },
+        Kind::Postgres => Targets {
+            single: ">=3.8k/s 1 thread",
+            batch: ">=100k/s",
+            drain: ">=25k/s, >=15x Perl 2p",
+            one: ">=3x Perl 1p",
+            latency: "p50<=5ms p99<=20ms",
+        },
+        Kind::MariaDb => Targets {
+            single: "",
+            batch: ">=50k/s",
+            drain: ">=10k/s, >=15x Perl 2p",
+            one: ">=3x Perl 1p",
+            latency: "p50<=15ms",
+        },
+    }
+}
+
+fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
+    let n = opts.jobs;
+    // Per-job round trips are slow on SQL servers: keep those scenarios short.
+    let single_n = (n / 20).clamp(100, 5000);
+    let one_n = (n / 20).clamp(100, 5000);
+    let perl_n = (n / 100).clamp(100, 1000);
+    let samples = (n / 100).clamp(100, 1000);
+    let t = targets(backend.kind);
+    let mut rows = Vec::new();
+
+    // Perl first, so its figures can sit next to ours.
+    let perl = if opts.perl && backend.kind != Kind::Memory {
+        perl_baseline(backend, opts, perl_n)
+    } else {
+        None
+    };
+
+    let wanted = |name: &str| opts.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
+    let mut push = |r: Result<Row, BoxError>, name: &str| match r {
+        Ok(row) => {
+            eprintln!("  {}: {} {}", row.scenario, row.figure, row.check);
+            rows.push(row)
+        }
+        Err(e) => {
+            eprintln!("  {name}: FAILED: {e}");
+            rows.push(failed_row(name, &e))
+        }
+    };
+
+    let name = "database ceiling: 1-row INSERT commits, 1 connection";
+    if backend.kind != Kind::Memory && wanted(name) {
+        push(ceiling(backend, name), name);
+    }
+
+    let name = "enqueue, 1 job per insert";
+    if wanted(name) {
+        push(
+            (|| {
+                let fresh = backend.fresh()?;
+                let seen = Seen::new(single_n);
+                let client = noop_client(Arc::clone(&fresh.store), &seen)?;
+                let t0 = Instant::now();
+                for i in 0..single_n {
+                    client.insert(noop_job(i))?;
+                }
+                let elapsed = t0.elapsed();
+                drain(&client, 2)?;
+                let mut row = rate_row(
+                    name,
+                    single_n,
+                    elapsed,
+                    t.single,
+                    verify(&fresh.store, &seen),
+                );
+                row.perl = perl.as_ref().map(|p| p.insert_rate);
+                Ok(row)
+            })(),
+            name,
+        );
+    }
+
+    let name = "insert_jobs, batches of 1,000";
+    if wanted(name) {
+        push(
+            (|| {
+                let fresh = backend.fresh()?;
+                let seen = Seen::new(n);
+                let client = noop_client(Arc::clone(&fresh.store), &seen)?;
+                let t0 = Instant::now();
+                insert_batches(&client, n)?;
+                let elapsed = t0.elapsed();
+                drain(&client, 2)?;
+                Ok(rate_row(
+                    name,
+                    n,
+                    elapsed,
+                    t.batch,
+                    verify(&fresh.store, &seen),
+                ))
+            })(),
+            name,
+        );
+    }
+
+    for &threads in &opts.threads {
+        let name = format!(
+            "drain, WorkerPool of {threads} thread{}",
+            if threads == 1 { "" } else { "s" }
+        );
+        if wanted(&name) {
+            push(
+                (|| {
+                    let fresh = backend.fresh()?;
+                    let seen = Seen::new(n);
+                    let client = noop_client(Arc::clone(&fresh.store), &seen)?;
+                    insert_batches(&client, n)?;
+                    if opts.analyze {
+                        analyze(&fresh)?;
+                    }
+                    let pool = WorkerPool::builder(client.clone())
+                        .threads(threads)
+                        .build()?;
+                    let t0 = Instant::now();
+                    let s = pool.run_until_done()?;
+                    let elapsed = t0.elapsed();
+                    let check = if s.errors + s.lease_lost + s.failed > 0 {
+                        Err(format!("pool reported problems: {s}"))
+                    } else {
+                        verify(&fresh.store, &seen)
+                    };
+                    let mut row = rate_row(name.clone(), n, elapsed, t.drain, check);
+                    row.perl = perl.as_ref().map(|p| p.work2_rate);
+                    Ok(row)
+                })(),
+                &name,
+            );
+        }
+    }
+
+    let name = "one at a time, work_until_done";
+    if wanted(name) {
+        push(
+            (|| {
+                let fresh = backend.fresh()?;
+                let seen = Seen::new(one_n);
+                let client = noop_client(Arc::clone(&fresh.store), &seen)?;
+                insert_batches(&client, one_n)?;
+                let t0 = Instant::now();
+                let worked = client.work_until_done()?;
+                let elapsed = t0.elapsed();
+                let check = if worked as u64 != one_n {
+                    Err(format!("worked {worked} of {one_n}"))
+                } else {
+                    verify(&fresh.store, &seen)
+                };
+                let mut row = rate_row(name, one_n, elapsed, t.one, check);
+                row.perl = perl.as_ref().map(|p| p.work1_rate);
+                Ok(row)
+            })(),
+            name,
+        );
+    }
+
+    for elsewhere in [false, true] {
+        let name = if elsewhere {
+            "latency, insert by another client (notify)"
+        } else {
+            "latency, insert by the pool's client"
+        };
+        if wanted(name) {
+            push(latency(backend, samples, elsewhere, name, t.latency), name);
+        }
+    }
+    if let Some(p) = &perl {
+        rows.push(Row {
+            scenario: format!("Perl TheSchwartz {} (insert / 1 proc / 2 procs)", p.version),
+            jobs: perl_n,
+            seconds: 0.0,
+            figure: format!(
+                "{:.0} / {:.0} / {:.0} /s",
+                p.insert_rate, p.work1_rate, p.work2_rate
+            ),
+            rate: None,
+            perl: None,
+            target: String::new(),
+            check: p.check.clone(),
+        });
+    }
+    rows
+}
+
+/// The raw cost of one committed single-row INSERT on this server (no Schwartz code), so
+/// the per-job figures can be read against the machine's commit latency.
+fn ceiling(backend: &Backend, name: &str) -> Result<Row, BoxError> {
+    const N: u64 = 500;
+    let fresh = backend.fresh()?;
+    let url = fresh.url.clone().ok_or("no URL")?;
+    let elapsed = if url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(&url)?;
+        ceiling_run(&mut c)?
+    } else if url.starts_with("mysql") {
+        let mut c = diesel::MysqlConnection::establish(&url)?;
+        ceiling_run(&mut c)?
+    } else {
+        let path = url.trim_start_matches("sqlite://");
+        let mut c = diesel::SqliteConnection::establish(path)?;
+        diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut c)?;
+        ceiling_run(&mut c)?
+    };
+    let mut row = rate_row(name, N, elapsed, "", Ok(()));
+    row.check = "reference".into();
+    Ok(row)
+}
+
+/// Refreshes the planner's statistics of `job` (what autovacuum / InnoDB would do a little
+/// later after a bulk insert): `--analyze`.
+fn analyze(fresh: &Fresh) -> Result<(), BoxError> {
+    let Some(url) = &fresh.url else { return Ok(()) };
+    if url.starts_with("postgres") {
+        let mut c = diesel::PgConnection::establish(url)?;
+        diesel::sql_query("ANALYZE job").execute(&mut c)?;
+    } else if url.starts_with("mysql") {
+        let mut c = diesel::MysqlConnection::establish(url)?;
+        diesel::sql_query("ANALYZE TABLE job").execute(&mut c)?;
+    } else {
+        let mut c = diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+        diesel::sql_query("ANALYZE").execute(&mut c)?;
+    }
+    Ok(())
+}
+
+fn ceiling_run<C>(c: &mut C) -> Result<Duration, BoxError>
+where
+    C: Connection,
+    diesel::query_builder::SqlQuery: diesel::query_dsl::methods::ExecuteDsl<C>,
+{
+    diesel::sql_query("CREATE TABLE bench_ceiling (x INTEGER)").execute(c)?;
+    let t0 = Instant::now();
+    for _ in 0..500 {
+        diesel::sql_query("INSERT INTO bench_ceiling (x) VALUES (1)").execute(c)?;
+    }
+    Ok(t0.elapsed())
+}
+
+fn latency(
+    backend: &Backend,
+    samples: u64,
+    elsewhere: bool,
+    name: &str,
+    target: &str,
+) -> Result<Row, BoxError> {
+    let fresh = backend.fresh()?;
+    if elsewhere && fresh.store.notifier()?.is_none() {
+        return Ok(Row {
+            scenario: name.to_string(),
+            jobs: 0,
+            seconds: 0.0,
+            figure: "-".into(),
+            rate: None,
+            perl: None,
+            target: String::new(),
+            check: "skipped: no notifications on this backend (poll only)".into(),
+        });
+    }
+    let client = Client::builder()
+        .store(Arc::clone(&fresh.store))
+        .pruning(Pruning::Off)
+        .build()?;
+    let (tx, rx) = unbounded::<Instant>();
+    client.can_do(
+        "bench_latency",
+        move |_: &QueuedJob| -> Result<(), WorkError> {
+            let _ = tx.send(Instant::now());
+            Ok(())
+        },
+    )?;
+    let pool = WorkerPool::builder(client.clone())
+        .threads(2)
+        .poll_interval(Duration::from_secs(5))
+        .notifications(Notifications::Listen)
+        .build()?
+        .spawn()?;
+    let inserter = if elsewhere {
+        Client::builder()
+            .store(backend.reopen(&fresh)?)
+            .pruning(Pruning::Off)
+            .build()?
+    } else {
+        client.clone()
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let mut lat = Vec::with_capacity(samples as usize);
+    let t_all = Instant::now();
+    for _ in 0..samples {
+        std::thread::sleep(Duration::from_millis(2));
+        let t0 = Instant::now();
+        inserter.insert(Job::new("bench_latency"))?;
+        let at = rx
+            .recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "a job did not start within 30 s")?;
+        lat.push(at.duration_since(t0));
+    }
+    let elapsed = t_all.elapsed();
+    let summary = pool.shutdown()?;
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let left = fresh.store.stats()?.jobs;
+    let check = if summary.completed != samples || left != 0 {
+        Err(format!(
+            "{} completed of {samples}, {left} left",
+            summary.completed
+        ))
+    } else {
+        Ok(())
+    };
+    Ok(Row {
+        scenario: name.to_string(),
+        jobs: samples,
+        seconds: elapsed.as_secs_f64(),
+        figure: format!("p50 {:.2}ms p99 {:.2}ms", ms(pct(0.50)), ms(pct(0.99))),
+        rate: None,
+        perl: None,
+        target: target.to_string(),
+        check: match check {
+            Ok(()) => "ok".into(),
+            Err(e) => format!("FAILED: {e}"),
+        },
+    })
+}
+
+// ---- Perl -----------------------------------------------------------------------------------
+
+struct Perl {
+    version: String,
+    insert_rate: f64,
+    work1_rate: f64,
+    work2_rate: f64,
+    check: String,
+}
+
+fn perl_baseline(backend: &Backend, opts: &Options, jobs: u64) -> Option<Perl> {
+    let version = Command::new("perl")
+        .args(["-MTheSchwartz", "-e", "print $TheSchwartz::VERSION"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let Some(version) = version else {
+        eprintln!("  Perl TheSchwartz is not installed: no baseline");
+        return None;
+    };
+    let mut insert_rate = 0.0;
+    let mut rates = [0.0f64; 2];
+    let mut problems = Vec::new();
+    for (i, workers) in [1u32, 2].into_iter().enumerate() {
+        let run = || -> Result<(f64, f64, u64), BoxError> {
+            let fresh = backend.fresh()?;
+            let (dsn, user, pass) = fresh.perl.clone().ok_or("no DBI data source")?;
+            let out = Command::new("perl")
+                .arg(&opts.perl_script)
+                .args(["--dsn", &dsn, "--user", &user, "--pass", &pass])
+                .args([
+                    "--jobs",
+                    &jobs.to_string(),
+                    "--workers",
+                    &workers.to_string(),
+                ])
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            if !out.status.success() {
+                return Err(format!(
+                    "perl failed: {}{}",
+                    text,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+                .into());
+            }
+            let field = |k: &str| -> Result<f64, BoxError> {
+                let v = text
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                    .ok_or_else(|| format!("no {k} in perl output {text:?}"))?;
+                Ok(v.parse()?)
+            };
+            let left = field("left")? as u64;
+            Ok((
+                jobs as f64 / field("insert_seconds")?,
+                jobs as f64 / field("work_seconds")?,
+                left,
+            ))
+        };
+        match run() {
+            Ok((ins, work, left)) => {
+                if i == 0 {
+                    insert_rate = ins;
+                }
+                rates[i] = work;
+                if left > 0 {
+                    problems.push(format!("{workers} proc: {left} left"));
+                }
+                eprintln!(
+                    "  Perl {workers} proc: insert {ins:.0}/s, work {work:.0}/s, {left} left"
+                );
+            }
+            Err(e) => {
+                eprintln!("  Perl {workers} proc: FAILED: {e}");
+                problems.push(format!("{workers} proc failed: {e}"));
+            }
+        }
+    }
+    let nz = |x: f64| if x > 0.0 { x } else { f64::NAN };
+    Some(Perl {
+        version,
+        insert_rate: nz(insert_rate),
+        work1_rate: nz(rates[0]),
+        work2_rate: nz(rates[1]),
+        check: if problems.is_empty() {
+            "ok (none left)".into()
+        } else {
+            format!("FAILED: {}", problems.join("; "))
+        },
+    })
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let opts = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!(
+        "# Schwartz benchmark: {} jobs per drain, {} CPUs",
+        opts.jobs,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut failed = false;
+    for &kind in &opts.backends {
+        let backend = Backend::new(kind, &opts);
+        match backend.probe() {
+            Err(e) => println!(
+                "\n## {}\n\nskipped: server not reachable ({e})",
+                kind.title()
+            ),
+            Ok(what) => {
+                eprintln!("{}: {what}", kind.title());
+                let rows = run_backend(&backend, &opts);
+                failed |= rows.iter().any(|r| r.check.starts_with("FAILED"));
+                print_table(&format!("{} ({what})", kind.title()), &rows);
+            }
+        }
+    }
+    if failed {
+        eprintln!("\nbench: some scenarios FAILED their checks");
+        std::process::exit(1);
+    }
+}
