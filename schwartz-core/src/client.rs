@@ -194,8 +194,9 @@ pub enum WorkOutcome {
 }
 
 /// A plain completion not yet written: collect several and write them with
-/// [`Client::complete_deferred`] in one round trip per store.
-#[derive(Debug)]
+/// [`Client::complete_deferred`] in one round trip per store. Cloning keeps a copy to
+/// retry with when a store was unavailable.
+#[derive(Debug, Clone)]
 pub struct DeferredCompletion {
     pub(crate) handle: JobHandle,
     pub(crate) finish: Finish,
@@ -1073,7 +1074,15 @@ impl Client {
         }
         let mut results: Vec<Option<Result<()>>> = items.iter().map(|_| None).collect();
         for (idx, members) in groups {
-            let finishes: Vec<Finish> = members.iter().map(|&i| items[i].finish.clone()).collect();
+            // Fenced on the job's lease as it is now: the lease may have been extended since
+            // the completion was deferred.
+            let finishes: Vec<Finish> = members
+                .iter()
+                .map(|&i| Finish {
+                    token: items[i].job.token(),
+                    ..items[i].finish.clone()
+                })
+                .collect();
             match self.entry(idx).store.finish(&finishes) {
                 Ok(statuses) => {
                     let mut statuses = statuses.into_iter();
@@ -1093,7 +1102,7 @@ impl Client {
                             }
                             Some(FinishStatus::LeaseLost) => {
                                 item.job.set_last_outcome(WorkOutcome::LeaseLost);
-                                Err(item.job.lease_lost(item.finish.token))
+                                Err(item.job.lease_lost(item.job.token()))
                             }
                             Some(FinishStatus::Rejected(e)) => Err(e),
                             None => Err(Error::Database {

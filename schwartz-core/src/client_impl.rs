@@ -287,9 +287,8 @@ impl Client {
 
     /// The store's clock plus the shift.
     /// The store's clock plus the time shift. The store is asked at most once per
-    /// `clock_refresh`; in between its last reading is extrapolated with the local clock.
-    /// The store reports whole seconds, so the extrapolation lags its clock by under a
-    /// second and is never ahead of it (a job never becomes eligible early).
+    /// `clock_refresh`; in between its last reading (in milliseconds where the store tells
+    /// them, taken as of the middle of the round trip) is extrapolated with the local clock.
     pub(crate) fn now_of(&self, idx: usize) -> Result<Epoch> {
         let entry = self.entry(idx);
         let shift = self.inner.time_shift.seconds();
@@ -300,13 +299,15 @@ impl Client {
                 return Ok(server_ms.div_euclid(1000).saturating_add(shift));
             }
         }
-        let server = entry.store.server_time()?;
-        let offset_ms = server.saturating_mul(1000).saturating_sub(local_ms());
+        let before = local_ms();
+        let server_ms = entry.store.server_time_ms()?;
+        let after = local_ms();
+        let midpoint = before.saturating_add(after.saturating_sub(before) / 2);
         *lock(&entry.clock) = Some(ServerClock {
             read_at: Instant::now(),
-            offset_ms,
+            offset_ms: server_ms.saturating_sub(midpoint),
         });
-        Ok(server.saturating_add(shift))
+        Ok(server_ms.div_euclid(1000).saturating_add(shift))
     }
 
     pub(crate) fn mark_dead_idx(&self, idx: usize, reason: &str) {

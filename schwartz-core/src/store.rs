@@ -275,6 +275,14 @@ pub trait Store: Send + Sync + Debug {
     /// The database server's clock, in epoch seconds.
     fn server_time(&self) -> Result<Epoch>;
 
+    /// The database server's clock in epoch milliseconds, as precisely as the backend tells
+    /// (default: [`Store::server_time`] in whole seconds). The client extrapolates its last
+    /// reading between readings; a precise reading keeps the estimates of different clients
+    /// within milliseconds of each other.
+    fn server_time_ms(&self) -> Result<i64> {
+        Ok(self.server_time()?.saturating_mul(1000))
+    }
+
     /// All `funcmap` rows.
     fn funcmap(&self) -> Result<Vec<FuncMap>>;
 

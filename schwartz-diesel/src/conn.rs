@@ -285,6 +285,9 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     /// The server's clock, epoch seconds.
     fn server_time(&mut self) -> diesel::QueryResult<i64>;
 
+    /// The server's clock, epoch milliseconds.
+    fn server_time_ms(&mut self) -> diesel::QueryResult<i64>;
+
     /// Runs `f` in a write transaction (SQLite: `BEGIN IMMEDIATE`).
     fn write_txn<T>(
         &mut self,

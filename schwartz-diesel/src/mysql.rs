@@ -65,6 +65,12 @@ impl Dialect for MysqlConnection {
         diesel::select(unix_timestamp()).get_result(self)
     }
 
+    fn server_time_ms(&mut self) -> QueryResult<i64> {
+        // Raw SQL fragment: UNIX_TIMESTAMP(NOW(3)) is a DECIMAL, which diesel reads only with
+        // its bigdecimal feature; scaled and cast on the server it is a plain BIGINT.
+        diesel::select(sql::<BigInt>("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)")).get_result(self)
+    }
+
     fn write_txn<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, OpError>,

@@ -59,6 +59,11 @@ impl Dialect for PgConnection {
         Ok(secs.floor() as i64)
     }
 
+    fn server_time_ms(&mut self) -> QueryResult<i64> {
+        let secs: f64 = diesel::select(date_part("epoch", diesel::dsl::now)).get_result(self)?;
+        Ok((secs * 1000.0).floor() as i64)
+    }
+
     fn write_txn<T>(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<T, OpError>,

@@ -15,6 +15,12 @@ diesel::define_sql_function! {
     fn unixepoch() -> BigInt;
 }
 
+diesel::define_sql_function! {
+    /// SQLite's `julianday(time)`: fractional days since noon in Greenwich on November 24,
+    /// 4714 B.C. (millisecond precision for `'now'`).
+    fn julianday(time: diesel::sql_types::Text) -> Double;
+}
+
 impl Dialect for SqliteConnection {
     const BACKEND: Backend = Backend::Sqlite;
     // SQLITE_MAX_LENGTH of the bundled library: 1,000,000,000 bytes.
@@ -34,6 +40,12 @@ impl Dialect for SqliteConnection {
 
     fn server_time(&mut self) -> QueryResult<i64> {
         diesel::select(unixepoch()).get_result(self)
+    }
+
+    fn server_time_ms(&mut self) -> QueryResult<i64> {
+        // The Julian day of the Unix epoch is 2440587.5.
+        let days: f64 = diesel::select(julianday("now")).get_result(self)?;
+        Ok(((days - 2_440_587.5) * 86_400_000.0).floor() as i64)
     }
 
     fn write_txn<T>(

@@ -429,6 +429,10 @@ impl Store for DieselStore {
         with_conn!(self, |c| Ok(c.server_time()?))
     }
 
+    fn server_time_ms(&self) -> Result<i64> {
+        with_conn!(self, |c| Ok(c.server_time_ms()?))
+    }
+
     fn funcmap(&self) -> Result<Vec<FuncMap>> {
         with_conn!(self, |c| c.op_funcmap())
     }

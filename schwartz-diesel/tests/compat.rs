@@ -572,6 +572,24 @@ fn postgres_notify_without_the_trigger() {
 }
 
 #[test]
+fn server_time_in_milliseconds_agrees_with_seconds() {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let Some(db) = new_db(backend) else { continue };
+        let store = DieselStore::connect(&db.url).unwrap();
+        let before = store.server_time().unwrap();
+        let ms = store.server_time_ms().unwrap();
+        let after = store.server_time().unwrap();
+        assert!(
+            before * 1000 <= ms && ms < (after + 1) * 1000,
+            "{backend}: {before} s <= {ms} ms <= {after} s"
+        );
+        // Sub-second precision: readings 20 ms apart differ.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(store.server_time_ms().unwrap() > ms, "{backend}: millisecond clock");
+    }
+}
+
+#[test]
 fn sqlite_has_no_notifier() {
     let db = new_db(Backend::Sqlite).unwrap();
     let store = DieselStore::connect(&db.url).unwrap();
