@@ -1,7 +1,9 @@
 //! `cargo xtask migrate`: applies the embedded migrations of `schwartz-diesel` to a database.
+//!
+//! Runs the `migrate` example of `schwartz-diesel`, built with only the backend feature the
+//! URL needs, so migrating a SQLite file needs no PostgreSQL or MySQL client library.
 
-use schwartz_core::Store;
-use schwartz_diesel::DieselStore;
+use std::process::Command;
 
 /// Arguments of `cargo xtask migrate`.
 #[derive(Debug, clap::Args)]
@@ -13,40 +15,69 @@ pub struct Args {
     /// Only list the migrations not applied yet.
     #[arg(long)]
     status: bool,
-    /// Revert the most recent migration (drops the tables) instead of applying.
+    /// Revert the most recent migration instead of applying.
     #[arg(long, conflicts_with = "status")]
     revert: bool,
 }
 
+/// The Cargo feature of `schwartz-diesel` a URL needs.
+fn feature_for(url: &str) -> &'static str {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql") => "postgres",
+        Some("mysql" | "mariadb") => "mysql",
+        // sqlite://, sqlite: and plain paths; anything else is refused by the store itself
+        // with a message naming the schemes it knows.
+        _ => "sqlite",
+    }
+}
+
 /// Runs `cargo xtask migrate`.
 pub fn run(args: Args) -> Result<(), String> {
-    let store = DieselStore::connect(&args.database_url).map_err(|e| e.to_string())?;
-    let what = store.describe();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "run",
+        "--quiet",
+        "-p",
+        "schwartz-diesel",
+        "--no-default-features",
+        "--features",
+        feature_for(&args.database_url),
+        "--example",
+        "migrate",
+        "--",
+    ]);
     if args.status {
-        let pending = store.pending_migrations().map_err(|e| e.to_string())?;
-        if pending.is_empty() {
-            println!("{what}: up to date");
-        } else {
-            for name in pending {
-                println!("{what}: pending {name}");
-            }
-        }
-        return Ok(());
+        cmd.arg("--status");
     }
     if args.revert {
-        match store.revert_last_migration().map_err(|e| e.to_string())? {
-            Some(name) => println!("{what}: reverted {name}"),
-            None => println!("{what}: no migration to revert"),
-        }
-        return Ok(());
+        cmd.arg("--revert");
     }
-    let applied = store.run_migrations().map_err(|e| e.to_string())?;
-    if applied.is_empty() {
-        println!("{what}: already up to date");
+    // Through the environment, so the URL (and any password in it) is not in the
+    // process list.
+    cmd.env("DATABASE_URL", &args.database_url);
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not run {cargo}: {e}"))?;
+    if status.success() {
+        Ok(())
     } else {
-        for name in &applied {
-            println!("{what}: applied {name}");
-        }
+        Err(format!("migrate failed ({status})"))
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::feature_for;
+
+    #[test]
+    fn picks_the_feature_from_the_scheme() {
+        assert_eq!(feature_for("postgres://u@h/db"), "postgres");
+        assert_eq!(feature_for("PostgreSQL://u@h/db"), "postgres");
+        assert_eq!(feature_for("mysql://root@h/db"), "mysql");
+        assert_eq!(feature_for("mariadb://root@h/db"), "mysql");
+        assert_eq!(feature_for("sqlite://app.db"), "sqlite");
+        assert_eq!(feature_for("./app.db"), "sqlite");
+    }
 }

@@ -5,8 +5,107 @@
 //! in-memory store and on SQLite, PostgreSQL and MySQL when their servers are reachable,
 //! and prints the backend x passed/failed/skipped table. With `CI=true` an unreachable
 //! server is a failure.
+//!
+//! Before that it checks the system packages the build and the tests need (the PostgreSQL
+//! and MySQL client libraries, pkg-config, Perl TheSchwartz for the compatibility tests) and,
+//! on a Debian machine where it runs as root, installs the missing ones with apt-get.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+/// What the build and the tests need from the system: a check, and the Debian packages
+/// that satisfy it.
+const NEEDS: &[(&str, &[&str], &[&str])] = &[
+    ("pkg-config", &["pkg-config", "--version"], &["pkg-config"]),
+    ("libpq", &["pkg-config", "--exists", "libpq"], &["libpq-dev"]),
+    (
+        "libmysqlclient",
+        &["pkg-config", "--exists", "mysqlclient"],
+        &["libmariadb-dev-compat", "libmariadb-dev"],
+    ),
+    (
+        "Perl TheSchwartz with DBD::Pg, DBD::mysql, DBD::SQLite",
+        &["perl", "-MTheSchwartz", "-MDBD::Pg", "-MDBD::mysql", "-MDBD::SQLite", "-e1"],
+        &[
+            "libtheschwartz-perl",
+            "libdbd-pg-perl",
+            "libdbd-mysql-perl",
+            "libdbd-sqlite3-perl",
+        ],
+    ),
+];
+
+/// Whether a command runs and succeeds (quietly).
+fn succeeds(argv: &[&str]) -> bool {
+    Command::new(argv[0])
+        .args(&argv[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Checks the system packages; installs the missing ones with apt-get when running as root
+/// on Debian, else says what to install.
+fn ensure_system_packages() -> Result<(), String> {
+    let missing: Vec<(&str, &[&str])> = NEEDS
+        .iter()
+        .filter(|(_, check, _)| !succeeds(check))
+        .map(|(what, _, pkgs)| (*what, *pkgs))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(|(what, _)| *what).collect();
+    let packages: Vec<&str> = missing.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !is_root || !succeeds(&["apt-get", "--version"]) {
+        return Err(format!(
+            "missing: {}; install them first, e.g. `sudo apt-get install {}` \
+             (or pass --no-install to try anyway)",
+            names.join(", "),
+            packages.join(" ")
+        ));
+    }
+    println!("xtask test: missing {}; installing {} with apt-get", names.join(", "), packages.join(" "));
+    let apt = |args: &[&str]| -> Result<(), String> {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| format!("could not run apt-get: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("apt-get {} failed ({status})", args.join(" ")))
+        }
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&packages);
+    apt(&install)
+}
+
+/// A URL with its password replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
 
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
@@ -23,6 +122,9 @@ pub struct Args {
     /// Build in release mode.
     #[arg(long)]
     release: bool,
+    /// Do not check or install system packages.
+    #[arg(long)]
+    no_install: bool,
     /// Extra arguments for `cargo test` (after `--`), e.g. a test name filter.
     #[arg(last = true)]
     rest: Vec<String>,
@@ -30,6 +132,9 @@ pub struct Args {
 
 /// Runs `cargo xtask test`.
 pub fn run(args: Args) -> Result<(), String> {
+    if !args.no_install {
+        ensure_system_packages()?;
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(&cargo);
     cmd.args(["test", "--workspace"]);
@@ -52,8 +157,8 @@ pub fn run(args: Args) -> Result<(), String> {
     let ci = std::env::var("CI").unwrap_or_default();
     println!(
         "xtask test: {cargo} test --workspace (PostgreSQL {}, MySQL {}{})",
-        schwartz_diesel::redact_url(&pg),
-        schwartz_diesel::redact_url(&mysql),
+        redact(&pg),
+        redact(&mysql),
         if ci.eq_ignore_ascii_case("true") || ci == "1" {
             "; CI=true: an unreachable server fails the run"
         } else {
@@ -67,5 +172,21 @@ pub fn run(args: Args) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("tests failed ({status})"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/q"),
+            "postgres://app:***@db:5432/q"
+        );
+        assert_eq!(redact("mysql://root@127.0.0.1:3306/test"), "mysql://root@127.0.0.1:3306/test");
+        assert_eq!(redact("mysql://u:p@w@h/d"), "mysql://u:***@h/d");
+        assert_eq!(redact("app.db"), "app.db");
     }
 }
