@@ -60,3 +60,8 @@ pub use builder::{Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder
 pub use error::{Error, Result};
 pub use pool::{PoolSummary, RunningPool, ShutdownHandle, WorkerPool};
 pub use signals::shutdown_on_signals;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
