@@ -1,6 +1,6 @@
 //! The backends the suite runs on: ONE line per backend in [`all`].
 //!
-//! To add one: write a module implementing [`Backend`](crate::Backend) (see `memory.rs`),
+//! To add one: write a module implementing [`Backend`] (see `memory.rs`),
 //! declare it here, and add one line to the list. Its `probe` decides whether it is
 //! reported as skipped (unreachable server; a failure when `CI=true`).
 
