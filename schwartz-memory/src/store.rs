@@ -186,7 +186,8 @@ impl Store for MemoryStore {
 
     fn insert_jobs(&self, jobs: &[NewJobRow]) -> Result<Vec<JobId>> {
         let store = self.describe();
-        let ids = self.tables()?.insert_jobs(&store, jobs)?;
+        let clock = self.clock.now();
+        let ids = self.tables()?.insert_jobs(&store, jobs, clock)?;
         if !ids.is_empty() {
             self.signal.notify();
         }
@@ -198,7 +199,8 @@ impl Store for MemoryStore {
     }
 
     fn select_jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>> {
-        Ok(self.tables()?.select_jobs(query))
+        let clock = self.clock.now();
+        Ok(self.tables()?.select_jobs(query, clock))
     }
 
     fn claim(&self, claims: &[Claim], now: Epoch) -> Result<Vec<JobId>> {
@@ -221,12 +223,14 @@ impl Store for MemoryStore {
         leases: &[Lease],
         now: Epoch,
     ) -> Result<Option<Vec<JobRow>>> {
-        self.tables()?.grab(query, leases, now).map(Some)
+        let clock = self.clock.now();
+        self.tables()?.grab(query, leases, now, clock).map(Some)
     }
 
     fn finish(&self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
         let store = self.describe();
-        let (statuses, inserted) = self.tables()?.finish(&store, items);
+        let clock = self.clock.now();
+        let (statuses, inserted) = self.tables()?.finish(&store, items, clock);
         if inserted {
             self.signal.notify();
         }

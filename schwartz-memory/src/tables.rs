@@ -1,9 +1,16 @@
 //! The tables and their indexes. Everything here runs under the store's one lock, so each
 //! public operation is one atomic transaction. Every write operation validates first and
 //! only then changes anything, so a refused operation leaves no trace.
+//!
+//! The `job` indexes are laid out for the hot query, the eligibility select of a worker
+//! (`run_after <= now AND grabbed_until <= now ORDER BY ... LIMIT n`): its cost is
+//! O(n · log rows), whatever number of leased rows or rows scheduled for later exist (see
+//! [`FuncIndex`]).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use schwartz_core::store::{
     Claim, CoalesceFilter, ExitStatus, ExitStatusWrite, FailureRecord, Finish, FinishAction,
@@ -17,9 +24,56 @@ const VARCHAR_LEN: usize = 255;
 /// Longest `error.message`, in bytes (a `TEXT` column).
 pub(crate) const MESSAGE_MAX_BYTES: usize = 65_535;
 
-/// How many rows a candidate scan in result order examines before it switches to the
-/// `(funcid, run_after)` index (at least; four times the limit when that is more).
+/// How many rows a candidate scan in result order examines, when it may be skipping rows
+/// whose time lies after the query's (a clock read before the last promotion), before it
+/// switches to the `(funcid, time)` index (at least; four times the limit when that is
+/// more).
 const SCAN_BUDGET: usize = 256;
+
+/// The largest job id: the upper end of a `(key, jobid)` range that takes every id.
+const MAX_JOBID: JobId = JobId(i64::MAX);
+
+/// The `job` rows by id.
+type JobMap = HashMap<JobId, JobRow, BuildHasherDefault<IdHasher>>;
+
+/// A hasher for job and function ids, which are mostly small and consecutive. The low
+/// bits of the hash (the bucket of a `HashMap`) follow the id, so rows inserted together
+/// sit together and a drain in id order walks memory in order; the top bits (the tag a
+/// `HashMap` compares first) are a multiplicative mix of it. Higher id bits are folded
+/// into the low ones, so ids far apart do not pile into one bucket. Other input is hashed
+/// with FNV-1a.
+#[derive(Debug, Default)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn spread(x: u64) -> u64 {
+        const TAG: u64 = 0x7F << 57;
+        let low = x ^ (x >> 21) ^ (x >> 42);
+        low ^ (x.wrapping_mul(0x9E37_79B9_7F4A_7C15) & TAG)
+    }
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0 ^ 0xCBF2_9CE4_8422_2325;
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+        }
+        self.0 = h;
+    }
+
+    fn write_i64(&mut self, n: i64) {
+        self.0 = IdHasher::spread(self.0 ^ n as u64);
+    }
+
+    fn write_i32(&mut self, n: i32) {
+        self.write_i64(i64::from(n));
+    }
+}
 
 /// Sort key of `ORDER BY priority DESC` with NULLs last.
 type PriorityKey = (bool, Reverse<i32>);
@@ -31,22 +85,138 @@ fn priority_key(priority: Option<i32>) -> PriorityKey {
     }
 }
 
-/// The indexes of the jobs of one function.
+/// Rows in result order: `(funcid, jobid)` and `(funcid, priority DESC NULLS LAST, jobid)`.
 #[derive(Debug, Default)]
-struct FuncIndex {
-    /// `(funcid, jobid)`.
+struct InOrder {
     by_jobid: BTreeSet<JobId>,
-    /// `(funcid, priority DESC NULLS LAST, jobid)`.
     by_priority: BTreeSet<(PriorityKey, JobId)>,
-    /// `(funcid, run_after, jobid)`.
-    by_run_after: BTreeSet<(Epoch, JobId)>,
+}
+
+impl InOrder {
+    fn insert(&mut self, jobid: JobId, priority: Option<i32>) {
+        self.by_jobid.insert(jobid);
+        self.by_priority.insert((priority_key(priority), jobid));
+    }
+
+    fn remove(&mut self, jobid: JobId, priority: Option<i32>) {
+        self.by_jobid.remove(&jobid);
+        self.by_priority.remove(&(priority_key(priority), jobid));
+    }
+
+    /// Adds the rows of `range` (of a `(time, jobid)` index) to the order; `jobs` holds
+    /// the rows.
+    fn extend<'a>(&mut self, range: impl Iterator<Item = &'a (Epoch, JobId)>, jobs: &JobMap) {
+        for &(_, jobid) in range {
+            self.insert(jobid, jobs.get(&jobid).and_then(|r| r.priority));
+        }
+    }
+}
+
+/// The indexes of the jobs of one function.
+///
+/// Rows are indexed by state, so that an eligibility select (`run_after <= now AND
+/// grabbed_until <= now`) never walks a row that cannot pass it:
+/// - *pending* rows (`grabbed_until = 0`) are all in `pending`, by `(run_after, jobid)`.
+///   Those with `run_after <= due_until` (the *due* rows) are also in `due`, in result
+///   order, so a select at a time `>= due_until` takes its first rows from there without
+///   reading them;
+/// - *leased* rows (`grabbed_until != 0`) are all in `leased`, by `(grabbed_until, jobid)`.
+///   Those with `grabbed_until <= expired_until` (the *expired* leases, eligible again)
+///   are also in `expired`, in result order.
+///
+/// `due_until` and `expired_until` only move forward ([`FuncIndex::promote`]): to the
+/// store's clock when rows are inserted, and to the `run_after_max` / `grabbed_until_max`
+/// of a select once the clock has reached it. So `due` and `expired` hold no row whose
+/// time lies after the clock (unless the clock moved backwards, which costs time, never
+/// correctness), and a select about the future does not load them with rows that later
+/// selects would have to skip. A lease in force is in `leased` only: no select at `now`
+/// walks it.
+#[derive(Debug)]
+struct FuncIndex {
+    /// Pending rows: `(run_after, jobid)`.
+    pending: BTreeSet<(Epoch, JobId)>,
+    /// Pending rows with `run_after` up to this are due.
+    due_until: Epoch,
+    /// Due rows.
+    due: InOrder,
+    /// Leased rows: `(grabbed_until, jobid)`.
+    leased: BTreeSet<(Epoch, JobId)>,
+    /// Leases ending up to this have expired.
+    expired_until: Epoch,
+    /// Leased rows whose lease has expired.
+    expired: InOrder,
     /// `UNIQUE(funcid, uniqkey)` (NULL uniqkeys are not in it).
     uniq: HashMap<String, JobId>,
 }
 
 impl FuncIndex {
+    /// Empty indexes whose rows will be due or expired up to `clock`.
+    fn new(clock: Epoch) -> Self {
+        FuncIndex {
+            pending: BTreeSet::new(),
+            due_until: clock,
+            due: InOrder::default(),
+            leased: BTreeSet::new(),
+            expired_until: clock,
+            expired: InOrder::default(),
+            uniq: HashMap::new(),
+        }
+    }
+
     fn is_empty(&self) -> bool {
-        self.by_jobid.is_empty()
+        self.pending.is_empty() && self.leased.is_empty()
+    }
+
+    /// Adds `row`, as it is now, to the state indexes.
+    fn link(&mut self, row: &JobRow) {
+        if row.grabbed_until != 0 {
+            self.leased.insert((row.grabbed_until, row.jobid));
+            if row.grabbed_until <= self.expired_until {
+                self.expired.insert(row.jobid, row.priority);
+            }
+        } else {
+            self.pending.insert((row.run_after, row.jobid));
+            if row.run_after <= self.due_until {
+                self.due.insert(row.jobid, row.priority);
+            }
+        }
+    }
+
+    /// Removes `row`, as it was linked, from the state indexes.
+    fn unlink(&mut self, row: &JobRow) {
+        if row.grabbed_until != 0 {
+            self.leased.remove(&(row.grabbed_until, row.jobid));
+            if row.grabbed_until <= self.expired_until {
+                self.expired.remove(row.jobid, row.priority);
+            }
+        } else {
+            self.pending.remove(&(row.run_after, row.jobid));
+            if row.run_after <= self.due_until {
+                self.due.remove(row.jobid, row.priority);
+            }
+        }
+    }
+
+    /// Makes the pending rows with `run_after <= due` due and the leases ending by
+    /// `expired` expired (`jobs` holds the rows). Each row moves once: the cost is paid
+    /// when its time comes, not by every select.
+    fn promote(&mut self, jobs: &JobMap, due: Option<Epoch>, expired: Option<Epoch>) {
+        if let Some(to) = due.filter(|&to| to > self.due_until) {
+            let range = (
+                Excluded((self.due_until, MAX_JOBID)),
+                Included((to, MAX_JOBID)),
+            );
+            self.due.extend(self.pending.range(range), jobs);
+            self.due_until = to;
+        }
+        if let Some(to) = expired.filter(|&to| to > self.expired_until) {
+            let range = (
+                Excluded((self.expired_until, MAX_JOBID)),
+                Included((to, MAX_JOBID)),
+            );
+            self.expired.extend(self.leased.range(range), jobs);
+            self.expired_until = to;
+        }
     }
 }
 
@@ -57,9 +227,9 @@ pub(crate) struct Tables {
     funcids: HashMap<String, FuncId>,
     next_funcid: i32,
 
-    jobs: BTreeMap<JobId, JobRow>,
+    jobs: JobMap,
     next_jobid: i64,
-    by_func: HashMap<FuncId, FuncIndex>,
+    by_func: HashMap<FuncId, FuncIndex, BuildHasherDefault<IdHasher>>,
 
     /// `error` rows by insertion sequence.
     errors: BTreeMap<u64, FailureRecord>,
@@ -77,9 +247,9 @@ impl Tables {
             funcnames: BTreeMap::new(),
             funcids: HashMap::new(),
             next_funcid: 1,
-            jobs: BTreeMap::new(),
+            jobs: JobMap::default(),
             next_jobid: 1,
-            by_func: HashMap::new(),
+            by_func: HashMap::default(),
             errors: BTreeMap::new(),
             errors_by_time: BTreeSet::new(),
             errors_by_job: HashMap::new(),
@@ -183,8 +353,14 @@ impl Tables {
         Ok((ids, next))
     }
 
-    /// `insert_jobs`: all or nothing.
-    pub(crate) fn insert_jobs(&mut self, store: &str, jobs: &[NewJobRow]) -> Result<Vec<JobId>> {
+    /// `insert_jobs`: all or nothing. `clock` is the store's time: rows due by then go
+    /// straight into the due indexes.
+    pub(crate) fn insert_jobs(
+        &mut self,
+        store: &str,
+        jobs: &[NewJobRow],
+        clock: Epoch,
+    ) -> Result<Vec<JobId>> {
         let (ids, next) = self.plan_insert(store, jobs)?;
         self.next_jobid = next;
         for (job, &jobid) in jobs.iter().zip(&ids) {
@@ -199,12 +375,12 @@ impl Tables {
                 priority: job.priority,
                 coalesce: job.coalesce.clone(),
             };
-            let index = self.by_func.entry(job.funcid).or_default();
-            index.by_jobid.insert(jobid);
-            index
-                .by_priority
-                .insert((priority_key(job.priority), jobid));
-            index.by_run_after.insert((job.run_after, jobid));
+            let index = self
+                .by_func
+                .entry(job.funcid)
+                .or_insert_with(|| FuncIndex::new(clock));
+            index.promote(&self.jobs, Some(clock), Some(clock));
+            index.link(&row);
             if let Some(uniqkey) = &job.uniqkey {
                 index.uniq.insert(uniqkey.clone(), jobid);
             }
@@ -216,11 +392,7 @@ impl Tables {
     fn remove_job(&mut self, jobid: JobId) -> Option<JobRow> {
         let row = self.jobs.remove(&jobid)?;
         if let Some(index) = self.by_func.get_mut(&row.funcid) {
-            index.by_jobid.remove(&jobid);
-            index
-                .by_priority
-                .remove(&(priority_key(row.priority), jobid));
-            index.by_run_after.remove(&(row.run_after, jobid));
+            index.unlink(&row);
             if let Some(uniqkey) = &row.uniqkey {
                 if index.uniq.get(uniqkey) == Some(&jobid) {
                     index.uniq.remove(uniqkey);
@@ -233,12 +405,33 @@ impl Tables {
         Some(row)
     }
 
+    /// Changes the `run_after` and `grabbed_until` of a row (through `change`), keeping
+    /// the indexes in step; the row as changed, or `None` when there is no such row.
+    fn update_job(&mut self, jobid: JobId, change: impl FnOnce(&mut JobRow)) -> Option<&JobRow> {
+        let row = self.jobs.get_mut(&jobid)?;
+        let index = self
+            .by_func
+            .entry(row.funcid)
+            .or_insert_with(|| FuncIndex::new(Epoch::MIN));
+        index.unlink(row);
+        change(row);
+        index.link(row);
+        Some(row)
+    }
+
     pub(crate) fn lookup(&self, jobid: JobId) -> Option<JobRow> {
         self.jobs.get(&jobid).cloned()
     }
 
-    /// The ids of the rows matching `query`, ordered and limited.
-    fn select_ids(&self, query: &JobQuery) -> Vec<JobId> {
+    /// The ids of the rows matching `query`, ordered and limited. `clock` is the store's
+    /// time: `due_until` and `expired_until` are first brought up to the query's
+    /// `run_after_max` and `grabbed_until_max`, as far as the clock has reached them.
+    ///
+    /// An eligibility select at `now` (`run_after_max` and `grabbed_until_max` at most the
+    /// clock) costs O(limit · log rows) plus the expired leases and filtered-out rows it
+    /// reads before it has `limit` rows; leases in force and rows scheduled for later are
+    /// not read. A select without time terms (a listing) reads every leased row.
+    fn select_ids(&mut self, query: &JobQuery, clock: Epoch) -> Vec<JobId> {
         if query.limit == 0 || query.funcids.is_empty() {
             return Vec::new();
         }
@@ -253,30 +446,48 @@ impl Tables {
         let mut funcids = query.funcids.clone();
         funcids.sort_unstable();
         funcids.dedup();
+        let due = query.run_after_max.map(|max| max.min(clock));
+        let expired = query.grabbed_until_max.map(|max| max.min(clock));
+        for funcid in &funcids {
+            if let Some(index) = self.by_func.get_mut(funcid) {
+                index.promote(&self.jobs, due, expired);
+            }
+        }
         let indexes = funcids.iter().filter_map(|f| self.by_func.get(f));
         match query.order {
             JobOrder::JobId => {
                 let mut found: Vec<(JobId, JobId)> = Vec::new();
                 for index in indexes {
-                    let in_order = index.by_jobid.iter().map(|&id| (id, id));
-                    found.extend(self.scan(index, in_order, query, |r| r.jobid));
+                    let due = index.due.by_jobid.iter().map(|&id| (id, id));
+                    let expired = index.expired.by_jobid.iter().map(|&id| (id, id));
+                    found.extend(self.candidates(index, due, expired, false, query, |r| r.jobid));
                 }
                 merge(found, funcids.len(), query.limit)
             }
             JobOrder::PriorityDesc => {
+                // Sorted by priority descending: once below the floor (or at the NULLs),
+                // nothing further can pass.
+                let above_floor = |((null, Reverse(p)), _): &(PriorityKey, JobId)| match query.floor
+                {
+                    Some(floor) => !*null && *p >= floor,
+                    None => true,
+                };
                 let mut found: Vec<(PriorityKey, JobId)> = Vec::new();
                 for index in indexes {
-                    let in_order = index
+                    let due = index.due.by_priority.iter().take_while(|e| above_floor(e));
+                    let expired = index
+                        .expired
                         .by_priority
                         .iter()
-                        // Sorted by priority descending: once below the floor (or at the
-                        // NULLs), nothing further can pass.
-                        .take_while(|((null, Reverse(p)), _)| match query.floor {
-                            Some(floor) => !*null && *p >= floor,
-                            None => true,
-                        })
-                        .copied();
-                    found.extend(self.scan(index, in_order, query, |r| priority_key(r.priority)));
+                        .take_while(|e| above_floor(e));
+                    found.extend(self.candidates(
+                        index,
+                        due.copied(),
+                        expired.copied(),
+                        true,
+                        query,
+                        |r| priority_key(r.priority),
+                    ));
                 }
                 merge(found, funcids.len(), query.limit)
             }
@@ -285,27 +496,109 @@ impl Tables {
 
     /// The first `query.limit` rows of one function matching `query`, by `(key, jobid)`.
     ///
-    /// Walks the rows in result order (`in_order`), which stops after `limit` matches; when
-    /// that meets many rows that are not yet due (jobs scheduled for later), it switches, as
-    /// a database planner would, to the rows with `run_after <= run_after_max` from the
-    /// `(funcid, run_after)` index and keeps the best `limit` of them.
-    fn scan<K: Ord + Copy>(
+    /// `due` and `expired` walk the due rows and the expired leases in result order
+    /// (already cut at the priority floor when `floor_done`). Merged with them: the pending
+    /// rows not yet due and the leases not yet expired that the query still takes (a time
+    /// term later than the clock, or none), from the `(run_after)` and `(grabbed_until)`
+    /// indexes. For a select at `now` those two ranges are empty.
+    fn candidates<K: Ord + Copy>(
         &self,
         index: &FuncIndex,
-        in_order: impl Iterator<Item = (K, JobId)>,
+        due: impl Iterator<Item = (K, JobId)>,
+        expired: impl Iterator<Item = (K, JobId)>,
+        floor_done: bool,
         query: &JobQuery,
         key_of: impl Fn(&JobRow) -> K,
+    ) -> Vec<(K, JobId)> {
+        let mut found = Vec::new();
+        // Pending rows have grabbed_until = 0.
+        if query.grabbed_until_max.is_none_or(|max| max >= 0) {
+            found = self.scan_due(index, due, floor_done, query, &key_of);
+            if let Some(end) = later(query.run_after_max, index.due_until) {
+                let start = Excluded((index.due_until, MAX_JOBID));
+                let rows = index.pending.range((start, end)).map(|&(_, id)| id);
+                found.extend(self.best(rows, query, &key_of));
+            }
+        }
+        found.extend(self.scan_expired(index, expired, query, &key_of));
+        if let Some(end) = later(query.grabbed_until_max, index.expired_until) {
+            let start = Excluded((index.expired_until, MAX_JOBID));
+            let rows = index.leased.range((start, end)).map(|&(_, id)| id);
+            found.extend(self.best(rows, query, &key_of));
+        }
+        found.sort_unstable();
+        found.truncate(query.limit);
+        found
+    }
+
+    /// The first `query.limit` due rows matching `query`, walking `due` (in result order).
+    ///
+    /// Due rows pass the time terms of a query at or after `due_until`, so then only a
+    /// coalesce filter (or a floor the walk has not applied) needs the rows read. A query
+    /// before `due_until` skips the due rows scheduled after it; when that meets many, it
+    /// switches, as a database planner would, to the rows with `run_after <= run_after_max`
+    /// from the `(funcid, run_after)` index and keeps the best `limit` of them.
+    fn scan_due<K: Ord + Copy>(
+        &self,
+        index: &FuncIndex,
+        due: impl Iterator<Item = (K, JobId)>,
+        floor_done: bool,
+        query: &JobQuery,
+        key_of: &impl Fn(&JobRow) -> K,
+    ) -> Vec<(K, JobId)> {
+        let stale = query.run_after_max.filter(|&max| max < index.due_until);
+        let filtered =
+            stale.is_some() || query.coalesce.is_some() || (query.floor.is_some() && !floor_done);
+        if !filtered {
+            return due.take(query.limit).collect();
+        }
+        self.scan(due, stale.map(|max| (&index.pending, max)), query, key_of)
+    }
+
+    /// The first `query.limit` expired leases matching `query`, walking `expired` (in
+    /// result order). They are read (a lease may have expired on a job scheduled for
+    /// later); a query before `expired_until` skips the leases that expired after it, and
+    /// when it meets many it switches to the `(funcid, grabbed_until)` index.
+    fn scan_expired<K: Ord + Copy>(
+        &self,
+        index: &FuncIndex,
+        expired: impl Iterator<Item = (K, JobId)>,
+        query: &JobQuery,
+        key_of: &impl Fn(&JobRow) -> K,
+    ) -> Vec<(K, JobId)> {
+        let stale = query
+            .grabbed_until_max
+            .filter(|&max| max < index.expired_until);
+        self.scan(
+            expired,
+            stale.map(|max| (&index.leased, max)),
+            query,
+            key_of,
+        )
+    }
+
+    /// The first `query.limit` rows of `in_order` matching `query`. With `fallback`
+    /// `(index, max)`: once the walk has examined many rows, the best `limit` of the rows
+    /// of that `(time, jobid)` index with `time <= max` instead (the rows the walk skips
+    /// are then likely most of them).
+    fn scan<K: Ord + Copy>(
+        &self,
+        in_order: impl Iterator<Item = (K, JobId)>,
+        fallback: Option<(&BTreeSet<(Epoch, JobId)>, Epoch)>,
+        query: &JobQuery,
+        key_of: &impl Fn(&JobRow) -> K,
     ) -> Vec<(K, JobId)> {
         let limit = query.limit;
         let budget = limit.saturating_mul(4).max(SCAN_BUDGET);
         let mut found = Vec::new();
         for (examined, (key, id)) in in_order.enumerate() {
             if found.len() >= limit {
-                return found;
+                break;
             }
-            if examined >= budget {
-                if let Some(max) = query.run_after_max {
-                    return self.scan_due(index, max, query, key_of);
+            if let Some((index, max)) = fallback {
+                if examined >= budget {
+                    let rows = index.range(..=(max, MAX_JOBID)).map(|&(_, id)| id);
+                    return self.best(rows, query, key_of);
                 }
             }
             if self.jobs.get(&id).is_some_and(|r| matches(r, query)) {
@@ -315,23 +608,22 @@ impl Tables {
         found
     }
 
-    /// The best `query.limit` rows with `run_after <= max` matching `query`, by `(key, jobid)`.
-    fn scan_due<K: Ord + Copy>(
+    /// The best `query.limit` of the rows `ids` that match `query`, by `(key, jobid)`.
+    fn best<K: Ord + Copy>(
         &self,
-        index: &FuncIndex,
-        max: Epoch,
+        ids: impl Iterator<Item = JobId>,
         query: &JobQuery,
-        key_of: impl Fn(&JobRow) -> K,
+        key_of: &impl Fn(&JobRow) -> K,
     ) -> Vec<(K, JobId)> {
         let mut best: BinaryHeap<(K, JobId)> = BinaryHeap::new();
-        for (_, id) in index.by_run_after.range(..=(max, JobId(i64::MAX))) {
-            let Some(row) = self.jobs.get(id) else {
+        for id in ids {
+            let Some(row) = self.jobs.get(&id) else {
                 continue;
             };
             if !matches(row, query) {
                 continue;
             }
-            let entry = (key_of(row), *id);
+            let entry = (key_of(row), id);
             if best.len() < query.limit {
                 best.push(entry);
             } else if best.peek().is_some_and(|worst| entry < *worst) {
@@ -342,8 +634,9 @@ impl Tables {
         best.into_sorted_vec()
     }
 
-    pub(crate) fn select_jobs(&self, query: &JobQuery) -> Vec<JobRow> {
-        self.select_ids(query)
+    /// `select_jobs`; `clock` is the store's time (see [`Tables::select_ids`]).
+    pub(crate) fn select_jobs(&mut self, query: &JobQuery, clock: Epoch) -> Vec<JobRow> {
+        self.select_ids(query, clock)
             .into_iter()
             .filter_map(|id| self.jobs.get(&id).cloned())
             .collect()
@@ -352,23 +645,27 @@ impl Tables {
     pub(crate) fn claim(&mut self, claims: &[Claim], now: Epoch) -> Vec<JobId> {
         let mut claimed = Vec::new();
         for claim in claims {
-            if let Some(row) = self.jobs.get_mut(&claim.jobid) {
-                if row.grabbed_until == claim.expected && row.grabbed_until <= now {
-                    row.grabbed_until = claim.lease_until;
-                    claimed.push(claim.jobid);
-                }
+            let claimable = self
+                .jobs
+                .get(&claim.jobid)
+                .is_some_and(|r| r.grabbed_until == claim.expected && r.grabbed_until <= now);
+            if claimable {
+                self.update_job(claim.jobid, |r| r.grabbed_until = claim.lease_until);
+                claimed.push(claim.jobid);
             }
         }
         claimed
     }
 
+    /// `grab_skip_locked`; `clock` is the store's time (see [`Tables::select_ids`]).
     pub(crate) fn grab(
         &mut self,
         query: &JobQuery,
         leases: &[Lease],
         now: Epoch,
+        clock: Epoch,
     ) -> Result<Vec<JobRow>> {
-        let ids = self.select_ids(query);
+        let ids = self.select_ids(query, clock);
         let lease_of = |funcid: FuncId| {
             leases
                 .iter()
@@ -378,9 +675,11 @@ impl Tables {
         // Validate every row before leasing any.
         let mut until = Vec::with_capacity(ids.len());
         for id in &ids {
-            let funcid = self.jobs[id].funcid;
+            let Some(funcid) = self.jobs.get(id).map(|r| r.funcid) else {
+                continue;
+            };
             match lease_of(funcid) {
-                Some(u) => until.push(u),
+                Some(u) => until.push((*id, u)),
                 None => {
                     return Err(Error::InvalidInput(format!(
                         "grab_skip_locked: no lease given for function id {funcid} \
@@ -389,10 +688,9 @@ impl Tables {
                 }
             }
         }
-        let mut rows = Vec::with_capacity(ids.len());
-        for (id, until) in ids.iter().zip(until) {
-            if let Some(row) = self.jobs.get_mut(id) {
-                row.grabbed_until = until;
+        let mut rows = Vec::with_capacity(until.len());
+        for (id, until) in until {
+            if let Some(row) = self.update_job(id, |r| r.grabbed_until = until) {
                 rows.push(row.clone());
             }
         }
@@ -405,8 +703,14 @@ impl Tables {
             .is_some_and(|r| r.grabbed_until == token)
     }
 
-    /// `finish`; the second value tells whether any job was inserted.
-    pub(crate) fn finish(&mut self, store: &str, items: &[Finish]) -> (Vec<FinishStatus>, bool) {
+    /// `finish`; the second value tells whether any job was inserted. `clock` is the
+    /// store's time (see [`Tables::insert_jobs`]).
+    pub(crate) fn finish(
+        &mut self,
+        store: &str,
+        items: &[Finish],
+        clock: Epoch,
+    ) -> (Vec<FinishStatus>, bool) {
         let mut inserted = false;
         let statuses = items
             .iter()
@@ -423,16 +727,16 @@ impl Tables {
                         FinishStatus::Done
                     }
                     FinishAction::Reschedule { run_after } => {
-                        if let Some(t) = run_after {
-                            self.set_run_after(item.jobid, *t);
-                        }
-                        if let Some(row) = self.jobs.get_mut(&item.jobid) {
+                        self.update_job(item.jobid, |row| {
+                            if let Some(t) = run_after {
+                                row.run_after = *t;
+                            }
                             row.grabbed_until = 0;
-                        }
+                        });
                         FinishStatus::Done
                     }
                     FinishAction::Replace { jobs, exit_status } => {
-                        match self.insert_jobs(store, jobs) {
+                        match self.insert_jobs(store, jobs, clock) {
                             Ok(ids) => {
                                 inserted |= !ids.is_empty();
                                 self.remove_job(item.jobid);
@@ -455,39 +759,19 @@ impl Tables {
     }
 
     pub(crate) fn extend_lease(&mut self, jobid: JobId, token: Epoch, new_until: Epoch) -> bool {
-        match self.jobs.get_mut(&jobid) {
-            Some(row) if row.grabbed_until == token => {
-                row.grabbed_until = new_until;
-                true
-            }
-            _ => false,
+        if !self.fenced(jobid, token) {
+            return false;
         }
+        self.update_job(jobid, |r| r.grabbed_until = new_until)
+            .is_some()
     }
 
     pub(crate) fn reschedule(&mut self, jobid: JobId, run_after: Epoch) -> bool {
-        self.set_run_after(jobid, run_after);
-        match self.jobs.get_mut(&jobid) {
-            Some(row) => {
-                row.grabbed_until = 0;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Updates `run_after` and its index.
-    fn set_run_after(&mut self, jobid: JobId, run_after: Epoch) {
-        let Some(row) = self.jobs.get_mut(&jobid) else {
-            return;
-        };
-        if row.run_after == run_after {
-            return;
-        }
-        if let Some(index) = self.by_func.get_mut(&row.funcid) {
-            index.by_run_after.remove(&(row.run_after, jobid));
-            index.by_run_after.insert((run_after, jobid));
-        }
-        row.run_after = run_after;
+        self.update_job(jobid, |row| {
+            row.run_after = run_after;
+            row.grabbed_until = 0;
+        })
+        .is_some()
     }
 
     // ----- error -----
@@ -603,6 +887,16 @@ impl Tables {
             errors: self.errors.len() as u64,
             exit_statuses: self.exit_statuses.len() as u64,
         }
+    }
+}
+
+/// The end of the part of a `(time, jobid)` index past `until` that a time term `max`
+/// still takes (everything for no term), or `None` when it takes none of it.
+fn later(max: Option<Epoch>, until: Epoch) -> Option<Bound<(Epoch, JobId)>> {
+    match max {
+        Some(max) if max > until => Some(Included((max, MAX_JOBID))),
+        Some(_) => None,
+        None => Some(Unbounded),
     }
 }
 

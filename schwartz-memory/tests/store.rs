@@ -1209,9 +1209,93 @@ impl Lcg {
     }
 }
 
+/// `select_jobs` evaluated naively: filter every row, sort, cut.
+fn naive(rows: &[schwartz_core::JobRow], q: &JobQuery) -> Vec<i64> {
+    if q.funcids.is_empty() {
+        return Vec::new();
+    }
+    let mut expected: Vec<_> = rows
+        .iter()
+        .filter(|r| q.funcids.contains(&r.funcid))
+        .filter(|r| q.jobid.is_none_or(|id| r.jobid == id))
+        .filter(|r| q.run_after_max.is_none_or(|t| r.run_after <= t))
+        .filter(|r| q.grabbed_until_max.is_none_or(|t| r.grabbed_until <= t))
+        .filter(|r| q.floor.is_none_or(|fl| r.priority.is_some_and(|p| p >= fl)))
+        .filter(|r| match &q.coalesce {
+            Some(CoalesceFilter::Prefix(p)) => r
+                .coalesce
+                .as_deref()
+                .is_some_and(|c| c.starts_with(p.as_str())),
+            Some(CoalesceFilter::Equals(v)) => r.coalesce.as_deref() == Some(v.as_str()),
+            None => true,
+        })
+        .collect();
+    match q.order {
+        JobOrder::JobId => expected.sort_by_key(|r| r.jobid),
+        JobOrder::PriorityDesc => {
+            expected.sort_by_key(|r| (r.priority.is_none(), std::cmp::Reverse(r.priority), r.jobid))
+        }
+    }
+    expected.truncate(q.limit);
+    expected.iter().map(|r| r.jobid.0).collect()
+}
+
+/// Every query shape: time terms absent, at now, before or after it, negative; jobid,
+/// floor and coalesce filters; both orders; small, large and unbounded limits.
+fn random_query(rng: &mut Lcg, funcs: &[FuncId], now: i64) -> JobQuery {
+    let mut funcids: Vec<FuncId> = funcs.iter().copied().filter(|_| rng.next(3) != 0).collect();
+    match rng.next(12) {
+        0 => funcids.clear(),
+        1 => funcids.extend(funcids.clone()), // duplicates
+        _ if funcids.is_empty() => funcids.push(funcs[0]),
+        _ => {}
+    }
+    let time = |rng: &mut Lcg| match rng.next(10) {
+        0 => None,
+        1 => Some(now - rng.next(40) as i64),
+        2 => Some(now + rng.next(40) as i64),
+        3 => Some(-1),
+        _ => Some(now),
+    };
+    JobQuery {
+        funcids,
+        run_after_max: time(rng),
+        grabbed_until_max: time(rng),
+        jobid: if rng.next(15) == 0 {
+            Some(JobId(rng.next(400) as i64))
+        } else {
+            None
+        },
+        floor: if rng.next(3) == 0 {
+            Some(rng.next(3) as i32 - 1)
+        } else {
+            None
+        },
+        coalesce: match rng.next(4) {
+            0 => Some(CoalesceFilter::Prefix("a".into())),
+            1 => Some(CoalesceFilter::Equals("b1".into())),
+            _ => None,
+        },
+        order: if rng.next(2) == 0 {
+            JobOrder::JobId
+        } else {
+            JobOrder::PriorityDesc
+        },
+        limit: match rng.next(10) {
+            0 => usize::MAX,
+            1 => 0,
+            2 => 50 + rng.next(100) as usize,
+            _ => 1 + rng.next(20) as usize,
+        },
+    }
+}
+
+/// Every write path (inserts, leased or not, due or scheduled; grabs by both protocols;
+/// every finish action; lease extensions; operator reschedules) against every query shape,
+/// with the clock moving forwards and sometimes backwards, compared with a naive model.
 #[test]
 fn select_agrees_with_a_naive_model() {
-    let (s, _) = store();
+    let (s, clock) = store();
     let funcs = [
         s.funcid("f").unwrap(),
         s.funcid("g").unwrap(),
@@ -1219,38 +1303,62 @@ fn select_agrees_with_a_naive_model() {
     ];
     let mut rng = Lcg(42);
     let mut max_id = 0;
+    let mut now = T0;
+    let mut seen = [0u64; 4];
+    let all_rows = |s: &dyn Store, max_id: i64| -> Vec<schwartz_core::JobRow> {
+        (1..=max_id)
+            .filter_map(|id| s.lookup(JobId(id)).unwrap())
+            .collect()
+    };
+    let new_row = |rng: &mut Lcg, now: i64| NewJobRow {
+        funcid: funcs[rng.next(3) as usize],
+        run_after: now - 20 + rng.next(50) as i64,
+        grabbed_until: match rng.next(12) {
+            0 => now - 10 + rng.next(40) as i64,
+            1 => -5,
+            _ => 0,
+        },
+        priority: match rng.next(4) {
+            0 => None,
+            _ => Some(rng.next(5) as i32 - 2),
+        },
+        coalesce: match rng.next(3) {
+            0 => None,
+            1 => Some(format!("a{}", rng.next(3))),
+            _ => Some(format!("b{}", rng.next(3))),
+        },
+        uniqkey: if rng.next(4) == 0 {
+            Some(format!("u{}", rng.next(50)))
+        } else {
+            None
+        },
+        ..row(funcs[0])
+    };
     for step in 0..3000 {
-        let now = T0 + rng.next(100) as i64;
-        match rng.next(10) {
-            0..=4 => {
-                let new = NewJobRow {
-                    funcid: funcs[rng.next(3) as usize],
-                    run_after: T0 + rng.next(120) as i64,
-                    priority: match rng.next(4) {
-                        0 => None,
-                        _ => Some(rng.next(5) as i32 - 2),
-                    },
-                    coalesce: match rng.next(3) {
-                        0 => None,
-                        1 => Some(format!("a{}", rng.next(3))),
-                        _ => Some(format!("b{}", rng.next(3))),
-                    },
-                    uniqkey: if rng.next(4) == 0 {
-                        Some(format!("u{}", rng.next(50)))
-                    } else {
-                        None
-                    },
-                    ..row(funcs[0])
-                };
-                if let Ok(v) = s.insert_jobs(&[new]) {
-                    max_id = max_id.max(v[0].0);
+        // Time mostly moves forward (the store's clock with it), sometimes jumps back.
+        match rng.next(20) {
+            0 => now -= rng.next(30) as i64,
+            1..=9 => now += rng.next(4) as i64,
+            _ => {}
+        }
+        if rng.next(4) != 0 {
+            clock.set(now);
+        }
+        let random_id = |rng: &mut Lcg| JobId(1 + rng.next(max_id.max(1) as u64) as i64);
+        match rng.next(20) {
+            0..=6 => {
+                let n = 1 + rng.next(3) as usize;
+                let batch: Vec<NewJobRow> = (0..n).map(|_| new_row(&mut rng, now)).collect();
+                if let Ok(v) = s.insert_jobs(&batch) {
+                    max_id = max_id.max(v.iter().map(|id| id.0).max().unwrap_or(0));
                 }
             }
-            5 => {
-                let id = JobId(1 + rng.next(max_id.max(1) as u64) as i64);
-                s.reschedule(id, T0 + rng.next(120) as i64).unwrap();
+            7 => {
+                s.reschedule(random_id(&mut rng), now - 10 + rng.next(60) as i64)
+                    .unwrap();
             }
-            6 | 7 => {
+            8..=10 => {
+                // grab_skip_locked leases exactly the rows the select would return.
                 let leases: Vec<Lease> = funcs
                     .iter()
                     .map(|&funcid| Lease {
@@ -1258,82 +1366,144 @@ fn select_agrees_with_a_naive_model() {
                         grab_for: 1 + rng.next(30) as i64,
                     })
                     .collect();
-                let q = JobQuery::eligible(funcs.to_vec(), now, 1 + rng.next(4) as usize);
-                s.grab_skip_locked(&q, &leases, now).unwrap();
+                let mut q = JobQuery::eligible(funcs.to_vec(), now, 1 + rng.next(3) as usize);
+                if rng.next(2) == 0 {
+                    q.order = JobOrder::PriorityDesc;
+                }
+                let expected = naive(&all_rows(&*s, max_id), &q);
+                let got = s.grab_skip_locked(&q, &leases, now).unwrap().unwrap();
+                assert_eq!(ids(&got), expected, "step {step}: grab {q:?}");
+                for r in &got {
+                    let lease = leases.iter().find(|l| l.funcid == r.funcid).unwrap();
+                    assert_eq!(r.grabbed_until, now + lease.grab_for);
+                    assert_eq!(s.lookup(r.jobid).unwrap().as_ref(), Some(r));
+                }
+            }
+            11 | 12 => {
+                // TheSchwartz's protocol: select, then claim some of the candidates.
+                let q = JobQuery::eligible(funcs.to_vec(), now, 1 + rng.next(3) as usize);
+                let cands = s.select_jobs(&q).unwrap();
+                let mut claims = Vec::new();
+                for c in &cands {
+                    if rng.next(3) != 0 {
+                        claims.push(Claim {
+                            jobid: c.jobid,
+                            expected: c.grabbed_until,
+                            lease_until: now + 1 + rng.next(30) as i64,
+                        });
+                    }
+                }
+                let won = s.claim(&claims, now).unwrap();
+                assert_eq!(won.len(), claims.len(), "step {step}");
+            }
+            13 => {
+                let id = random_id(&mut rng);
+                if let Some(r) = s.lookup(id).unwrap() {
+                    let until = now + rng.next(40) as i64;
+                    assert!(s.extend_lease(id, r.grabbed_until, until).unwrap());
+                }
             }
             _ => {
-                let id = JobId(1 + rng.next(max_id.max(1) as u64) as i64);
+                let id = random_id(&mut rng);
                 if let Some(r) = s.lookup(id).unwrap() {
-                    s.finish(&[Finish {
-                        jobid: id,
-                        funcid: r.funcid,
-                        token: r.grabbed_until,
-                        failure: None,
-                        action: FinishAction::Remove { exit_status: None },
-                    }])
-                    .unwrap();
+                    let action = match rng.next(6) {
+                        0 => FinishAction::Reschedule { run_after: None },
+                        1 => FinishAction::Reschedule {
+                            run_after: Some(now - 5 + rng.next(60) as i64),
+                        },
+                        2 => FinishAction::Replace {
+                            jobs: (0..rng.next(3)).map(|_| new_row(&mut rng, now)).collect(),
+                            exit_status: None,
+                        },
+                        _ => FinishAction::Remove { exit_status: None },
+                    };
+                    let token = if rng.next(10) == 0 {
+                        r.grabbed_until + 1
+                    } else {
+                        r.grabbed_until
+                    };
+                    let status = s
+                        .finish(&[Finish {
+                            jobid: id,
+                            funcid: r.funcid,
+                            token,
+                            failure: None,
+                            action,
+                        }])
+                        .unwrap();
+                    if let [FinishStatus::Replaced(v)] = &status[..] {
+                        max_id = max_id.max(v.iter().map(|id| id.0).max().unwrap_or(0));
+                    }
                 }
             }
         }
-        if step % 10 != 0 {
-            continue;
-        }
         // Compare a random query with a naive evaluation over every row.
-        let rows: Vec<_> = (1..=max_id)
-            .filter_map(|id| s.lookup(JobId(id)).unwrap())
-            .collect();
-        let mut wanted: Vec<FuncId> = funcs.iter().copied().filter(|_| rng.next(3) != 0).collect();
-        if wanted.is_empty() {
-            wanted.push(funcs[0]);
+        let rows = all_rows(&*s, max_id);
+        for r in &rows {
+            let kind = match (r.grabbed_until, r.run_after <= now) {
+                (0, true) => 0,         // due
+                (0, false) => 1,        // scheduled for later
+                (g, _) if g > now => 2, // leased
+                _ => 3,                 // lease expired
+            };
+            seen[kind] += 1;
         }
-        let q = JobQuery {
-            funcids: wanted.clone(),
-            run_after_max: Some(now),
-            grabbed_until_max: if rng.next(3) == 0 { None } else { Some(now) },
-            jobid: None,
-            floor: if rng.next(3) == 0 {
-                Some(rng.next(3) as i32 - 1)
-            } else {
-                None
-            },
-            coalesce: match rng.next(3) {
-                0 => Some(CoalesceFilter::Prefix("a".into())),
-                1 => Some(CoalesceFilter::Equals("b1".into())),
-                _ => None,
-            },
-            order: if rng.next(2) == 0 {
-                JobOrder::JobId
-            } else {
-                JobOrder::PriorityDesc
-            },
-            limit: 1 + rng.next(20) as usize,
-        };
-        let mut expected: Vec<_> = rows
-            .iter()
-            .filter(|r| wanted.contains(&r.funcid))
-            .filter(|r| r.run_after <= now)
-            .filter(|r| q.grabbed_until_max.is_none_or(|t| r.grabbed_until <= t))
-            .filter(|r| q.floor.is_none_or(|fl| r.priority.is_some_and(|p| p >= fl)))
-            .filter(|r| match &q.coalesce {
-                Some(CoalesceFilter::Prefix(p)) => r
-                    .coalesce
-                    .as_deref()
-                    .is_some_and(|c| c.starts_with(p.as_str())),
-                Some(CoalesceFilter::Equals(v)) => r.coalesce.as_deref() == Some(v.as_str()),
-                None => true,
-            })
-            .collect();
-        match q.order {
-            JobOrder::JobId => expected.sort_by_key(|r| r.jobid),
-            JobOrder::PriorityDesc => expected
-                .sort_by_key(|r| (r.priority.is_none(), std::cmp::Reverse(r.priority), r.jobid)),
+        for _ in 0..2 {
+            let q = random_query(&mut rng, &funcs, now);
+            assert_eq!(
+                ids(&s.select_jobs(&q).unwrap()),
+                naive(&rows, &q),
+                "step {step}: {q:?}"
+            );
         }
-        expected.truncate(q.limit);
-        let expected: Vec<i64> = expected.iter().map(|r| r.jobid.0).collect();
-        assert_eq!(
-            ids(&s.select_jobs(&q).unwrap()),
-            expected,
-            "step {step}: {q:?}"
-        );
     }
+    // The model saw plenty of every kind of row.
+    assert!(seen.iter().all(|&n| n > 10_000), "{seen:?}");
+}
+
+/// A pool grabs ahead: the first jobs by id are leased. Selects skip them (and the jobs
+/// scheduled for later) and see them again once their lease expires.
+#[test]
+fn select_skips_leased_and_scheduled_rows_until_due() {
+    let (s, clock) = store();
+    let f = s.funcid("f").unwrap();
+    let batch: Vec<NewJobRow> = (0..3000i32)
+        .map(|i| NewJobRow {
+            run_after: if i % 3 == 2 { T0 + 100 } else { T0 },
+            priority: Some(i % 5),
+            ..row(f)
+        })
+        .collect();
+    s.insert_jobs(&batch).unwrap();
+    let leases = [Lease {
+        funcid: f,
+        grab_for: 60,
+    }];
+    // Lease the first 1000 due jobs.
+    let got = s
+        .grab_skip_locked(&JobQuery::eligible(vec![f], T0, 1000), &leases, T0)
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), 1000);
+    assert_eq!(got.last().unwrap().jobid, JobId(1499));
+    let q = JobQuery::eligible(vec![f], T0, 3);
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1501, 1502, 1504]);
+    let q = JobQuery {
+        order: JobOrder::PriorityDesc,
+        ..q
+    };
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1505, 1510, 1520]);
+    // A minute later the leases expired: the leased jobs come first again.
+    clock.set(T0 + 60);
+    let q = JobQuery::eligible(vec![f], T0 + 60, 3);
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1, 2, 4]);
+    // Later still, the scheduled jobs are due too; a select for a time before that (a
+    // stale clock reading) still leaves them out.
+    clock.set(T0 + 100);
+    let q = JobQuery::eligible(vec![f], T0 + 100, 3);
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1, 2, 3]);
+    let q = JobQuery::eligible(vec![f], T0 + 99, 3);
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1, 2, 4]);
+    let q = JobQuery::eligible(vec![f], T0 + 59, 3);
+    assert_eq!(ids(&s.select_jobs(&q).unwrap()), vec![1501, 1502, 1504]);
 }
