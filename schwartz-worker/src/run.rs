@@ -15,8 +15,9 @@ use crate::dispatcher::{self, Dispatched, Dispatcher, Event, Stopped};
 use crate::error::{Error, Result};
 use crate::pool::{Mode, PoolSummary, Running, Shared, Stats};
 
-/// How long a listener waits for a notification before checking for shutdown.
-const LISTEN_WAIT: Duration = Duration::from_millis(100);
+/// How long a listener waits for a notification before checking for shutdown: the pool
+/// joins its listeners when it stops, so this bounds how long a stop waits for them.
+const LISTEN_WAIT: Duration = Duration::from_millis(10);
 /// How often the housekeeper looks at running jobs' leases.
 const LEASE_TICK: Duration = Duration::from_millis(200);
 
