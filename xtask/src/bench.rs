@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the benchmark, built in release mode.
 //!
-//! The benchmark itself is the `bench` example of `schwartz-worker`
-//! (`schwartz-worker/examples/bench.rs`); this command builds it with `--release` and runs
+//! The benchmark itself is the `bench` example of the `tests` crate
+//! (`tests/examples/bench.rs`); this command builds it with `--release` and runs
 //! it. It prints one table per backend (memory, SQLite, PostgreSQL, MariaDB; a backend whose
 //! server does not answer is reported as skipped) and checks after every scenario that each
 //! job was completed exactly once and none is left. On the SQL backends it also runs Perl
@@ -65,7 +65,7 @@ pub fn run(args: Args) -> Result<(), String> {
         "--quiet",
         "--release",
         "-p",
-        "schwartz-worker",
+        "schwartz-tests",
         "--example",
         "bench",
         "--",

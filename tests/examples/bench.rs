@@ -4,7 +4,7 @@
 //! Perl TheSchwartz baseline on the SQL backends.
 //!
 //! ```text
-//! cargo run --release -p schwartz-worker --example bench -- [--jobs N] [--scale F]
+//! cargo run --release -p schwartz-tests --example bench -- [--jobs N] [--scale F]
 //!     [--backends memory,sqlite,postgres,mariadb] [--threads 1,2,8] [--no-perl]
 //!     [--pg-url URL] [--mysql-url URL] [--perl-script PATH] [--only TEXT] [--analyze]
 //! ```
