@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::unbounded;
 use diesel::{Connection, RunQueryDsl};
 use schwartz_core::{Client, Job, Pruning, QueuedJob, Store, WorkError};
-use schwartz_diesel::DieselStore;
+use schwartz_diesel::{admin, DieselStore};
 use schwartz_memory::MemoryStore;
 use schwartz_worker::{Notifications, WorkerPool};
 
@@ -134,43 +134,19 @@ struct Fresh {
     url: Option<String>,
     /// DBI data source, user, password for Perl.
     perl: Option<(String, String, String)>,
-    drop_sql: Option<(String, String)>,
+    /// (server URL, database) to drop afterwards.
+    drop_db: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Fresh {
     fn drop(&mut self) {
-        if let Some((admin, sql)) = self.drop_sql.take() {
-            if let Err(e) = admin_exec(&admin, &sql) {
-                eprintln!("warning: {sql}: {e}");
+        if let Some((admin, db)) = self.drop_db.take() {
+            if let Err(e) = admin::drop_database(&admin, &db) {
+                eprintln!("warning: dropping database {db}: {e}");
             }
         }
     }
-}
-
-fn admin_exec(url: &str, sql: &str) -> Result<(), BoxError> {
-    if url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(url)?;
-        diesel::sql_query(sql).execute(&mut c)?;
-    } else {
-        let mut c = diesel::MysqlConnection::establish(url)?;
-        diesel::sql_query(sql).execute(&mut c)?;
-    }
-    Ok(())
-}
-
-/// Splits `scheme://auth@host:port/db?query` into (prefix up to the db name, db, query).
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let prefix = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{prefix}/{db}{query}")
 }
 
 struct Host {
@@ -254,7 +230,7 @@ impl Backend {
                 store: Arc::new(MemoryStore::new()),
                 url: None,
                 perl: None,
-                drop_sql: None,
+                drop_db: None,
                 _dir: None,
             }),
             Kind::Sqlite => {
@@ -271,22 +247,17 @@ impl Backend {
                         String::new(),
                         String::new(),
                     )),
-                    drop_sql: None,
+                    drop_db: None,
                     _dir: Some(dir),
                 })
             }
             Kind::Postgres | Kind::MariaDb => {
                 let admin = self.admin_url.clone().ok_or("no admin URL")?;
                 let db = format!("schwartz_bench_{}_{n}", std::process::id());
-                let drop = if self.kind == Kind::Postgres {
-                    format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-                } else {
-                    format!("DROP DATABASE IF EXISTS {db}")
-                };
-                admin_exec(&admin, &drop)?;
-                admin_exec(&admin, &format!("CREATE DATABASE {db}"))?;
-                let url = with_database(&admin, &db);
-                let guard_drop = Some((admin.clone(), drop));
+                admin::drop_database(&admin, &db)?;
+                admin::create_database(&admin, &db)?;
+                let url = admin::with_database(&admin, &db)?;
+                let guard_drop = Some((admin.clone(), db.clone()));
                 let store = DieselStore::connect(&url)?;
                 store.run_migrations()?;
                 let h = parse_host(&admin);
@@ -306,7 +277,7 @@ impl Backend {
                     store: Arc::new(store),
                     url: Some(url),
                     perl: Some((dsn, h.user, h.pass)),
-                    drop_sql: guard_drop,
+                    drop_db: guard_drop,
                     _dir: None,
                 })
             }

@@ -4,9 +4,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use diesel::{Connection, RunQueryDsl};
 use schwartz_core::Store;
-use schwartz_diesel::DieselStore;
+use schwartz_diesel::{admin, DieselStore};
 
 use super::Db;
 
@@ -48,44 +47,16 @@ fn sqlite() -> Db {
     }
 }
 
-fn admin_exec(url: &str, sql: &str) -> Result<(), String> {
-    if url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(url).map_err(|e| e.to_string())?;
-        diesel::sql_query(sql)
-            .execute(&mut c)
-            .map_err(|e| e.to_string())?;
-    } else {
-        let mut c = diesel::MysqlConnection::establish(url).map_err(|e| e.to_string())?;
-        diesel::sql_query(sql)
-            .execute(&mut c)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let prefix = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{prefix}/{db}{query}")
-}
-
 /// Drops the database when the test ends.
 struct DropDb {
     admin: String,
-    sql: String,
+    db: String,
 }
 
 impl Drop for DropDb {
     fn drop(&mut self) {
-        if let Err(e) = admin_exec(&self.admin, &self.sql) {
-            eprintln!("{}: {e}", self.sql);
+        if let Err(e) = admin::drop_database(&self.admin, &self.db) {
+            eprintln!("dropping database {}: {e}", self.db);
         }
     }
 }
@@ -93,18 +64,13 @@ impl Drop for DropDb {
 fn server(name: &'static str, admin: &str, tag: &str) -> Result<Db, String> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let db = format!("sw_{tag}_{}_{n}", std::process::id());
-    let drop_sql = if name == "postgres" {
-        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    } else {
-        format!("DROP DATABASE IF EXISTS {db}")
-    };
-    admin_exec(admin, &drop_sql)?;
-    admin_exec(admin, &format!("CREATE DATABASE {db}"))?;
+    admin::drop_database(admin, &db).map_err(|e| e.to_string())?;
+    admin::create_database(admin, &db).map_err(|e| e.to_string())?;
     let guard = DropDb {
         admin: admin.to_string(),
-        sql: drop_sql,
+        db: db.clone(),
     };
-    let url = with_database(admin, &db);
+    let url = admin::with_database(admin, &db).map_err(|e| e.to_string())?;
     let store = DieselStore::connect(&url).map_err(|e| e.to_string())?;
     store.run_migrations().map_err(|e| e.to_string())?;
     let reopen_url = url.clone();
