@@ -410,10 +410,14 @@ fn our_schema(db: &TestDb) -> Arc<dyn Store> {
 }
 
 /// TheSchwartz's own schema file for the backend: MySQL and PostgreSQL from the installed
-/// Debian package, SQLite from `tests/perl/schema-sqlite.sql` (upstream does not install it).
+/// Debian package, SQLite from the copy schwartz-diesel's tests keep
+/// (`schwartz-diesel/tests/upstream/sqlite.sql`; upstream does not install it).
 fn perl_schema_file(backend: Backend) -> Result<PathBuf, String> {
     let name = match backend {
-        Backend::Sqlite => return Ok(perl_dir().join("schema-sqlite.sql")),
+        Backend::Sqlite => {
+            return Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../schwartz-diesel/tests/upstream/sqlite.sql"))
+        }
         Backend::Postgres => "schema-postgres.sql",
         Backend::Mysql => "schema.sql",
     };
