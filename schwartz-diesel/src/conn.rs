@@ -1,7 +1,7 @@
 //! Connections, the pool manager, the per-backend `Dialect` trait and error mapping.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -130,6 +130,14 @@ pub(crate) struct Ctx {
     /// PostgreSQL: whether the `schwartz_job_notify` trigger announces inserts
     /// (`NOTIFY_UNKNOWN` until checked; reset when migrations change the schema).
     pub notify_trigger: AtomicU8,
+    /// Rows inserted by bulk `insert_jobs` calls since the planner statistics of `job` were
+    /// last checked (see [`Dialect::refresh_job_statistics`]).
+    pub bulk_rows: AtomicU64,
+    /// Jobs finished since the dead rows of `job` were last checked (PostgreSQL, see
+    /// [`Dialect::vacuum_job_if_needed`]).
+    pub finished_rows: AtomicU64,
+    /// Whether a background vacuum of `job` is running.
+    pub vacuuming: Arc<AtomicBool>,
 }
 
 /// [`Ctx::notify_trigger`]: not checked yet.
@@ -320,6 +328,21 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 
     /// `error.message` capacity (characters, bytes), `None` when unlimited.
     fn message_capacity(&mut self) -> diesel::QueryResult<Option<(usize, usize)>>;
+
+    /// After bulk inserts: refreshes the optimizer's statistics of `job` when they are
+    /// missing or stale (a queue table goes from empty to 100,000s of rows in a second, long
+    /// before the server's own background statistics catch up, and a claim query planned
+    /// without statistics sorts the whole eligible queue on every grab). Returns whether it
+    /// refreshed them. Never called for small inserts.
+    fn refresh_job_statistics(&mut self) -> diesel::QueryResult<bool> {
+        Ok(false)
+    }
+
+    /// Removes the dead rows of `job` (PostgreSQL VACUUM) when enough have piled up; returns
+    /// whether it vacuumed. Runs on a background thread, never inside a transaction.
+    fn vacuum_job_if_needed(&mut self) -> diesel::QueryResult<bool> {
+        Ok(false)
+    }
 
     /// Whether `FOR UPDATE SKIP LOCKED` is available.
     fn probe_skip_locked(&mut self) -> diesel::QueryResult<bool> {

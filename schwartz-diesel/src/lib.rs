@@ -28,6 +28,13 @@
 //! SQLite runs the claims of one call in one `BEGIN IMMEDIATE` transaction. PostgreSQL
 //! stores send `NOTIFY schwartz_jobs` when jobs are inserted ([`Store::notifier`]).
 //!
+//! Queue tables change shape fast, faster than the servers' background maintenance follows.
+//! After bulk inserts (`insert_jobs` calls of 100 rows or more) the store refreshes the
+//! optimizer statistics of `job` when they are missing or far behind (PostgreSQL `ANALYZE`,
+//! MySQL `ANALYZE TABLE`); on PostgreSQL it also vacuums `job` on a background thread when
+//! completed jobs have left many dead rows, so long drains keep their speed with or without
+//! autovacuum.
+//!
 //! [`Store::notifier`]: schwartz_core::Store::notifier
 //!
 //! # Example

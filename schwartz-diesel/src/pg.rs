@@ -192,6 +192,97 @@ impl Dialect for PgConnection {
         Ok(true)
     }
 
+    fn vacuum_job_if_needed(&mut self) -> QueryResult<bool> {
+        // Raw SQL: diesel has no DSL for the statistics functions or VACUUM.
+        #[derive(diesel::QueryableByName)]
+        struct Dead {
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            reltuples: f64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            dead: i64,
+        }
+        let dead: Option<Dead> = diesel::sql_query(
+            "SELECT c.reltuples::float8 AS reltuples, \
+                    COALESCE(pg_stat_get_dead_tuples(c.oid), 0) AS dead \
+             FROM pg_class c WHERE c.oid = to_regclass('job')",
+        )
+        .get_result(self)
+        .optional()?;
+        let Some(dead) = dead else {
+            return Ok(false);
+        };
+        // As autovacuum's rule (threshold + scale factor x live rows), with a larger
+        // threshold: each VACUUM scans every index of `job` in full, so it pays off only when
+        // it removes many dead entries. A job leaves two dead versions (grab and delete), so
+        // this vacuums about every 25,000 jobs on a small queue, plus 5% of the table's size
+        // on a large one (measured: a 1,000,000-job drain keeps 90% of its speed).
+        if (dead.dead as f64) < VACUUM_DEAD_MIN + VACUUM_DEAD_FACTOR * dead.reltuples.max(0.0) {
+            return Ok(false);
+        }
+        match self.batch_execute("VACUUM (SKIP_LOCKED) job") {
+            Ok(()) => Ok(true),
+            // PostgreSQL before 12 has no SKIP_LOCKED.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("syntax error") =>
+            {
+                self.batch_execute("VACUUM job").map(|()| true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn refresh_job_statistics(&mut self) -> QueryResult<bool> {
+        // Why: right after a bulk load into a never-analyzed `job`, the planner has no column
+        // statistics, estimates a handful of eligible rows and plans the claim query as a
+        // bitmap scan on (funcid, run_after) plus a sort of EVERY eligible row (~30 ms per
+        // grab at 100,000 rows) instead of walking the primary key in jobid order.
+        // Autovacuum's analyze fixes that, but only up to a minute later. Once statistics
+        // exist the planner scales them with the table's size, so they are refreshed again
+        // only when the table changed a lot more than it held (modified rows > 4x reltuples),
+        // which happens a few times during a load into an empty queue, not in steady state.
+        // Cost: ANALYZE reads a fixed-size sample (300 x default_statistics_target rows),
+        // whatever the table's size; SKIP_LOCKED: if autovacuum or another client is already
+        // at it, leave it to them instead of waiting.
+        // Raw SQL: diesel has no DSL for the catalogs, the statistics functions or ANALYZE.
+        #[derive(diesel::QueryableByName)]
+        struct Stats {
+            #[diesel(sql_type = diesel::sql_types::Double)]
+            reltuples: f64,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            mods: i64,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            has_stats: bool,
+        }
+        let stats: Option<Stats> = diesel::sql_query(
+            "SELECT c.reltuples::float8 AS reltuples, \
+                    COALESCE(pg_stat_get_mod_since_analyze(c.oid), 0) AS mods, \
+                    EXISTS (SELECT 1 FROM pg_stats s \
+                            WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS has_stats \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = to_regclass('job')",
+        )
+        .get_result(self)
+        .optional()?;
+        let Some(stats) = stats else {
+            return Ok(false);
+        };
+        let stale = stats.mods >= STATS_STALE_MIN_MODS
+            && stats.mods as f64 > STATS_STALE_FACTOR * stats.reltuples.max(0.0);
+        if stats.has_stats && !stale {
+            return Ok(false);
+        }
+        match self.batch_execute("ANALYZE (SKIP_LOCKED) job") {
+            Ok(()) => Ok(true),
+            // PostgreSQL before 12 has no ANALYZE options.
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("syntax error") =>
+            {
+                self.batch_execute("ANALYZE job").map(|()| true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn grab_skip_locked(
         &mut self,
         _ctx: &Ctx,
@@ -230,6 +321,17 @@ impl Dialect for PgConnection {
         })
     }
 }
+
+/// Statistics of `job` count as stale once at least this many rows changed since the last
+/// analyze...
+const STATS_STALE_MIN_MODS: i64 = 10_000;
+/// ... and more than this many times the rows it held then.
+const STATS_STALE_FACTOR: f64 = 4.0;
+
+/// Dead rows of `job` that call for a VACUUM: this many ...
+const VACUUM_DEAD_MIN: f64 = 50_000.0;
+/// ... plus this fraction of its live rows.
+const VACUUM_DEAD_FACTOR: f64 = 0.1;
 
 /// Writes the leases of locked rows: one UPDATE per distinct lease end.
 fn lease_rows(

@@ -1,6 +1,6 @@
 //! `DieselStore`: the pools, the builder and the `Store` implementation.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -45,6 +45,17 @@ macro_rules! with_conn {
         }
     };
 }
+
+/// An `insert_jobs` call of at least this many rows is a bulk load: it counts towards the
+/// statistics check (smaller calls, the one-row path above all, never pay for it).
+const BULK_INSERT_MIN: usize = 100;
+
+/// Bulk-loaded rows between two checks of the planner statistics of `job` (one catalog
+/// query; an ANALYZE only when the statistics are missing or far behind).
+const STATS_CHECK_ROWS: u64 = 1_000;
+
+/// Finished jobs between two checks of the dead rows of `job` (PostgreSQL).
+const VACUUM_CHECK_ROWS: u64 = 10_000;
 
 /// How often a busy SQLite database or a deadlocked transaction is retried.
 const MAX_RETRIES: u32 = 40;
@@ -161,6 +172,9 @@ impl DieselStoreBuilder {
             autoinc: OnceLock::new(),
             skip_locked: OnceLock::new(),
             notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
+            bulk_rows: AtomicU64::new(0),
+            finished_rows: AtomicU64::new(0),
+            vacuuming: Arc::new(AtomicBool::new(false)),
         };
         Ok(DieselStore {
             pools,
@@ -416,6 +430,106 @@ impl DieselStore {
     }
 }
 
+impl DieselStore {
+    /// Keeps the optimizer's statistics of `job` usable after bulk loads (see
+    /// [`Dialect::refresh_job_statistics`](crate::conn::Dialect::refresh_job_statistics)):
+    /// every [`STATS_CHECK_ROWS`] bulk-inserted rows, one catalog query, and an ANALYZE
+    /// only when needed. Runs after the insert committed; a failure here does not fail the
+    /// insert (the server's own background statistics will catch up later).
+    fn after_bulk_insert(&self, rows: usize) {
+        let total = self.ctx.bulk_rows.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
+        if total < STATS_CHECK_ROWS {
+            return;
+        }
+        // One caller per threshold crossing does the check.
+        if self
+            .ctx
+            .bulk_rows
+            .compare_exchange(total, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        let refreshed: Result<bool> = with_conn!(self, |c| Ok(c.refresh_job_statistics()?));
+        match refreshed {
+            Ok(true) => log::debug!("{}: refreshed the statistics of job", self.ctx.describe),
+            Ok(false) => {}
+            Err(e) => log::debug!(
+                "{}: could not refresh the statistics of job: {e}",
+                self.ctx.describe
+            ),
+        }
+    }
+}
+
+impl DieselStore {
+    /// PostgreSQL: every completed job leaves dead row versions (its grab's and its delete's)
+    /// and dead index entries at the low end of the primary key, exactly where the claim
+    /// query's `ORDER BY jobid` scan starts; until they are vacuumed, each grab walks all of
+    /// them (a 1,000,000-job drain slowed to a third). Autovacuum may be off, and even when on
+    /// it looks at a table once per `autovacuum_naptime` (a minute), too rarely for a queue
+    /// draining tens of thousands of jobs a second. So every [`VACUUM_CHECK_ROWS`] finished
+    /// jobs the store checks the table's dead rows and, when they are many, vacuums it on a
+    /// background thread (one at a time per store; VACUUM does not block the queue's reads
+    /// and writes, only other vacuums, which it skips).
+    fn after_finish(&self, items: usize) {
+        if self.target.backend != Backend::Postgres || items == 0 {
+            return;
+        }
+        let total = self
+            .ctx
+            .finished_rows
+            .fetch_add(items as u64, Ordering::Relaxed)
+            + items as u64;
+        if total < VACUUM_CHECK_ROWS
+            || self
+                .ctx
+                .finished_rows
+                .compare_exchange(total, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+            || self.ctx.vacuuming.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        match &self.pools {
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => spawn_vacuum(pool, &self.ctx),
+            #[allow(unreachable_patterns)]
+            _ => self.ctx.vacuuming.store(false, Ordering::Release),
+        }
+    }
+}
+
+/// Runs [`Dialect::vacuum_job_if_needed`](crate::conn::Dialect::vacuum_job_if_needed) on a
+/// pooled connection on a new thread, then clears `ctx.vacuuming`.
+fn spawn_vacuum<C: crate::conn::Dialect>(pool: &r2d2::Pool<Manager<C>>, ctx: &Ctx) {
+    let pool = pool.clone();
+    let busy = Arc::clone(&ctx.vacuuming);
+    let busy_again = Arc::clone(&busy);
+    let describe = ctx.describe.clone();
+    let spawned = std::thread::Builder::new()
+        .name("schwartz-vacuum".into())
+        .spawn(move || {
+            match pool.get() {
+                Ok(mut conn) => match conn.inner.vacuum_job_if_needed() {
+                    Ok(true) => log::debug!("{describe}: vacuumed job"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        if classify(&e) == Class::Unavailable {
+                            conn.broken = true;
+                        }
+                        log::debug!("{describe}: could not vacuum job: {e}");
+                    }
+                },
+                Err(e) => log::debug!("{describe}: no connection to vacuum job: {e}"),
+            }
+            busy.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        busy_again.store(false, Ordering::Release);
+    }
+}
+
 impl Store for DieselStore {
     fn identity(&self) -> String {
         self.target.identity.clone()
@@ -443,7 +557,11 @@ impl Store for DieselStore {
 
     fn insert_jobs(&self, jobs: &[NewJobRow]) -> Result<Vec<JobId>> {
         let ctx = &self.ctx;
-        with_conn!(self, |c| c.op_insert_jobs(ctx, jobs))
+        let ids = with_conn!(self, |c| c.op_insert_jobs(ctx, jobs))?;
+        if jobs.len() >= BULK_INSERT_MIN {
+            self.after_bulk_insert(jobs.len());
+        }
+        Ok(ids)
     }
 
     fn lookup(&self, jobid: JobId) -> Result<Option<JobRow>> {
@@ -491,7 +609,9 @@ impl Store for DieselStore {
 
     fn finish(&self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
         let ctx = &self.ctx;
-        with_conn!(self, |c| c.op_finish(ctx, items))
+        let statuses = with_conn!(self, |c| c.op_finish(ctx, items))?;
+        self.after_finish(items.len());
+        Ok(statuses)
     }
 
     fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool> {

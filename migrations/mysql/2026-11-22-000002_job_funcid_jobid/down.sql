@@ -1,0 +1,1 @@
+DROP INDEX job_funcid_jobid ON job;
