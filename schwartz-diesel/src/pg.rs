@@ -98,19 +98,21 @@ impl Dialect for PgConnection {
                 )
                 .bind::<diesel::sql_types::BigInt, _>(max)
                 .execute(self)?;
+            } else if end - start == 1 {
+                let one = InsertJob::new(&rows[start], checked[start]);
+                let id: i64 = diesel::insert_into(job::table)
+                    .values(&one)
+                    .returning(job::jobid)
+                    .get_result(self)?;
+                ids.push(id);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
-                for chunk in values.chunks(INSERT_CHUNK) {
-                    let mut got: Vec<i64> = diesel::insert_into(job::table)
-                        .values(chunk)
-                        .returning(job::jobid)
-                        .get_results(self)?;
-                    // nextval() runs in row order; RETURNING order is not promised.
-                    got.sort_unstable();
-                    ids.extend(got);
-                }
+                let mut got = insert_unnest(self, &values)?;
+                // nextval() runs in row order; RETURNING order is not promised.
+                got.sort_unstable();
+                ids.extend(got);
             }
         }
         Ok(ids)
@@ -332,6 +334,37 @@ const STATS_STALE_FACTOR: f64 = 4.0;
 const VACUUM_DEAD_MIN: f64 = 50_000.0;
 /// ... plus this fraction of its live rows.
 const VACUUM_DEAD_FACTOR: f64 = 0.1;
+
+/// Inserts many job rows with one statement whose text does not depend on how many there
+/// are: each column travels as one array parameter and `unnest` turns them back into rows,
+/// so PostgreSQL parses and plans it once per connection (a multi-row VALUES list is a new
+/// statement of 9 parameters per row, planned anew for every batch). Raw SQL: diesel's
+/// insert DSL has no INSERT ... SELECT FROM unnest(arrays).
+fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{Array, Binary, Integer, Nullable, SmallInt, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        jobid: i64,
+    }
+    let rows: Vec<Inserted> = diesel::sql_query(
+        "INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, grabbed_until, \
+         priority, coalesce) \
+         SELECT * FROM unnest($1::int4[], $2::bytea[], $3::varchar[], $4::int4[], $5::int4[], \
+         $6::int4[], $7::int2[], $8::varchar[]) \
+         RETURNING jobid",
+    )
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.insert_time).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.run_after).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.grabbed_until).collect::<Vec<_>>())
+    .bind::<Array<Nullable<SmallInt>>, _>(rows.iter().map(|r| r.priority).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.coalesce).collect::<Vec<_>>())
+    .load(c)?;
+    Ok(rows.into_iter().map(|r| r.jobid).collect())
+}
 
 /// Writes the leases of locked rows: one UPDATE per distinct lease end.
 fn lease_rows(
