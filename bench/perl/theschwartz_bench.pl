@@ -34,9 +34,12 @@ sub work {
 
 package main;
 
+# Perl at its best: keep the database connection (TheSchwartz's default,
+# driver_cache_expiration 0, opens a new connection for almost every operation).
 sub new_client {
     return TheSchwartz->new(
-        databases => [ { dsn => $dsn, user => $user, pass => $pass } ],
+        databases               => [ { dsn => $dsn, user => $user, pass => $pass } ],
+        driver_cache_expiration => 3600,
     );
 }
 
