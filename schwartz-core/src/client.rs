@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use crate::client_impl::{
     ceil_secs, duplicate_error, lock, rendezvous_order, Inner, Settings, StoreEntry,
-    DEFAULT_BATCH_SIZE, DEFAULT_CLOCK_REFRESH, DEFAULT_ERROR_MAX_AGE, DEFAULT_EXIT_CLEAN_P, DEFAULT_RETRY,
+    DEFAULT_BATCH_SIZE, DEFAULT_CLOCK_REFRESH, DEFAULT_ERROR_MAX_AGE, DEFAULT_EXIT_CLEAN_P,
+    DEFAULT_RETRY,
 };
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;

@@ -75,9 +75,10 @@ pub(crate) fn call_hook<T>(hook: &str, default: T, f: impl FnOnce() -> T) -> T {
 /// The lease length of a worker, in seconds (at least 1).
 pub(crate) fn grab_for_secs(worker: Option<&dyn Worker>) -> i64 {
     match worker {
-        Some(w) => {
-            ceil_secs(call_hook("grab_for", Duration::from_secs(3600), || w.grab_for())).max(1)
-        }
+        Some(w) => ceil_secs(call_hook("grab_for", Duration::from_secs(3600), || {
+            w.grab_for()
+        }))
+        .max(1),
         None => DEFAULT_GRAB_FOR,
     }
 }

@@ -162,12 +162,12 @@ impl QueuedJob {
     /// is kept).
     pub(crate) fn completion_finish(&self) -> Result<Finish> {
         let worker = self.worker();
-        let keeps = worker
-            .as_deref()
-            .is_some_and(|w| {
-                !call_hook("keep_exit_status_for", Duration::ZERO, || w.keep_exit_status_for())
-                    .is_zero()
-            });
+        let keeps = worker.as_deref().is_some_and(|w| {
+            !call_hook("keep_exit_status_for", Duration::ZERO, || {
+                w.keep_exit_status_for()
+            })
+            .is_zero()
+        });
         let exit_status = if keeps {
             let now = self.now()?;
             exit_write(worker.as_deref(), now, 0)
@@ -220,7 +220,9 @@ impl QueuedJob {
             None
         } else {
             let failures = self.store().failures(self.inner.row.jobid)?.len() as u64 + 1;
-            let max = worker.as_deref().map(|w| call_hook("max_retries", 0, || w.max_retries(self)))
+            let max = worker
+                .as_deref()
+                .map(|w| call_hook("max_retries", 0, || w.max_retries(self)))
                 .unwrap_or(0);
             log::debug!(
                 "job failed.  considering retry.  is max_retries of {max} >= failures of {failures}?"
@@ -232,7 +234,11 @@ impl QueuedJob {
                 let n = u32::try_from(failures).unwrap_or(u32::MAX);
                 let delay = worker
                     .as_deref()
-                    .map(|w| ceil_secs(call_hook("retry_delay", Duration::ZERO, || w.retry_delay(n))))
+                    .map(|w| {
+                        ceil_secs(call_hook("retry_delay", Duration::ZERO, || {
+                            w.retry_delay(n)
+                        }))
+                    })
                     .unwrap_or(0);
                 FinishAction::Reschedule {
                     run_after: (delay > 0).then(|| now.saturating_add(delay)),

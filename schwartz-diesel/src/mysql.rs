@@ -68,7 +68,10 @@ impl Dialect for MysqlConnection {
     fn server_time_ms(&mut self) -> QueryResult<i64> {
         // Raw SQL fragment: UNIX_TIMESTAMP(NOW(3)) is a DECIMAL, which diesel reads only with
         // its bigdecimal feature; scaled and cast on the server it is a plain BIGINT.
-        diesel::select(sql::<BigInt>("CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)")).get_result(self)
+        diesel::select(sql::<BigInt>(
+            "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+        ))
+        .get_result(self)
     }
 
     fn write_txn<T>(

@@ -217,7 +217,9 @@ impl DieselStore {
     /// migration fails.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
         // The schema may change: check the notify trigger again on the next insert.
-        self.ctx.notify_trigger.store(NOTIFY_UNKNOWN, Ordering::Relaxed);
+        self.ctx
+            .notify_trigger
+            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
         match &self.pools {
             #[cfg(feature = "sqlite")]
             Pools::Sqlite(pool) => self.migrate(pool, crate::migrations::SQLITE),
@@ -268,7 +270,9 @@ impl DieselStore {
     /// # Errors
     /// As [`DieselStore::run_migrations`].
     pub fn revert_last_migration(&self) -> Result<Option<String>> {
-        self.ctx.notify_trigger.store(NOTIFY_UNKNOWN, Ordering::Relaxed);
+        self.ctx
+            .notify_trigger
+            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
         fn revert<C>(
             store: &DieselStore,
             pool: &r2d2::Pool<Manager<C>>,

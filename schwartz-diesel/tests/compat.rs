@@ -391,7 +391,10 @@ fn life_cycle_again(store: &DieselStore) {
 fn on_our_schema(backend: Backend) {
     let Some(db) = new_db(backend) else { return };
     let store = DieselStore::connect(&db.url).unwrap();
-    assert_eq!(store.run_migrations().unwrap().len(), migration_count(backend));
+    assert_eq!(
+        store.run_migrations().unwrap().len(),
+        migration_count(backend)
+    );
     assert!(store.run_migrations().unwrap().is_empty());
     life_cycle(&store, false);
     for _ in 0..migration_count(backend) {
@@ -539,7 +542,10 @@ fn postgres_notify_on_inserts_by_other_clients_and_single_rows() {
     };
     let store = DieselStore::connect(&db.url).unwrap();
     store.run_migrations().unwrap();
-    let mut n = store.notifier().unwrap().expect("PostgreSQL has a notifier");
+    let mut n = store
+        .notifier()
+        .unwrap()
+        .expect("PostgreSQL has a notifier");
     let f = store.funcid("N").unwrap();
     // A client that is not ours (Perl TheSchwartz sends a plain INSERT): the trigger of our
     // migrations announces it.
@@ -554,7 +560,10 @@ fn postgres_notify_on_inserts_by_other_clients_and_single_rows() {
     // A one-row insert of ours is one statement, announced by the trigger too.
     let now = store.server_time().unwrap();
     store.insert_jobs(&[job(f, now, None)]).unwrap();
-    assert!(n.wait(Duration::from_secs(5)).unwrap(), "one-row insert notified");
+    assert!(
+        n.wait(Duration::from_secs(5)).unwrap(),
+        "one-row insert notified"
+    );
 }
 
 #[test]
@@ -565,7 +574,10 @@ fn postgres_notify_without_the_trigger() {
     // TheSchwartz's own schema: no trigger, so the store sends NOTIFY itself.
     load_upstream_schema(Backend::Postgres, &db.url);
     let store = DieselStore::connect(&db.url).unwrap();
-    let mut n = store.notifier().unwrap().expect("PostgreSQL has a notifier");
+    let mut n = store
+        .notifier()
+        .unwrap()
+        .expect("PostgreSQL has a notifier");
     let f = store.funcid("N").unwrap();
     let now = store.server_time().unwrap();
     store.insert_jobs(&[job(f, now, None)]).unwrap();
@@ -587,7 +599,10 @@ fn server_time_in_milliseconds_agrees_with_seconds() {
         );
         // Sub-second precision: readings 20 ms apart differ.
         std::thread::sleep(Duration::from_millis(20));
-        assert!(store.server_time_ms().unwrap() > ms, "{backend}: millisecond clock");
+        assert!(
+            store.server_time_ms().unwrap() > ms,
+            "{backend}: millisecond clock"
+        );
     }
 }
 

@@ -319,7 +319,10 @@ struct Seen(Vec<AtomicU8>, AtomicU64);
 
 impl Seen {
     fn new(n: u64) -> Arc<Seen> {
-        Arc::new(Seen((0..n).map(|_| AtomicU8::new(0)).collect(), AtomicU64::new(0)))
+        Arc::new(Seen(
+            (0..n).map(|_| AtomicU8::new(0)).collect(),
+            AtomicU64::new(0),
+        ))
     }
 }
 
@@ -776,7 +779,13 @@ fn long_drain(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
     } else {
         verify(&fresh.store, &seen)
     };
-    let mut row = rate_row(name, n, elapsed, "last >= 80% of first, RSS < 64 MiB", check);
+    let mut row = rate_row(
+        name,
+        n,
+        elapsed,
+        "last >= 80% of first, RSS < 64 MiB",
+        check,
+    );
     row.figure = format!(
         "{:.0}/s; first {first:.0}/s, last {last:.0}/s ({:.0}%); RSS while draining <= {rss_mib} MiB",
         n as f64 / elapsed.as_secs_f64().max(1e-9),

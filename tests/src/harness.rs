@@ -34,7 +34,9 @@ impl TestDb {
 
 impl std::fmt::Debug for TestDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestDb").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("TestDb")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 
@@ -209,8 +211,15 @@ fn parse_options() -> Options {
 }
 
 fn selected(name: &str, o: &Options) -> bool {
-    let hit = |f: &String| if o.exact { name == f } else { name.contains(f.as_str()) };
-    (o.filters.is_empty() || o.filters.iter().any(hit)) && !o.skips.iter().any(|s| name.contains(s.as_str()))
+    let hit = |f: &String| {
+        if o.exact {
+            name == f
+        } else {
+            name.contains(f.as_str())
+        }
+    };
+    (o.filters.is_empty() || o.filters.iter().any(hit))
+        && !o.skips.iter().any(|s| name.contains(s.as_str()))
 }
 
 /// Runs one case on one backend in its own thread, waiting at most `timeout`.
@@ -289,15 +298,26 @@ pub fn run_main(all_backends: Vec<Arc<dyn Backend>>, all_cases: Vec<Case>) -> i3
     }
     let backends: Vec<Arc<dyn Backend>> = all_backends
         .into_iter()
-        .filter(|b| o.backends.as_ref().is_none_or(|w| w.iter().any(|n| n == b.name())))
+        .filter(|b| {
+            o.backends
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|n| n == b.name()))
+        })
         .collect();
-    let cases: Vec<Case> = all_cases.into_iter().filter(|c| selected(c.name, &o)).collect();
+    let cases: Vec<Case> = all_cases
+        .into_iter()
+        .filter(|c| selected(c.name, &o))
+        .collect();
 
     println!(
         "conformance: {} cases x {} backends ({}), {} threads, {}s timeout per case",
         cases.len(),
         backends.len(),
-        backends.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+        backends
+            .iter()
+            .map(|b| b.name())
+            .collect::<Vec<_>>()
+            .join(", "),
         o.threads,
         o.timeout.as_secs()
     );
@@ -373,12 +393,20 @@ pub fn run_main(all_backends: Vec<Arc<dyn Backend>>, all_cases: Vec<Case>) -> i3
             Verdict::Passed => {
                 tallies[out.backend].passed += 1;
                 if o.verbose {
-                    println!("ok     [{bname}] {} ({:.2}s)", out.case, out.took.as_secs_f64());
+                    println!(
+                        "ok     [{bname}] {} ({:.2}s)",
+                        out.case,
+                        out.took.as_secs_f64()
+                    );
                 }
             }
             Verdict::Failed(msg) => {
                 tallies[out.backend].failed += 1;
-                println!("FAILED [{bname}] {} ({:.2}s)", out.case, out.took.as_secs_f64());
+                println!(
+                    "FAILED [{bname}] {} ({:.2}s)",
+                    out.case,
+                    out.took.as_secs_f64()
+                );
                 for line in msg.lines() {
                     println!("    {line}");
                 }
@@ -398,7 +426,12 @@ pub fn run_main(all_backends: Vec<Arc<dyn Backend>>, all_cases: Vec<Case>) -> i3
             println!("    {f}");
         }
     }
-    let width = backends.iter().map(|b| b.name().len()).max().unwrap_or(7).max(7);
+    let width = backends
+        .iter()
+        .map(|b| b.name().len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
     println!("\n{:<width$} | passed | failed | skipped", "backend");
     println!("{:-<width$}-+--------+--------+--------", "");
     let mut total = Tally::default();

@@ -336,7 +336,11 @@ impl Rendezvous {
                 st.0 = st.0.saturating_sub(1);
                 return false;
             }
-            st = self.cv.wait_timeout(st, left).unwrap_or_else(|e| e.into_inner()).0;
+            st = self
+                .cv
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         st.1 != generation
     }

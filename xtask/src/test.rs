@@ -16,7 +16,11 @@ use std::process::{Command, Stdio};
 /// that satisfy it.
 const NEEDS: &[(&str, &[&str], &[&str])] = &[
     ("pkg-config", &["pkg-config", "--version"], &["pkg-config"]),
-    ("libpq", &["pkg-config", "--exists", "libpq"], &["libpq-dev"]),
+    (
+        "libpq",
+        &["pkg-config", "--exists", "libpq"],
+        &["libpq-dev"],
+    ),
     (
         "libmysqlclient",
         &["pkg-config", "--exists", "mysqlclient"],
@@ -24,7 +28,14 @@ const NEEDS: &[(&str, &[&str], &[&str])] = &[
     ),
     (
         "Perl TheSchwartz with DBD::Pg, DBD::mysql, DBD::SQLite",
-        &["perl", "-MTheSchwartz", "-MDBD::Pg", "-MDBD::mysql", "-MDBD::SQLite", "-e1"],
+        &[
+            "perl",
+            "-MTheSchwartz",
+            "-MDBD::Pg",
+            "-MDBD::mysql",
+            "-MDBD::SQLite",
+            "-e1",
+        ],
         &[
             "libtheschwartz-perl",
             "libdbd-pg-perl",
@@ -56,7 +67,10 @@ fn ensure_system_packages() -> Result<(), String> {
         return Ok(());
     }
     let names: Vec<&str> = missing.iter().map(|(what, _)| *what).collect();
-    let packages: Vec<&str> = missing.iter().flat_map(|(_, p)| p.iter().copied()).collect();
+    let packages: Vec<&str> = missing
+        .iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect();
     let is_root = Command::new("id")
         .arg("-u")
         .output()
@@ -69,7 +83,11 @@ fn ensure_system_packages() -> Result<(), String> {
             packages.join(" ")
         ));
     }
-    println!("xtask test: missing {}; installing {} with apt-get", names.join(", "), packages.join(" "));
+    println!(
+        "xtask test: missing {}; installing {} with apt-get",
+        names.join(", "),
+        packages.join(" ")
+    );
     let apt = |args: &[&str]| -> Result<(), String> {
         let status = Command::new("apt-get")
             .args(args)
@@ -185,7 +203,10 @@ mod tests {
             redact("postgres://app:s3cret@db:5432/q"),
             "postgres://app:***@db:5432/q"
         );
-        assert_eq!(redact("mysql://root@127.0.0.1:3306/test"), "mysql://root@127.0.0.1:3306/test");
+        assert_eq!(
+            redact("mysql://root@127.0.0.1:3306/test"),
+            "mysql://root@127.0.0.1:3306/test"
+        );
         assert_eq!(redact("mysql://u:p@w@h/d"), "mysql://u:***@h/d");
         assert_eq!(redact("app.db"), "app.db");
     }

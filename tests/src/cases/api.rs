@@ -11,8 +11,16 @@ use super::common::*;
 fn insert_returns_handle(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     let h = ins(&c, job_with("feedmajor", &feed()));
-    assert_eq!(h.store(), &StoreHash::of(&s.identity()), "handle names another store");
-    assert!(h.jobid().0 > 0, "job id should be positive, got {}", h.jobid());
+    assert_eq!(
+        h.store(),
+        &StoreHash::of(&s.identity()),
+        "handle names another store"
+    );
+    assert!(
+        h.jobid().0 > 0,
+        "job id should be positive, got {}",
+        h.jobid()
+    );
 }
 
 /// 2-3. A new job is pending and has no exit status.
@@ -20,7 +28,11 @@ fn new_job_pending_without_exit_status(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     let h = ins(&c, job_with("feedmajor", &feed()));
     assert!(pending(&c, &h), "a just-inserted job is not pending");
-    assert_eq!(exit_status(&c, &h), None, "a pending job has an exit status");
+    assert_eq!(
+        exit_status(&c, &h),
+        None,
+        "a pending job has an exit status"
+    );
     assert_eq!(failures(&c, &h), 0);
     assert!(failure_log(&c, &h).is_empty());
 }
@@ -32,7 +44,11 @@ fn handle_string_format(ctx: &Ctx) {
     let text = h.to_string();
     let (hash, id) = text.split_once('-').expect("handle string has a dash");
     assert_eq!(hash.len(), 32, "hash part of {text:?}");
-    assert!(hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{text:?}");
+    assert!(
+        hash.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{text:?}"
+    );
     assert_eq!(hash, StoreHash::of(&s.identity()).as_str());
     assert_eq!(id, h.jobid().to_string());
 }
@@ -48,7 +64,10 @@ fn lookup_job_via_handle(ctx: &Ctx) {
     assert_eq!(j.jobid(), h.jobid());
     let it = j.insert_time().expect("insert_time is set");
     assert!(it.timestamp() > 0, "insert_time should be > 0");
-    assert!(it >= plus(before, -2), "insert_time {it} is before the insert ({before})");
+    assert!(
+        it >= plus(before, -2),
+        "insert_time {it} is before the insert ({before})"
+    );
     assert_eq!(j.arg::<Feed>().must("decoding arg"), feed());
 }
 
@@ -56,7 +75,9 @@ fn lookup_job_via_handle(ctx: &Ctx) {
 fn handle_from_string_round_trip(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     let h = ins(&c, job_with("feedmajor", &feed()));
-    let h2 = c.handle_from_string(&h.to_string()).must("handle_from_string");
+    let h2 = c
+        .handle_from_string(&h.to_string())
+        .must("handle_from_string");
     assert_eq!(h2, h);
     assert!(pending(&c, &h2));
     assert_eq!(exit_status(&c, &h2), None);
@@ -72,7 +93,12 @@ fn list_jobs_by_jobid(ctx: &Ctx) {
     let mut f = ListJobs::new(["feedmajor"]);
     f.jobid = Some(h.jobid());
     let jobs = c.list_jobs(&f).must("list_jobs");
-    assert_eq!(jobs.len(), 1, "list_jobs by jobid returned {} jobs", jobs.len());
+    assert_eq!(
+        jobs.len(),
+        1,
+        "list_jobs by jobid returned {} jobs",
+        jobs.len()
+    );
     assert_eq!(jobs[0].jobid(), h.jobid());
     assert_eq!(jobs[0].handle(), &h);
 }
@@ -103,7 +129,10 @@ fn insert_job_with_all_fields(ctx: &Ctx) {
 fn insert_jobs_returns_handles(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     let hs = c
-        .insert_jobs(vec![job_with("feedmajor", &feed()), job_with("feedmajor", &feed())])
+        .insert_jobs(vec![
+            job_with("feedmajor", &feed()),
+            job_with("feedmajor", &feed()),
+        ])
         .must("insert_jobs");
     assert_eq!(hs.len(), 2);
     assert_ne!(hs[0], hs[1]);
@@ -120,7 +149,9 @@ fn scalar_arg_lookup(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     let text = b"gruel that's longer than 11 bytes, for sure!".to_vec();
     let h = ins(&c, Job::new("feedmajor").raw_arg(text.clone()));
-    let parsed = c.handle_from_string(&h.to_string()).must("handle_from_string");
+    let parsed = c
+        .handle_from_string(&h.to_string())
+        .must("handle_from_string");
     let j = lookup(&c, &parsed);
     assert_eq!(j.handle().to_string(), h.to_string());
     assert_eq!(j.raw_arg(), Some(text.as_slice()));
@@ -134,11 +165,19 @@ fn lookup_unknown_store_hash(ctx: &Ctx) {
     let e = assert_err!(c.handle_from_string(&text), Error::UnknownStore { .. });
     let msg = e.to_string();
     assert!(!msg.contains("No Driver"), "{msg}");
-    let at = msg.find("database").unwrap_or_else(|| panic!("no 'database' in {msg:?}"));
-    assert!(msg[at..].contains("hash"), "message does not match /database.*hash/: {msg:?}");
+    let at = msg
+        .find("database")
+        .unwrap_or_else(|| panic!("no 'database' in {msg:?}"));
+    assert!(
+        msg[at..].contains("hash"),
+        "message does not match /database.*hash/: {msg:?}"
+    );
     let parsed: JobHandle = text.parse().must("parsing a well-formed handle");
     let e = assert_err!(c.lookup_job(&parsed), Error::UnknownStore { .. });
-    assert!(e.to_string().contains(&"6a".repeat(16)), "message should give the hash: {e}");
+    assert!(
+        e.to_string().contains(&"6a".repeat(16)),
+        "message should give the hash: {e}"
+    );
 }
 
 /// 29. `insert_jobs` of two jobs with the same uniqkey inserts nothing.
@@ -150,7 +189,10 @@ fn insert_jobs_duplicate_uniqkey_inserts_nothing(ctx: &Ctx) {
     ]);
     assert_err!(r, Error::DuplicateUniqkey { .. });
     assert_eq!(stats(&s).jobs, 0, "a refused insert_jobs left rows behind");
-    assert!(!c.is_dead(&h0(&c)), "a unique violation must not mark the store dead");
+    assert!(
+        !c.is_dead(&h0(&c)),
+        "a unique violation must not mark the store dead"
+    );
     // The key is still free afterwards.
     ins(&c, Job::new("feedmajor").uniqkey("u1"));
 }
@@ -175,7 +217,10 @@ fn insert_without_arg(ctx: &Ctx) {
 /// The store hash is the MD5 of the store's identity, one per configured store, in order.
 fn store_hashes_are_md5_of_identity(ctx: &Ctx) {
     let (c, stores) = ctx.client_n(2);
-    let expected: Vec<StoreHash> = stores.iter().map(|s| StoreHash::of(&s.identity())).collect();
+    let expected: Vec<StoreHash> = stores
+        .iter()
+        .map(|s| StoreHash::of(&s.identity()))
+        .collect();
     assert_eq!(c.store_hashes(), expected);
     assert_ne!(expected[0], expected[1], "two databases share an identity");
     for (h, s) in expected.iter().zip(&stores) {
@@ -201,7 +246,10 @@ fn insert_jobs_one_store(ctx: &Ctx) {
             .insert_jobs((0..4).map(|_| Job::new("feedmajor")).collect())
             .must("insert_jobs");
         assert_eq!(hs.len(), 4);
-        assert!(hs.iter().all(|h| h.store() == hs[0].store()), "round {round}: jobs split over stores: {hs:?}");
+        assert!(
+            hs.iter().all(|h| h.store() == hs[0].store()),
+            "round {round}: jobs split over stores: {hs:?}"
+        );
     }
     let total: u64 = stores.iter().map(|s| stats(s).jobs).sum();
     assert_eq!(total, 40);

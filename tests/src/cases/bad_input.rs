@@ -26,7 +26,10 @@ fn long_funcname(ctx: &Ctx) {
 fn bad_uniqkey(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     assert_err!(c.insert(Job::new("f").uniqkey("")), Error::InvalidInput(_));
-    assert_err!(c.insert(Job::new("f").uniqkey("u".repeat(256))), Error::InvalidInput(_));
+    assert_err!(
+        c.insert(Job::new("f").uniqkey("u".repeat(256))),
+        Error::InvalidInput(_)
+    );
     assert_eq!(stats(&s).jobs, 0);
     let h = ins(&c, Job::new("f").uniqkey("u".repeat(255)));
     assert_eq!(lookup(&c, &h).uniqkey().map(str::len), Some(255));
@@ -35,8 +38,17 @@ fn bad_uniqkey(ctx: &Ctx) {
 /// One bad job in `insert_jobs` refuses the whole batch, whatever its position.
 fn insert_jobs_with_bad_job_inserts_nothing(ctx: &Ctx) {
     let (c, s) = ctx.client1();
-    assert_err!(c.insert_jobs(vec![Job::new("ok"), Job::new("")]), Error::InvalidInput(_));
-    assert_err!(c.insert_jobs(vec![Job::new("ok").coalesce("c".repeat(300)), Job::new("ok")]), Error::InvalidInput(_));
+    assert_err!(
+        c.insert_jobs(vec![Job::new("ok"), Job::new("")]),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        c.insert_jobs(vec![
+            Job::new("ok").coalesce("c".repeat(300)),
+            Job::new("ok")
+        ]),
+        Error::InvalidInput(_)
+    );
     assert_eq!(stats(&s).jobs, 0);
 }
 
@@ -44,7 +56,10 @@ fn insert_jobs_with_bad_job_inserts_nothing(ctx: &Ctx) {
 fn can_do_bad_name(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     assert_err!(c.can_do("", TestWorker::ok()), Error::InvalidInput(_));
-    assert_err!(c.can_do(&"n".repeat(256), TestWorker::ok()), Error::InvalidInput(_));
+    assert_err!(
+        c.can_do(&"n".repeat(256), TestWorker::ok()),
+        Error::InvalidInput(_)
+    );
     assert!(c.abilities().is_empty());
 }
 
@@ -53,13 +68,24 @@ fn grab_and_list_bad_names(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     assert_err!(c.grab_job(""), Error::InvalidInput(_));
     assert_err!(c.list_jobs(&ListJobs::new([""])), Error::InvalidInput(_));
-    assert_err!(c.find_job_with_coalescing_value(&"f".repeat(256), "v"), Error::InvalidInput(_));
+    assert_err!(
+        c.find_job_with_coalescing_value(&"f".repeat(256), "v"),
+        Error::InvalidInput(_)
+    );
 }
 
 fn malformed(c: &Client, text: &str) {
-    let e = assert_err!(c.handle_from_string(text), Error::MalformedHandle { .. }, "for {text:?}");
+    let e = assert_err!(
+        c.handle_from_string(text),
+        Error::MalformedHandle { .. },
+        "for {text:?}"
+    );
     assert!(e.to_string().contains("malformed"), "{e}");
-    assert_err!(text.parse::<JobHandle>(), Error::MalformedHandle { .. }, "parse {text:?}");
+    assert_err!(
+        text.parse::<JobHandle>(),
+        Error::MalformedHandle { .. },
+        "parse {text:?}"
+    );
 }
 
 /// A handle without a dash is malformed.
@@ -98,12 +124,23 @@ fn handle_unknown_store(ctx: &Ctx) {
     let text = format!("{}-1", "0123456789abcdef".repeat(2));
     for e in [
         assert_err!(c.handle_from_string(&text), Error::UnknownStore { .. }),
-        assert_err!(c.is_pending(&text.parse().must("parse")), Error::UnknownStore { .. }),
-        assert_err!(c.work_on(&text.parse().must("parse")), Error::UnknownStore { .. }),
+        assert_err!(
+            c.is_pending(&text.parse().must("parse")),
+            Error::UnknownStore { .. }
+        ),
+        assert_err!(
+            c.work_on(&text.parse().must("parse")),
+            Error::UnknownStore { .. }
+        ),
     ] {
         let msg = e.to_string();
-        let at = msg.find("database").unwrap_or_else(|| panic!("no 'database' in {msg:?}"));
-        assert!(msg[at..].contains("hash"), "{msg:?} does not match /database.*hash/");
+        let at = msg
+            .find("database")
+            .unwrap_or_else(|| panic!("no 'database' in {msg:?}"));
+        assert!(
+            msg[at..].contains("hash"),
+            "{msg:?} does not match /database.*hash/"
+        );
     }
 }
 
@@ -128,9 +165,20 @@ fn arg_decode_mismatch_fails_job(ctx: &Ctx) {
     );
     let bytes = vec![0xff_u8, 0xfe, 0xfd];
     let bad = ins(&c, Job::new("Typed").raw_arg(bytes.clone()));
-    let good = ins(&c, job_with("Typed", &Wanted { name: "x".into(), count: 3 }));
+    let good = ins(
+        &c,
+        job_with(
+            "Typed",
+            &Wanted {
+                name: "x".into(),
+                count: 3,
+            },
+        ),
+    );
     assert_eq!(c.work_until_done().must("work_until_done"), 2);
-    let expected = decode_arg::<Wanted>(bad.jobid(), &bytes).expect_err("garbage decodes").to_string();
+    let expected = decode_arg::<Wanted>(bad.jobid(), &bytes)
+        .expect_err("garbage decodes")
+        .to_string();
     assert_eq!(failure_log(&c, &bad), vec![expected]);
     assert_eq!(failures(&c, &good), 0);
     assert!(!pending(&c, &good));
@@ -157,10 +205,31 @@ fn insert_with_no_stores(ctx: &Ctx) {
 /// one identity.
 fn builder_rejects_bad_config(ctx: &Ctx) {
     let s = ctx.store();
-    assert_err!(ctx.builder().store(Arc::clone(&s)).batch_size(0).build(), Error::InvalidInput(_));
-    assert_err!(ctx.builder().store(Arc::clone(&s)).exit_status_clean_probability(1.5).build(), Error::InvalidInput(_));
-    assert_err!(ctx.builder().store(Arc::clone(&s)).exit_status_clean_probability(-0.1).build(), Error::InvalidInput(_));
-    assert_err!(ctx.builder().store(Arc::clone(&s)).store(Arc::clone(&s)).build(), Error::InvalidInput(_));
+    assert_err!(
+        ctx.builder().store(Arc::clone(&s)).batch_size(0).build(),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        ctx.builder()
+            .store(Arc::clone(&s))
+            .exit_status_clean_probability(1.5)
+            .build(),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        ctx.builder()
+            .store(Arc::clone(&s))
+            .exit_status_clean_probability(-0.1)
+            .build(),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        ctx.builder()
+            .store(Arc::clone(&s))
+            .store(Arc::clone(&s))
+            .build(),
+        Error::InvalidInput(_)
+    );
     let c = ctx.client(&[s]);
     assert_err!(c.set_batch_size(0), Error::InvalidInput(_));
     c.set_batch_size(7).must("set_batch_size(7)");
@@ -171,7 +240,10 @@ fn replace_with_bad_job(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     let h = ins(&c, Job::new("f"));
     let j = grab(&c, "f").expect("grab");
-    assert_err!(j.replace_with(vec![Job::new("ok"), Job::new("")]), Error::InvalidInput(_));
+    assert_err!(
+        j.replace_with(vec![Job::new("ok"), Job::new("")]),
+        Error::InvalidInput(_)
+    );
     assert!(!j.did_something());
     assert!(pending(&c, &h));
     assert_eq!(stats(&s).jobs, 1);

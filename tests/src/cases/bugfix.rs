@@ -27,11 +27,19 @@ fn list_jobs_honours_coalesce_prefix(ctx: &Ctx) {
     ins(&c, Job::new(FN).coalesce("ab"));
     let mut f = ListJobs::new([FN]);
     f.coalesce = Some(CoalesceFilter::Prefix("a".into()));
-    let mut keys: Vec<String> = c.list_jobs(&f).must("list_jobs").iter().filter_map(|j| j.coalesce().map(str::to_string)).collect();
+    let mut keys: Vec<String> = c
+        .list_jobs(&f)
+        .must("list_jobs")
+        .iter()
+        .filter_map(|j| j.coalesce().map(str::to_string))
+        .collect();
     keys.sort();
     assert_eq!(keys, vec!["a1", "a2", "ab"]);
     f.coalesce = Some(CoalesceFilter::Prefix("_".into()));
-    assert!(c.list_jobs(&f).must("list_jobs").is_empty(), "'_' matched as a wildcard");
+    assert!(
+        c.list_jobs(&f).must("list_jobs").is_empty(),
+        "'_' matched as a wildcard"
+    );
 }
 
 fn replacer(ctx: &Ctx) -> (Client, Arc<dyn Store>) {
@@ -82,7 +90,10 @@ fn replace_with_retried_after_collision(ctx: &Ctx) {
     let j = grab(&c, "Replacer").expect("the retry");
     assert_eq!(c.work_safely(j).must("work_safely"), WorkOutcome::Replaced);
     assert!(!pending(&c, &h));
-    let mut keys: Vec<String> = list(&c, &["Target"]).iter().filter_map(|j| j.uniqkey().map(str::to_string)).collect();
+    let mut keys: Vec<String> = list(&c, &["Target"])
+        .iter()
+        .filter_map(|j| j.uniqkey().map(str::to_string))
+        .collect();
     keys.sort();
     assert_eq!(keys, vec!["fresh", "k1"]);
 }
@@ -93,7 +104,10 @@ fn replace_with_collision_error(ctx: &Ctx) {
     ins(&c, Job::new("Target").uniqkey("k1"));
     let h = ins(&c, Job::new(FN));
     let j = grab(&c, FN).expect("grab");
-    let r = j.replace_with(vec![Job::new("Target").uniqkey("new"), Job::new("Target").uniqkey("k1")]);
+    let r = j.replace_with(vec![
+        Job::new("Target").uniqkey("new"),
+        Job::new("Target").uniqkey("k1"),
+    ]);
     assert_err!(r, Error::DuplicateUniqkey { .. });
     assert!(!j.did_something(), "a refused replace counts as an outcome");
     assert_eq!(list(&c, &["Target"]).len(), 1);
@@ -124,7 +138,8 @@ fn insert_fails_over(ctx: &Ctx) {
     let c = ctx.client(&[Arc::clone(&good), ctx.missing_store()]);
     for round in 0..10 {
         c.clear_dead();
-        c.insert(Job::new(FN)).unwrap_or_else(|e| panic!("round {round}: insert did not fail over: {e}"));
+        c.insert(Job::new(FN))
+            .unwrap_or_else(|e| panic!("round {round}: insert did not fail over: {e}"));
     }
     assert_eq!(stats(&good).jobs, 10);
 }
@@ -139,13 +154,23 @@ fn long_error_message_truncated(ctx: &Ctx) {
     let h = ins(&c, Job::new(FN));
     let h2 = ins(&c, Job::new(FN));
     assert!(work_once(&c), "work_once with a long error message");
-    assert!(work_once(&c), "the worker did not carry on after a long error message");
+    assert!(
+        work_once(&c),
+        "the worker did not carry on after a long error message"
+    );
     for h in [&h, &h2] {
         let log = failure_log(&c, h);
         assert_eq!(log.len(), 1, "the failure was not recorded");
         let stored = &log[0];
-        assert!(long.starts_with(stored.as_str()), "stored message is not a prefix of the original");
-        assert!(stored.chars().count() >= 255, "message cut below 255 characters ({})", stored.chars().count());
+        assert!(
+            long.starts_with(stored.as_str()),
+            "stored message is not a prefix of the original"
+        );
+        assert!(
+            stored.chars().count() >= 255,
+            "message cut below 255 characters ({})",
+            stored.chars().count()
+        );
         assert!(!pending(&c, h), "the job stayed leased");
     }
 }
@@ -155,7 +180,11 @@ fn long_error_message_truncated(ctx: &Ctx) {
 fn second_exit_status_upsert(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     can_do(&c, "Done", TestWorker::completing().keep(100));
-    can_do(&c, "Fail", TestWorker::new(|job| Ok(job.permanent_failure_with_status("no", 7)?)).keep(100));
+    can_do(
+        &c,
+        "Fail",
+        TestWorker::new(|job| Ok(job.permanent_failure_with_status("no", 7)?)).keep(100),
+    );
     let h = ins(&c, Job::new("Done").jobid(JobId(777)));
     assert!(work_once(&c));
     assert_eq!(exit_status(&c, &h), Some(0));
@@ -163,7 +192,11 @@ fn second_exit_status_upsert(ctx: &Ctx) {
     let h2 = ins(&c, Job::new("Fail").jobid(JobId(777)));
     assert_eq!(h2, h);
     assert!(work_once(&c), "the second exit status crashed work_once");
-    assert_eq!(exit_status(&c, &h), Some(7), "the second exit status did not replace the first");
+    assert_eq!(
+        exit_status(&c, &h),
+        Some(7),
+        "the second exit status did not replace the first"
+    );
 }
 
 /// B11: with several stores a uniqkey job goes to one home store, so a duplicate is
@@ -172,11 +205,19 @@ fn uniqkey_home_store_two_stores(ctx: &Ctx) {
     let (c, stores) = ctx.client_n(2);
     let first = ins(&c, Job::new(FN).uniqkey("major"));
     for i in 0..10 {
-        assert_err!(c.insert(Job::new(FN).uniqkey("major")), Error::DuplicateUniqkey { .. }, "attempt {i}");
+        assert_err!(
+            c.insert(Job::new(FN).uniqkey("major")),
+            Error::DuplicateUniqkey { .. },
+            "attempt {i}"
+        );
     }
     let total: u64 = stores.iter().map(|s| stats(s).jobs).sum();
     assert_eq!(total, 1);
-    assert_eq!(first.store(), &c.home_stores(FN, "major")[0], "not in its home store");
+    assert_eq!(
+        first.store(),
+        &c.home_stores(FN, "major")[0],
+        "not in its home store"
+    );
 }
 
 /// B11 with three stores and many keys: each key once, every duplicate refused.
@@ -186,7 +227,11 @@ fn uniqkey_home_store_three_stores(ctx: &Ctx) {
         ins(&c, Job::new(FN).uniqkey(format!("key-{k}")));
     }
     for k in 0..30 {
-        assert_err!(c.insert(Job::new(FN).uniqkey(format!("key-{k}"))), Error::DuplicateUniqkey { .. }, "key-{k}");
+        assert_err!(
+            c.insert(Job::new(FN).uniqkey(format!("key-{k}"))),
+            Error::DuplicateUniqkey { .. },
+            "key-{k}"
+        );
         assert_err!(
             c.insert_jobs(vec![Job::new(FN).uniqkey(format!("key-{k}"))]),
             Error::DuplicateUniqkey { .. },
@@ -195,17 +240,28 @@ fn uniqkey_home_store_three_stores(ctx: &Ctx) {
     }
     let counts: Vec<u64> = stores.iter().map(|s| stats(s).jobs).collect();
     assert_eq!(counts.iter().sum::<u64>(), 30);
-    assert!(counts.iter().filter(|n| **n > 0).count() >= 2, "keys not spread over home stores: {counts:?}");
+    assert!(
+        counts.iter().filter(|n| **n > 0).count() >= 2,
+        "keys not spread over home stores: {counts:?}"
+    );
 }
 
 /// A second client over the same stores agrees on home stores.
 fn uniqkey_home_store_shared_by_clients(ctx: &Ctx) {
     let stores = ctx.stores(3);
     let a = ctx.client(&stores);
-    let b = ctx.client(&[Arc::clone(&stores[2]), Arc::clone(&stores[0]), Arc::clone(&stores[1])]);
+    let b = ctx.client(&[
+        Arc::clone(&stores[2]),
+        Arc::clone(&stores[0]),
+        Arc::clone(&stores[1]),
+    ]);
     for k in 0..10 {
         ins(&a, Job::new(FN).uniqkey(format!("k{k}")));
-        assert_err!(b.insert(Job::new(FN).uniqkey(format!("k{k}"))), Error::DuplicateUniqkey { .. }, "k{k}");
+        assert_err!(
+            b.insert(Job::new(FN).uniqkey(format!("k{k}"))),
+            Error::DuplicateUniqkey { .. },
+            "k{k}"
+        );
     }
 }
 
@@ -246,7 +302,10 @@ fn scoreboard_of_other_process_kept(ctx: &Ctx) {
     drop(c);
     assert!(!mine.exists(), "our scoreboard was not removed");
     assert!(other.exists(), "another process's scoreboard was removed");
-    assert_eq!(std::fs::read_to_string(&other).must("read"), "pid=1\nfuncname=Other\n");
+    assert_eq!(
+        std::fs::read_to_string(&other).must("read"),
+        "pid=1\nfuncname=Other\n"
+    );
 }
 
 /// Deliberate change: `Ok(())` from `work` completes the job (upstream: falling through
@@ -265,7 +324,11 @@ fn ok_completes(ctx: &Ctx) {
 /// `Err(e)` from `work` fails the job with e's text.
 fn err_fails_with_text(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    can_do(&c, FN, TestWorker::new(|_| Err(werr("custom failure text"))).keep(100));
+    can_do(
+        &c,
+        FN,
+        TestWorker::new(|_| Err(werr("custom failure text"))).keep(100),
+    );
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
     assert_eq!(failure_log(&c, &h), vec!["custom failure text".to_string()]);
@@ -292,7 +355,10 @@ fn panic_recorded_as_failure(ctx: &Ctx) {
     assert_eq!(c.work_until_done().must("work_until_done after a panic"), 3);
     let log = failure_log(&c, &h);
     assert_eq!(log.len(), 2);
-    assert!(log.iter().all(|m| m.contains("the widget exploded: 42")), "panic message not recorded: {log:?}");
+    assert!(
+        log.iter().all(|m| m.contains("the widget exploded: 42")),
+        "panic message not recorded: {log:?}"
+    );
     assert!(!pending(&c, &h));
     assert!(!pending(&c, &fine));
     assert_eq!(failures(&c, &fine), 0);
@@ -338,7 +404,11 @@ fn explicit_outcome_then_error_or_panic(ctx: &Ctx) {
     let j = grab(&c, "CompleteThenPanic").expect("grab");
     c.work_safely(j).must("work_safely");
     assert!(!pending(&c, &h2));
-    assert_eq!(failures(&c, &h2), 0, "a panic after completing was recorded");
+    assert_eq!(
+        failures(&c, &h2),
+        0,
+        "a panic after completing was recorded"
+    );
 }
 
 /// `declined()` is not an outcome: an `Err` afterwards fails the job.

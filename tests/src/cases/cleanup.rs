@@ -59,7 +59,11 @@ fn failure_writes_error_and_exit_status(ctx: &Ctx) {
     assert_eq!(failures(&c, &h), 1);
     assert_eq!(failure_log(&c, &h), vec!["an error message".to_string()]);
     assert_eq!(stats(&s).exit_statuses, 1);
-    assert_eq!(exit_status(&c, &h), Some(1), "final failure keeps exit status 1");
+    assert_eq!(
+        exit_status(&c, &h),
+        Some(1),
+        "final failure keeps exit status 1"
+    );
     assert!(!pending(&c, &h));
 }
 
@@ -70,9 +74,15 @@ fn completion_adds_exit_status(ctx: &Ctx) {
     assert_eq!(st.exit_statuses, 2);
     assert_eq!(st.errors, 1);
     assert_eq!(exit_status(&sc.c, &sc.h2), Some(0));
-    let errs = sc.s.recent_failures(None, None, 100).must("recent_failures");
+    let errs =
+        sc.s.recent_failures(None, None, 100)
+            .must("recent_failures");
     assert_eq!(errs.len(), 1);
-    assert_eq!(errs[0].jobid, sc.h1.jobid(), "the error row belongs to the failed job");
+    assert_eq!(
+        errs[0].jobid,
+        sc.h1.jobid(),
+        "the error row belongs to the failed job"
+    );
 }
 
 /// 8. After the keep time, writing a new exit status prunes the expired ones.
@@ -81,9 +91,17 @@ fn expired_exit_statuses_pruned(ctx: &Ctx) {
     ctx.advance(300);
     let h3 = ins(&sc.c, Job::new(FAIL));
     assert_eq!(sc.c.work_until_done().must("work_until_done"), 1);
-    assert_eq!(stats(&sc.s).exit_statuses, 1, "expired exit statuses were not pruned");
+    assert_eq!(
+        stats(&sc.s).exit_statuses,
+        1,
+        "expired exit statuses were not pruned"
+    );
     assert_eq!(exit_status(&sc.c, &h3), Some(1));
-    assert_eq!(exit_status(&sc.c, &sc.h2), None, "job 2's exit status should be gone");
+    assert_eq!(
+        exit_status(&sc.c, &sc.h2),
+        None,
+        "job 2's exit status should be gone"
+    );
 }
 
 /// 9-10. Errors older than the max age are pruned on the next failure; the survivor is
@@ -93,10 +111,16 @@ fn old_errors_pruned_on_failure(ctx: &Ctx) {
     ctx.advance(300);
     let h3 = ins(&sc.c, Job::new(FAIL));
     sc.c.work_until_done().must("work_until_done");
-    let errs = sc.s.recent_failures(None, None, 100).must("recent_failures");
+    let errs =
+        sc.s.recent_failures(None, None, 100)
+            .must("recent_failures");
     assert_eq!(errs.len(), 1, "old errors were not pruned: {errs:?}");
     assert_eq!(errs[0].jobid, h3.jobid());
-    assert_eq!(failures(&sc.c, &sc.h1), 0, "job 1's error should have been pruned");
+    assert_eq!(
+        failures(&sc.c, &sc.h1),
+        0,
+        "job 1's error should have been pruned"
+    );
 }
 
 /// Before the keep time nothing is pruned.
@@ -117,7 +141,10 @@ fn prune_off_then_explicit_prune(ctx: &Ctx) {
     let _h3 = ins(&sc.c, Job::new(FAIL));
     sc.c.work_until_done().must("work_until_done");
     let st = stats(&sc.s);
-    assert_eq!(st.exit_statuses, 3, "Pruning::Off pruned exit statuses inline");
+    assert_eq!(
+        st.exit_statuses, 3,
+        "Pruning::Off pruned exit statuses inline"
+    );
     assert_eq!(st.errors, 2, "Pruning::Off pruned errors inline");
     let report = sc.c.prune(1000).must("prune");
     assert_eq!(report.exit_statuses, 2);
@@ -148,9 +175,16 @@ fn store_prune_thresholds(ctx: &Ctx) {
     let sc = first_two(ctx, Pruning::Off);
     let t = sc.c.now(&h0(&sc.c)).must("now");
     assert_eq!(sc.s.prune_errors(t - 1000, 100).must("prune_errors"), 0);
-    assert_eq!(sc.s.prune_exit_statuses(t, 100).must("prune_exit_statuses"), 0);
+    assert_eq!(
+        sc.s.prune_exit_statuses(t, 100).must("prune_exit_statuses"),
+        0
+    );
     assert_eq!(sc.s.prune_errors(t + 1000, 100).must("prune_errors"), 1);
-    assert_eq!(sc.s.prune_exit_statuses(t + 1000, 100).must("prune_exit_statuses"), 2);
+    assert_eq!(
+        sc.s.prune_exit_statuses(t + 1000, 100)
+            .must("prune_exit_statuses"),
+        2
+    );
 }
 
 cases!("cleanup";

@@ -30,7 +30,9 @@ fn coalesce_worker(done: Rec<String>) -> TestWorker {
 
 fn insert_ten(c: &Client) -> Vec<JobHandle> {
     let keys = ["foo", "bar", "baz"];
-    (0..10).map(|i| ins(c, Job::new(FN).coalesce(keys[i % 3]))).collect()
+    (0..10)
+        .map(|i| ins(c, Job::new(FN).coalesce(keys[i % 3])))
+        .collect()
 }
 
 /// 10 inserts with coalesce keys foo (x4), bar (x3), baz (x3) all succeed.
@@ -57,7 +59,12 @@ fn work_once_drains_each_group(ctx: &Ctx) {
     assert_eq!(stats(&s).jobs, 0);
     let mut d = seen(&done);
     d.sort();
-    let mut expected: Vec<String> = ["foo", "bar", "baz"].iter().cycle().take(10).map(|s| s.to_string()).collect();
+    let mut expected: Vec<String> = ["foo", "bar", "baz"]
+        .iter()
+        .cycle()
+        .take(10)
+        .map(|s| s.to_string())
+        .collect();
     expected.sort();
     assert_eq!(d, expected, "each job completed exactly once");
 }
@@ -74,11 +81,17 @@ fn each_work_once_completes_one_group(ctx: &Ctx) {
         assert!(work_once(&c));
         let after = seen(&done);
         let group = &after[before..];
-        assert!(group.iter().all(|k| *k == group[0]), "one work_once mixed keys: {group:?}");
+        assert!(
+            group.iter().all(|k| *k == group[0]),
+            "one work_once mixed keys: {group:?}"
+        );
         sizes.push((group[0].clone(), group.len()));
     }
     sizes.sort();
-    assert_eq!(sizes, vec![("bar".into(), 3), ("baz".into(), 3), ("foo".into(), 4)]);
+    assert_eq!(
+        sizes,
+        vec![("bar".into(), 3), ("baz".into(), 3), ("foo".into(), 4)]
+    );
 }
 
 /// `find_job_with_coalescing_value` grabs only exact matches.
@@ -87,10 +100,18 @@ fn find_by_value_exact(ctx: &Ctx) {
     ins(&c, Job::new(FN).coalesce("foobar"));
     ins(&c, Job::new(FN).coalesce("fo"));
     let h = ins(&c, Job::new(FN).coalesce("foo"));
-    let j = c.find_job_with_coalescing_value(FN, "foo").must("find").expect("a foo job");
+    let j = c
+        .find_job_with_coalescing_value(FN, "foo")
+        .must("find")
+        .expect("a foo job");
     assert_eq!(j.handle(), &h);
     assert!(j.grabbed_until() > now(&c), "the job found is leased");
-    assert!(c.find_job_with_coalescing_value(FN, "foo").must("find").is_none(), "only one exact match");
+    assert!(
+        c.find_job_with_coalescing_value(FN, "foo")
+            .must("find")
+            .is_none(),
+        "only one exact match"
+    );
 }
 
 /// `find_job_with_coalescing_prefix` grabs every job whose key starts with the prefix.
@@ -113,25 +134,61 @@ fn prefix_wildcards_are_literal(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     ins(&c, Job::new(FN).coalesce("abc"));
     ins(&c, Job::new(FN).coalesce("xyz"));
-    assert!(c.find_job_with_coalescing_prefix(FN, "a_").must("find").is_none(), "'_' matched as a wildcard");
-    assert!(c.find_job_with_coalescing_prefix(FN, "%").must("find").is_none(), "'%' matched as a wildcard");
+    assert!(
+        c.find_job_with_coalescing_prefix(FN, "a_")
+            .must("find")
+            .is_none(),
+        "'_' matched as a wildcard"
+    );
+    assert!(
+        c.find_job_with_coalescing_prefix(FN, "%")
+            .must("find")
+            .is_none(),
+        "'%' matched as a wildcard"
+    );
     let h = ins(&c, Job::new(FN).coalesce("a_c%"));
-    let j = c.find_job_with_coalescing_prefix(FN, "a_").must("find").expect("literal prefix a_");
+    let j = c
+        .find_job_with_coalescing_prefix(FN, "a_")
+        .must("find")
+        .expect("literal prefix a_");
     assert_eq!(j.handle(), &h);
 }
 
 /// Coalescing finds respect run_after, leases and the function.
 fn coalescing_respects_eligibility(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    ins(&c, Job::new(FN).coalesce("k").run_after(plus(now(&c), 1000)));
+    ins(
+        &c,
+        Job::new(FN).coalesce("k").run_after(plus(now(&c), 1000)),
+    );
     ins(&c, Job::new("Other").coalesce("k"));
-    ins(&c, Job::new(FN).coalesce("k").grabbed_until(plus(now(&c), 1000)));
-    assert!(c.find_job_with_coalescing_value(FN, "k").must("find").is_none());
-    assert!(c.find_job_with_coalescing_prefix(FN, "k").must("find").is_none());
+    ins(
+        &c,
+        Job::new(FN)
+            .coalesce("k")
+            .grabbed_until(plus(now(&c), 1000)),
+    );
+    assert!(c
+        .find_job_with_coalescing_value(FN, "k")
+        .must("find")
+        .is_none());
+    assert!(c
+        .find_job_with_coalescing_prefix(FN, "k")
+        .must("find")
+        .is_none());
     ctx.advance(1001);
-    assert!(c.find_job_with_coalescing_value(FN, "k").must("find").is_some());
-    assert!(c.find_job_with_coalescing_value(FN, "k").must("find").is_some());
-    assert!(c.find_job_with_coalescing_value(FN, "k").must("find").is_none());
+    assert!(c
+        .find_job_with_coalescing_value(FN, "k")
+        .must("find")
+        .is_some());
+    assert!(c
+        .find_job_with_coalescing_value(FN, "k")
+        .must("find")
+        .is_some());
+    assert!(c
+        .find_job_with_coalescing_value(FN, "k")
+        .must("find")
+        .is_none());
 }
 
 cases!("coalesce";

@@ -4,9 +4,9 @@ pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 
 pub(crate) use schwartz_core::{
-    datetime_to_epoch, decode_arg, encode_arg, AbilityRotation,
-    CandidateOrder, Client, CoalesceFilter, Error, Job, JobHandle, JobId, JobOrder, ListJobs,
-    QueuedJob, Store, StoreHash, WorkOutcome,
+    datetime_to_epoch, decode_arg, encode_arg, AbilityRotation, CandidateOrder, Client,
+    CoalesceFilter, Error, Job, JobHandle, JobId, JobOrder, ListJobs, QueuedJob, Store, StoreHash,
+    WorkOutcome,
 };
 pub(crate) use serde::{Deserialize, Serialize};
 
@@ -65,5 +65,6 @@ pub(crate) fn can_do(c: &Client, funcname: &str, w: TestWorker) {
 /// `grab_job`, which must succeed.
 #[track_caller]
 pub(crate) fn grab(c: &Client, funcname: &str) -> Option<QueuedJob> {
-    c.grab_job(funcname).must(&format!("grab_job({funcname:?})"))
+    c.grab_job(funcname)
+        .must(&format!("grab_job({funcname:?})"))
 }

@@ -9,7 +9,9 @@ use super::common::*;
 const ADD: &str = "Worker::Addition";
 
 fn numbers() -> Numbers {
-    Numbers { numbers: vec![1, 2] }
+    Numbers {
+        numbers: vec![1, 2],
+    }
 }
 
 /// 1. Client over [missing, good]: 50 inserts all succeed, into the good store.
@@ -22,7 +24,11 @@ fn inserts_skip_missing_store(ctx: &Ctx) {
         let h = c
             .insert(job_with(ADD, &numbers()))
             .unwrap_or_else(|e| panic!("insert #{i} failed: {e}"));
-        assert_eq!(h.store(), &good_hash, "insert #{i} went to the missing store");
+        assert_eq!(
+            h.store(),
+            &good_hash,
+            "insert #{i} went to the missing store"
+        );
     }
     assert_eq!(stats(&good).jobs, 50);
 }
@@ -73,7 +79,10 @@ fn kill(c: &Client, flaky: &FlakyStore) {
     flaky.set_offline(true);
     let e = c.insert(Job::new(ADD));
     assert!(e.is_err(), "insert into an offline store succeeded");
-    assert!(c.is_dead(&h0(c)), "a failing insert did not mark the store dead");
+    assert!(
+        c.is_dead(&h0(c)),
+        "a failing insert did not mark the store dead"
+    );
     flaky.set_offline(false);
 }
 
@@ -82,7 +91,11 @@ fn revived_after_retry_seconds(ctx: &Ctx) {
     let (c, flaky) = flaky_client(ctx, Some(30));
     kill(&c, &flaky);
     let calls = flaky.calls();
-    assert_err!(c.insert(Job::new(ADD)), Error::NoStore(_), "while the only store is dead");
+    assert_err!(
+        c.insert(Job::new(ADD)),
+        Error::NoStore(_),
+        "while the only store is dead"
+    );
     assert_eq!(flaky.calls(), calls, "a dead store was asked for an insert");
     ctx.advance(31);
     assert!(!c.is_dead(&h0(&c)), "store not revived after retry_seconds");
@@ -109,7 +122,10 @@ fn default_retry_seconds_is_30(ctx: &Ctx) {
         ctx.advance(25);
         assert!(c.is_dead(&h0(&c)), "retry {retry:?}: revived after 25 s");
         ctx.advance(10);
-        assert!(!c.is_dead(&h0(&c)), "retry {retry:?}: still dead after 35 s");
+        assert!(
+            !c.is_dead(&h0(&c)),
+            "retry {retry:?}: still dead after 35 s"
+        );
         assert!(ctx.shift().seconds() - start >= 35);
     }
 }
@@ -143,12 +159,24 @@ fn marked_dead_store_skipped(ctx: &Ctx) {
         let h = ins(&c, Job::new(ADD));
         assert_ne!(h.store(), &dead, "insert went to a dead store");
     }
-    assert_eq!(c.work_until_done().must("work_until_done"), 10, "only the live store's jobs");
+    assert_eq!(
+        c.work_until_done().must("work_until_done"),
+        10,
+        "only the live store's jobs"
+    );
     assert_eq!(stats(&stores[0]).jobs, 1, "the dead store's job was worked");
     let listed = list(&c, &[ADD]);
-    assert!(listed.is_empty(), "list_jobs read a dead store: {} jobs", listed.len());
+    assert!(
+        listed.is_empty(),
+        "list_jobs read a dead store: {} jobs",
+        listed.len()
+    );
     ctx.advance(61);
-    assert_eq!(c.work_until_done().must("work_until_done"), 1, "the revived store's job");
+    assert_eq!(
+        c.work_until_done().must("work_until_done"),
+        1,
+        "the revived store's job"
+    );
 }
 
 /// Every store dead: `NoStore`, for insert and insert_jobs.
@@ -170,12 +198,20 @@ fn grab_marks_failing_store_dead(ctx: &Ctx) {
     can_do(&c, ADD, TestWorker::completing());
     ins(&ctx.client(&[Arc::clone(&good)]), Job::new(ADD));
     flaky.set_offline(true);
-    assert!(grab(&c, ADD).is_some(), "the good store's job was not found");
+    assert!(
+        grab(&c, ADD).is_some(),
+        "the good store's job was not found"
+    );
     // Random order: repeat until the flaky store was certainly tried.
     for _ in 0..20 {
-        let _ = c.find_job_for_workers(Some(&[ADD])).must("find_job_for_workers");
+        let _ = c
+            .find_job_for_workers(Some(&[ADD]))
+            .must("find_job_for_workers");
     }
-    assert!(c.is_dead(&StoreHash::of(&flaky.identity())), "failing store not marked dead by grabs");
+    assert!(
+        c.is_dead(&StoreHash::of(&flaky.identity())),
+        "failing store not marked dead by grabs"
+    );
 }
 
 /// A dead mark is not checked by lookups, handle queries, `work_on` or outcomes (3.9):
@@ -193,13 +229,22 @@ fn dead_mark_not_checked_by_lookups(ctx: &Ctx) {
         Ok(jobs) => assert!(jobs.is_empty(), "list_jobs used a dead store"),
         Err(e) => assert!(matches!(e, Error::NoStore(_)), "list_jobs: {e}"),
     }
-    assert!(c.find_job_with_coalescing_prefix(ADD, "").must("coalescing find").is_none());
+    assert!(c
+        .find_job_with_coalescing_prefix(ADD, "")
+        .must("coalescing find")
+        .is_none());
     assert!(pending(&c, &h));
-    assert!(c.lookup_job(&h).must("lookup_job").is_some(), "lookup_job skipped a dead store");
+    assert!(
+        c.lookup_job(&h).must("lookup_job").is_some(),
+        "lookup_job skipped a dead store"
+    );
     assert_eq!(failures(&c, &h), 0);
     j.completed().must("an outcome on a dead-marked store");
     let other = if j.handle() == &h { &h2 } else { &h };
-    assert!(c.work_on(other).must("work_on"), "work_on skipped a dead store");
+    assert!(
+        c.work_on(other).must("work_on"),
+        "work_on skipped a dead store"
+    );
     assert!(!pending(&c, &h) && !pending(&c, &h2));
 }
 

@@ -33,10 +33,19 @@ fn declined_stays_leased(ctx: &Ctx) {
     let h = ins(&c, Job::new(EVENTUALLY));
     can_do(&c, EVENTUALLY, declining());
     assert!(work_once(&c));
-    assert!(grab(&c, EVENTUALLY).is_none(), "declined job grabbable at once");
+    assert!(
+        grab(&c, EVENTUALLY).is_none(),
+        "declined job grabbable at once"
+    );
     ctx.advance(3);
-    assert!(grab(&c, EVENTUALLY).is_none(), "declined job grabbable 3 s later");
-    assert!(lookup(&c, &h).grabbed_until() > now(&c), "lease was released by declined()");
+    assert!(
+        grab(&c, EVENTUALLY).is_none(),
+        "declined job grabbable 3 s later"
+    );
+    assert!(
+        lookup(&c, &h).grabbed_until() > now(&c),
+        "lease was released by declined()"
+    );
 }
 
 /// Once the lease runs out the declined job is grabbable again.
@@ -92,7 +101,14 @@ fn part2(ctx: &Ctx) -> Part2 {
         }),
     );
     let hs = (0..5).map(|_| ins(&c, Job::new(WITH_TIME))).collect();
-    Part2 { c, s, hs, decline, declined_ids, ran }
+    Part2 {
+        c,
+        s,
+        hs,
+        decline,
+        declined_ids,
+        ran,
+    }
 }
 
 /// Part 2: 5 inserts; 5 `work_once` true, each declining a different job.
@@ -104,8 +120,16 @@ fn declined_with_time_each_job_once(ctx: &Ctx) {
     let mut ids = seen(&p.declined_ids);
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 5, "the 5 work_once calls did not decline 5 different jobs");
-    assert_eq!(failures(&p.c, &p.hs[0]), 0, "declining counted as a failure");
+    assert_eq!(
+        ids.len(),
+        5,
+        "the 5 work_once calls did not decline 5 different jobs"
+    );
+    assert_eq!(
+        failures(&p.c, &p.hs[0]),
+        0,
+        "declining counted as a failure"
+    );
 }
 
 /// Part 2: after declining, nothing is grabbable (run_after in the future), and the
@@ -115,11 +139,18 @@ fn declined_with_time_not_grabbable_yet(ctx: &Ctx) {
     for _ in 0..5 {
         assert!(work_once(&p.c));
     }
-    assert!(grab(&p.c, WITH_TIME).is_none(), "declined job grabbable before its run_after");
+    assert!(
+        grab(&p.c, WITH_TIME).is_none(),
+        "declined job grabbable before its run_after"
+    );
     let n = now(&p.c);
     for h in &p.hs {
         let j = lookup(&p.c, h);
-        assert_eq!(j.grabbed_until().timestamp(), 0, "declined_until did not release the lease");
+        assert_eq!(
+            j.grabbed_until().timestamp(),
+            0,
+            "declined_until did not release the lease"
+        );
         assert!(j.run_after() > n, "run_after not moved to the future");
     }
 }
@@ -138,7 +169,10 @@ fn declined_with_time_then_completes(ctx: &Ctx) {
     let ran = seen(&p.ran);
     assert_eq!(ran.len(), 5);
     for (run_after, now) in ran {
-        assert!(run_after < now, "job ran with run_after {run_after} >= now {now}");
+        assert!(
+            run_after < now,
+            "job ran with run_after {run_after} >= now {now}"
+        );
     }
     assert_eq!(stats(&p.s).jobs, 0, "Ok(()) should complete the jobs");
     for h in &p.hs {
@@ -170,7 +204,10 @@ fn declines_do_not_count_as_failures(ctx: &Ctx) {
     let h = ins(&c, Job::new(WITH_TIME));
     assert_eq!(c.work_until_done().must("work_until_done"), 6);
     assert_eq!(failures(&c, &h), 1);
-    assert!(!pending(&c, &h), "with max_retries 0 the first real failure is final");
+    assert!(
+        !pending(&c, &h),
+        "with max_retries 0 the first real failure is final"
+    );
 }
 
 cases!("declined";

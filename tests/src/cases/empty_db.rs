@@ -6,9 +6,17 @@ use super::common::*;
 /// second at once (`NoStore`: the store is now marked dead).
 fn insert_into_empty_db_fails_twice(ctx: &Ctx) {
     let c = ctx.client(&[ctx.empty_store()]);
-    assert_err!(c.insert(Job::new("Foo")), Error::SchemaMissing { .. }, "first insert into an empty db");
+    assert_err!(
+        c.insert(Job::new("Foo")),
+        Error::SchemaMissing { .. },
+        "first insert into an empty db"
+    );
     assert!(c.is_dead(&h0(&c)), "an empty db was not marked dead");
-    assert_err!(c.insert(Job::new("Foo")), Error::NoStore(_), "second insert into an empty db");
+    assert_err!(
+        c.insert(Job::new("Foo")),
+        Error::NoStore(_),
+        "second insert into an empty db"
+    );
 }
 
 /// The second insert does not touch the database.
@@ -26,14 +34,22 @@ fn second_insert_does_not_touch_db(ctx: &Ctx) {
 fn schema_missing_message_names_migrations(ctx: &Ctx) {
     let c = ctx.client(&[ctx.empty_store()]);
     let e = assert_err!(c.insert(Job::new("Foo")), Error::SchemaMissing { .. });
-    assert!(e.to_string().contains("migrat"), "message should mention migrations: {e}");
+    assert!(
+        e.to_string().contains("migrat"),
+        "message should mention migrations: {e}"
+    );
 }
 
 /// A database that does not exist: inserts fail the same way (unavailable, then dead).
 fn insert_into_missing_db_fails_twice(ctx: &Ctx) {
     let c = ctx.client(&[ctx.missing_store()]);
-    let e = c.insert(Job::new("Foo")).expect_err("insert into a missing db succeeded");
-    assert!(e.marks_store_dead(), "error {e:?} should be one that marks the store dead");
+    let e = c
+        .insert(Job::new("Foo"))
+        .expect_err("insert into a missing db succeeded");
+    assert!(
+        e.marks_store_dead(),
+        "error {e:?} should be one that marks the store dead"
+    );
     assert!(c.is_dead(&h0(&c)));
     assert_err!(c.insert(Job::new("Foo")), Error::NoStore(_));
 }
@@ -43,7 +59,10 @@ fn work_once_on_empty_db_finds_nothing(ctx: &Ctx) {
     let c = ctx.client(&[ctx.empty_store()]);
     can_do(&c, "Foo", TestWorker::ok());
     assert!(!work_once(&c), "work_once found a job in an empty db");
-    assert!(c.is_dead(&h0(&c)), "the failing candidate select did not mark the store dead");
+    assert!(
+        c.is_dead(&h0(&c)),
+        "the failing candidate select did not mark the store dead"
+    );
     assert!(!work_once(&c));
 }
 

@@ -38,7 +38,10 @@ fn three_stores_each_get_jobs(ctx: &Ctx) {
     }
     let counts: Vec<u64> = stores.iter().map(|s| stats(s).jobs).collect();
     assert_eq!(counts.iter().sum::<u64>(), 90);
-    assert!(counts.iter().all(|n| *n > 10), "uneven spread over 3 stores: {counts:?}");
+    assert!(
+        counts.iter().all(|n| *n > 10),
+        "uneven spread over 3 stores: {counts:?}"
+    );
 }
 
 /// Workers find jobs in every store.

@@ -34,7 +34,10 @@ fn run(ctx: &Ctx, death: Death) -> (Client, JobHandle, JobHandle) {
     );
     let h1 = ins(&c, Job::new(FN).coalesce("a1"));
     let h2 = ins(&c, Job::new(FN).coalesce("a2"));
-    let j1 = c.find_job_with_coalescing_prefix(FN, "a1").must("find").expect("job 1");
+    let j1 = c
+        .find_job_with_coalescing_prefix(FN, "a1")
+        .must("find")
+        .expect("job 1");
     assert_eq!(j1.handle(), &h1);
     c.work_safely(j1).must("work_safely");
     (c, h1, h2)
@@ -43,9 +46,20 @@ fn run(ctx: &Ctx, death: Death) -> (Client, JobHandle, JobHandle) {
 /// job1 has no failure (it was completed), job2 has one.
 fn failure_charged_to_current_job(ctx: &Ctx) {
     let (c, h1, h2) = run(ctx, Death::Error);
-    assert_eq!(failures(&c, &h1), 0, "the failure was charged to the first job");
-    assert_eq!(failures(&c, &h2), 1, "the failure was not charged to the current job");
-    assert_eq!(failure_log(&c, &h2), vec!["dying after switching jobs".to_string()]);
+    assert_eq!(
+        failures(&c, &h1),
+        0,
+        "the failure was charged to the first job"
+    );
+    assert_eq!(
+        failures(&c, &h2),
+        1,
+        "the failure was not charged to the current job"
+    );
+    assert_eq!(
+        failure_log(&c, &h2),
+        vec!["dying after switching jobs".to_string()]
+    );
 }
 
 /// job1 is completed (exit status 0), job2 waits for its retry.
@@ -53,9 +67,16 @@ fn first_completed_second_retried(ctx: &Ctx) {
     let (c, h1, h2) = run(ctx, Death::Error);
     assert!(!pending(&c, &h1));
     assert_eq!(exit_status(&c, &h1), Some(0));
-    assert!(pending(&c, &h2), "with max_retries 1 the second job is retried");
+    assert!(
+        pending(&c, &h2),
+        "with max_retries 1 the second job is retried"
+    );
     let j2 = lookup(&c, &h2);
-    assert_eq!(j2.grabbed_until().timestamp(), 0, "the failed job was not released");
+    assert_eq!(
+        j2.grabbed_until().timestamp(),
+        0,
+        "the failed job was not released"
+    );
     assert!(j2.run_after() > now(&c), "retry_delay 10 not applied");
 }
 
@@ -65,7 +86,10 @@ fn panic_charged_to_current_job(ctx: &Ctx) {
     assert_eq!(failures(&c, &h1), 0);
     assert_eq!(failures(&c, &h2), 1);
     let log = failure_log(&c, &h2);
-    assert!(log[0].contains("dying after switching jobs"), "panic message not recorded: {log:?}");
+    assert!(
+        log[0].contains("dying after switching jobs"),
+        "panic message not recorded: {log:?}"
+    );
 }
 
 /// `current_job` during `work` is the job being worked.

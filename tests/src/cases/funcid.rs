@@ -22,7 +22,10 @@ fn same_name_same_funcid(ctx: &Ctx) {
     let h1 = ins(&c, job_with("feedmajor", &feed()));
     let h2 = ins(
         &c,
-        job_with("feedmajor", &feed()).run_after(plus(now(&c), 60)).priority(7).coalesce("major"),
+        job_with("feedmajor", &feed())
+            .run_after(plus(now(&c), 60))
+            .priority(7)
+            .coalesce("major"),
     );
     let (j1, j2) = (lookup(&c, &h1), lookup(&c, &h2));
     assert_eq!(j1.funcid(), j2.funcid());
@@ -62,9 +65,14 @@ fn concurrent_funcid_creation(ctx: &Ctx) {
                 scope.spawn(move || s.funcid("raced").map_err(|e| e.to_string()))
             })
             .collect();
-        hs.into_iter().map(|h| h.join().expect("thread").must("funcid")).collect()
+        hs.into_iter()
+            .map(|h| h.join().expect("thread").must("funcid"))
+            .collect()
     });
-    assert!(ids.iter().all(|i| *i == ids[0]), "different ids for one name: {ids:?}");
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "different ids for one name: {ids:?}"
+    );
     let rows = s.funcmap().must("funcmap");
     assert_eq!(rows.iter().filter(|m| m.funcname == "raced").count(), 1);
 }

@@ -31,15 +31,27 @@ fn setup(ctx: &Ctx) -> Setup {
     let available = ins(&c, Job::new(FN));
     let until = plus(now(&c), 100);
     let grabbed = ins(&c, Job::new(FN).grabbed_until(until));
-    Setup { c, available, grabbed, grabbed_until: until.timestamp(), inside }
+    Setup {
+        c,
+        available,
+        grabbed,
+        grabbed_until: until.timestamp(),
+        inside,
+    }
 }
 
 /// 1-3. A leased job is not worked, gets no failure, and its lease is unchanged.
 fn leased_job_not_worked(ctx: &Ctx) {
     let s = setup(ctx);
-    assert!(!s.c.grab_and_work_on(&s.grabbed).must("grab_and_work_on"), "worked a leased job");
+    assert!(
+        !s.c.grab_and_work_on(&s.grabbed).must("grab_and_work_on"),
+        "worked a leased job"
+    );
     assert!(failure_log(&s.c, &s.grabbed).is_empty());
-    assert_eq!(lookup(&s.c, &s.grabbed).grabbed_until().timestamp(), s.grabbed_until);
+    assert_eq!(
+        lookup(&s.c, &s.grabbed).grabbed_until().timestamp(),
+        s.grabbed_until
+    );
     assert!(seen(&s.inside).is_empty(), "the worker ran");
 }
 
@@ -48,7 +60,11 @@ fn leased_job_not_worked(ctx: &Ctx) {
 fn available_job_worked(ctx: &Ctx) {
     let s = setup(ctx);
     assert!(s.c.grab_and_work_on(&s.available).must("grab_and_work_on"));
-    assert_eq!(seen(&s.inside), vec![(true, false)], "(leased while working, nested call result)");
+    assert_eq!(
+        seen(&s.inside),
+        vec![(true, false)],
+        "(leased while working, nested call result)"
+    );
     assert!(failure_log(&s.c, &s.available).is_empty());
     assert!(!pending(&s.c, &s.available));
 }
@@ -57,7 +73,10 @@ fn available_job_worked(ctx: &Ctx) {
 fn gone_job_returns_false(ctx: &Ctx) {
     let s = setup(ctx);
     assert!(s.c.grab_and_work_on(&s.available).must("first"));
-    assert!(!s.c.grab_and_work_on(&s.available).must("second"), "worked a finished job");
+    assert!(
+        !s.c.grab_and_work_on(&s.available).must("second"),
+        "worked a finished job"
+    );
     assert!(failure_log(&s.c, &s.available).is_empty());
     assert_eq!(seen(&s.inside).len(), 1);
 }
@@ -74,7 +93,10 @@ fn leased_job_worked_after_lease(ctx: &Ctx) {
 fn ignores_run_after(ctx: &Ctx) {
     let s = setup(ctx);
     let later = ins(&s.c, Job::new(FN).run_after(plus(now(&s.c), 1000)));
-    assert!(s.c.grab_and_work_on(&later).must("grab_and_work_on"), "a future job was not worked");
+    assert!(
+        s.c.grab_and_work_on(&later).must("grab_and_work_on"),
+        "a future job was not worked"
+    );
     assert!(!pending(&s.c, &later));
 }
 

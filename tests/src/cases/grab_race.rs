@@ -52,8 +52,14 @@ fn race(r: &Race) -> (Option<QueuedJob>, Option<QueuedJob>) {
     std::thread::scope(|s| {
         let ta = s.spawn(|| r.a.grab_job(FN).map_err(|e| e.to_string()));
         let tb = s.spawn(|| r.b.grab_job(FN).map_err(|e| e.to_string()));
-        let ga = ta.join().expect("client A's thread panicked").must("client A grab_job");
-        let gb = tb.join().expect("client B's thread panicked").must("client B grab_job");
+        let ga = ta
+            .join()
+            .expect("client A's thread panicked")
+            .must("client A grab_job");
+        let gb = tb
+            .join()
+            .expect("client B's thread panicked")
+            .must("client B grab_job");
         (ga, gb)
     })
 }
@@ -61,10 +67,23 @@ fn race(r: &Race) -> (Option<QueuedJob>, Option<QueuedJob>) {
 /// 1-2. One job, two racing clients: exactly one gets it.
 fn exactly_one_client_gets_the_job(ctx: &Ctx) {
     let r = setup(ctx);
-    let h = ins(&r.a, job_with(FN, &Numbers { numbers: vec![1, 2] }));
+    let h = ins(
+        &r.a,
+        job_with(
+            FN,
+            &Numbers {
+                numbers: vec![1, 2],
+            },
+        ),
+    );
     let (ga, gb) = race(&r);
     let winners: Vec<&QueuedJob> = ga.iter().chain(gb.iter()).collect();
-    assert_eq!(winners.len(), 1, "{} clients got the one job", winners.len());
+    assert_eq!(
+        winners.len(),
+        1,
+        "{} clients got the one job",
+        winners.len()
+    );
     assert_eq!(winners[0].handle(), &h);
     assert_eq!(stats(&r.store).jobs, 1);
 }
@@ -74,7 +93,10 @@ fn loser_reports_lost_race(ctx: &Ctx) {
     let r = setup(ctx);
     ins(&r.a, Job::new(FN));
     let _ = race(&r);
-    assert!(r.lost.load(Ordering::SeqCst) >= 1, "no lost race was reported");
+    assert!(
+        r.lost.load(Ordering::SeqCst) >= 1,
+        "no lost race was reported"
+    );
 }
 
 /// The winner holds a working lease: it completes; the job is gone.

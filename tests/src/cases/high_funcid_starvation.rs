@@ -42,7 +42,12 @@ fn rotation_serves_both_functions(ctx: &Ctx) {
 /// Rotation also beats jobid order: all J1 jobs first, then J2, batch size 1.
 fn rotation_beats_insert_order(ctx: &Ctx) {
     let s = ctx.store();
-    let c = ctx.builder().store(Arc::clone(&s)).batch_size(1).build().must("client");
+    let c = ctx
+        .builder()
+        .store(Arc::clone(&s))
+        .batch_size(1)
+        .build()
+        .must("client");
     for _ in 0..10 {
         ins(&c, Job::new(J1));
     }
@@ -69,7 +74,11 @@ fn current_abilities_rotate(ctx: &Ctx) {
     assert!(!work_once(&c));
     let mut cur = c.current_abilities();
     cur.sort();
-    assert_eq!(cur, vec![J1.to_string(), J2.to_string()], "a miss should restore all abilities");
+    assert_eq!(
+        cur,
+        vec![J1.to_string(), J2.to_string()],
+        "a miss should restore all abilities"
+    );
 }
 
 cases!("high_funcid_starvation";

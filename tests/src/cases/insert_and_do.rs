@@ -21,7 +21,9 @@ fn addition_client(ctx: &Ctx) -> Client {
 /// 1-4. A structured arg round-trips through insert and grab.
 fn structured_arg_round_trip(ctx: &Ctx) {
     let c = addition_client(ctx);
-    let arg = Numbers { numbers: vec![1, 2] };
+    let arg = Numbers {
+        numbers: vec![1, 2],
+    };
     let h = ins(&c, job_with(ADD, &arg));
     let j = grab(&c, ADD).expect("grab_job found nothing");
     assert_eq!(j.handle(), &h);
@@ -32,12 +34,23 @@ fn structured_arg_round_trip(ctx: &Ctx) {
 /// nothing, even with another function's job present.
 fn leased_job_not_grabbed_again(ctx: &Ctx) {
     let c = addition_client(ctx);
-    ins(&c, job_with(ADD, &Numbers { numbers: vec![1, 2] }));
+    ins(
+        &c,
+        job_with(
+            ADD,
+            &Numbers {
+                numbers: vec![1, 2],
+            },
+        ),
+    );
     let _j = grab(&c, ADD).expect("first grab");
     ins(&c, job_with("dummy", &vec![1, 2, 3]));
     assert!(grab(&c, ADD).is_none(), "a leased job was grabbed again");
     ctx.advance(31);
-    assert!(grab(&c, ADD).is_some(), "the job was not grabbable after its lease");
+    assert!(
+        grab(&c, ADD).is_some(),
+        "the job was not grabbable after its lease"
+    );
 }
 
 fn scalar_round_trip(ctx: &Ctx, bytes: &[u8]) {
@@ -93,7 +106,10 @@ fn merge_internal_dict(ctx: &Ctx) {
         }),
     );
     for (k, v) in [("foo", "bar"), ("bar", "baz"), ("baz", "foo")] {
-        ins(&c, job_with(MERGE, &BTreeMap::from([(k.to_string(), v.to_string())])));
+        ins(
+            &c,
+            job_with(MERGE, &BTreeMap::from([(k.to_string(), v.to_string())])),
+        );
     }
     assert_eq!(c.work_until_done().must("work_until_done"), 3);
     let got = merged.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -121,7 +137,8 @@ fn division_client(ctx: &Ctx, panicking: bool) -> Client {
                 // Real integer division: panics "attempt to divide by zero".
                 a.n / a.d
             } else {
-                a.n.checked_div(a.d).ok_or_else(|| werr("Illegal division by zero"))?
+                a.n.checked_div(a.d)
+                    .ok_or_else(|| werr("Illegal division by zero"))?
             };
             let _ = q;
             job.completed()?;
@@ -152,11 +169,16 @@ fn division_by_zero_panic_recorded(ctx: &Ctx) {
     let c = division_client(ctx, true);
     let h = ins(&c, job_with(DIV, &Division { n: 5, d: 0 }));
     let j = grab(&c, DIV).expect("grab_job");
-    let outcome = c.work_safely(j).must("work_safely must not propagate the panic");
+    let outcome = c
+        .work_safely(j)
+        .must("work_safely must not propagate the panic");
     assert_eq!(outcome, WorkOutcome::Failed { will_retry: true });
     assert_eq!(failures(&c, &h), 1);
     let log = failure_log(&c, &h).join("\n");
-    assert!(log.contains("divide by zero"), "panic message not recorded: {log:?}");
+    assert!(
+        log.contains("divide by zero"),
+        "panic message not recorded: {log:?}"
+    );
     assert!(pending(&c, &h), "max_retries 1: the job is retried");
 }
 

@@ -15,16 +15,28 @@ fn typed_arg_equals_preencoded(ctx: &Ctx) {
     let typed = job_with("feedmajor", &feed());
     let bytes = encode_arg(&feed()).must("encode_arg");
     let raw = Job::new("feedmajor").raw_arg(bytes.clone());
-    assert_eq!(typed, raw, "typed arg and pre-encoded raw arg give different jobs");
+    assert_eq!(
+        typed, raw,
+        "typed arg and pre-encoded raw arg give different jobs"
+    );
     assert_eq!(typed.raw_arg_bytes(), Some(bytes.as_slice()));
-    let back: Feed = decode_arg(JobId(1), typed.raw_arg_bytes().expect("arg bytes")).must("decode_arg");
-    assert_eq!(back, feed(), "arg does not round-trip through encode/decode");
+    let back: Feed =
+        decode_arg(JobId(1), typed.raw_arg_bytes().expect("arg bytes")).must("decode_arg");
+    assert_eq!(
+        back,
+        feed(),
+        "arg does not round-trip through encode/decode"
+    );
 }
 
 /// A list argument (Perl arrayref) is equal between both ways of building.
 fn array_arg_equivalence(ctx: &Ctx) {
     let _ = ctx;
-    let list = vec!["cheese".to_string(), "water".to_string(), "beer".to_string()];
+    let list = vec![
+        "cheese".to_string(),
+        "water".to_string(),
+        "beer".to_string(),
+    ];
     let a = job_with("feedmajor", &list);
     let b = Job::new("feedmajor").raw_arg(encode_arg(&list).must("encode"));
     assert_eq!(a, b);
@@ -51,7 +63,8 @@ fn builder_sets_every_field(ctx: &Ctx) {
     assert_eq!(j.jobid_value(), Some(JobId(4321)));
     assert_eq!(j.uniqkey_value(), Some("dog-1"));
     assert_eq!(j.grabbed_until_value(), Some(t));
-    j.validate().must("a job with every field set should validate");
+    j.validate()
+        .must("a job with every field set should validate");
 }
 
 /// A bare job has no optional field set.
@@ -85,24 +98,44 @@ fn validate_rejects_empty_funcname(ctx: &Ctx) {
 /// A funcname over 255 bytes is refused; 255 is accepted.
 fn validate_funcname_length_boundary(ctx: &Ctx) {
     let _ = ctx;
-    Job::new("f".repeat(255)).validate().must("a 255-byte funcname is valid");
+    Job::new("f".repeat(255))
+        .validate()
+        .must("a 255-byte funcname is valid");
     let e = assert_err!(Job::new("f".repeat(256)).validate(), Error::InvalidInput(_));
-    assert!(e.to_string().contains("256"), "message should give the length: {e}");
+    assert!(
+        e.to_string().contains("256"),
+        "message should give the length: {e}"
+    );
 }
 
 /// Uniqkeys: empty and over-255-byte keys are refused.
 fn validate_rejects_bad_uniqkey(ctx: &Ctx) {
     let _ = ctx;
-    assert_err!(Job::new("feed").uniqkey("").validate(), Error::InvalidInput(_));
-    assert_err!(Job::new("feed").uniqkey("u".repeat(256)).validate(), Error::InvalidInput(_));
-    Job::new("feed").uniqkey("u".repeat(255)).validate().must("255-byte uniqkey");
+    assert_err!(
+        Job::new("feed").uniqkey("").validate(),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        Job::new("feed").uniqkey("u".repeat(256)).validate(),
+        Error::InvalidInput(_)
+    );
+    Job::new("feed")
+        .uniqkey("u".repeat(255))
+        .validate()
+        .must("255-byte uniqkey");
 }
 
 /// A coalesce value over 255 bytes is refused.
 fn validate_rejects_long_coalesce(ctx: &Ctx) {
     let _ = ctx;
-    assert_err!(Job::new("feed").coalesce("c".repeat(256)).validate(), Error::InvalidInput(_));
-    Job::new("feed").coalesce("c".repeat(255)).validate().must("255-byte coalesce");
+    assert_err!(
+        Job::new("feed").coalesce("c".repeat(256)).validate(),
+        Error::InvalidInput(_)
+    );
+    Job::new("feed")
+        .coalesce("c".repeat(255))
+        .validate()
+        .must("255-byte coalesce");
 }
 
 /// Decoding as the wrong type, or with trailing bytes, is `ArgDecode` naming the job.
@@ -110,9 +143,15 @@ fn decode_arg_errors_name_job_and_type(ctx: &Ctx) {
     let _ = ctx;
     let mut bytes = encode_arg(&feed()).must("encode");
     bytes.extend_from_slice(b"junk");
-    let e = assert_err!(decode_arg::<Feed>(JobId(99), &bytes), Error::ArgDecode { .. });
+    let e = assert_err!(
+        decode_arg::<Feed>(JobId(99), &bytes),
+        Error::ArgDecode { .. }
+    );
     let text = e.to_string();
-    assert!(text.contains("99") && text.contains("Feed"), "ArgDecode text should name job 99 and the type: {text}");
+    assert!(
+        text.contains("99") && text.contains("Feed"),
+        "ArgDecode text should name job 99 and the type: {text}"
+    );
     assert_err!(decode_arg::<Feed>(JobId(1), b""), Error::ArgDecode { .. });
 }
 

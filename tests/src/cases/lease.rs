@@ -24,7 +24,14 @@ fn two_clients(ctx: &Ctx) -> (Client, Client, Arc<dyn Store>) {
     let a = ctx.client(&[Arc::clone(&s)]);
     let b = ctx.client(&[Arc::clone(&s)]);
     for c in [&a, &b] {
-        can_do(c, FN, TestWorker::completing().grab_for(LEASE).max_retries(5).keep(100));
+        can_do(
+            c,
+            FN,
+            TestWorker::completing()
+                .grab_for(LEASE)
+                .max_retries(5)
+                .keep(100),
+        );
     }
     (a, b, s)
 }
@@ -38,15 +45,33 @@ fn takeover(ctx: &Ctx) -> Takeover {
     ctx.advance(LEASE + 1);
     let new = grab(&b, FN).expect("B grabs after the lease ran out");
     assert_eq!(new.handle(), &h);
-    assert_ne!(new.grabbed_until(), old.grabbed_until(), "the new lease has the old token");
-    Takeover { a, b, s, h, old, new }
+    assert_ne!(
+        new.grabbed_until(),
+        old.grabbed_until(),
+        "the new lease has the old token"
+    );
+    Takeover {
+        a,
+        b,
+        s,
+        h,
+        old,
+        new,
+    }
 }
 
 /// The new owner's row is untouched: same lease, no error row, still pending.
 #[track_caller]
 fn assert_new_owner_intact(t: &Takeover) {
-    let row = t.s.lookup(t.h.jobid()).must("lookup").expect("the job row was removed");
-    assert_eq!(row.grabbed_until, datetime_to_epoch(t.new.grabbed_until()), "the new owner's lease was changed");
+    let row =
+        t.s.lookup(t.h.jobid())
+            .must("lookup")
+            .expect("the job row was removed");
+    assert_eq!(
+        row.grabbed_until,
+        datetime_to_epoch(t.new.grabbed_until()),
+        "the new owner's lease was changed"
+    );
     assert_eq!(failures(&t.b, &t.h), 0, "an error row was written");
     assert_eq!(exit_status(&t.b, &t.h), None, "an exit status was written");
     assert_eq!(stats(&t.s).jobs, 1);
@@ -58,7 +83,10 @@ fn assert_new_owner_intact(t: &Takeover) {
 fn completed_after_takeover(ctx: &Ctx) {
     let t = takeover(ctx);
     let e = assert_err!(t.old.completed(), Error::LeaseLost { .. });
-    assert!(e.to_string().contains(&t.h.jobid().to_string()), "message should name the job: {e}");
+    assert!(
+        e.to_string().contains(&t.h.jobid().to_string()),
+        "message should name the job: {e}"
+    );
     assert_new_owner_intact(&t);
 }
 
@@ -79,15 +107,24 @@ fn permanent_failure_after_takeover(ctx: &Ctx) {
 /// `declined_until` after a takeover: `LeaseLost`.
 fn declined_until_after_takeover(ctx: &Ctx) {
     let t = takeover(ctx);
-    assert_err!(t.old.declined_until(plus(now(&t.a), 100)), Error::LeaseLost { .. });
+    assert_err!(
+        t.old.declined_until(plus(now(&t.a), 100)),
+        Error::LeaseLost { .. }
+    );
     assert_new_owner_intact(&t);
 }
 
 /// `replace_with` after a takeover: `LeaseLost`, no replacement inserted.
 fn replace_with_after_takeover(ctx: &Ctx) {
     let t = takeover(ctx);
-    assert_err!(t.old.replace_with(vec![Job::new("Replacement")]), Error::LeaseLost { .. });
-    assert!(list(&t.a, &["Replacement"]).is_empty(), "a replacement was inserted");
+    assert_err!(
+        t.old.replace_with(vec![Job::new("Replacement")]),
+        Error::LeaseLost { .. }
+    );
+    assert!(
+        list(&t.a, &["Replacement"]).is_empty(),
+        "a replacement was inserted"
+    );
     assert_new_owner_intact(&t);
 }
 
@@ -124,8 +161,14 @@ fn work_safely_reports_lease_lost(ctx: &Ctx) {
     assert_eq!(a.work_safely(j).must("work_safely"), WorkOutcome::LeaseLost);
     let taken = seen(&stolen);
     assert_eq!(taken.len(), 1, "B did not take the job over");
-    let row = s.lookup(h.jobid()).must("lookup").expect("the job was completed by the old owner");
-    assert_eq!(row.grabbed_until, datetime_to_epoch(taken[0].grabbed_until()));
+    let row = s
+        .lookup(h.jobid())
+        .must("lookup")
+        .expect("the job was completed by the old owner");
+    assert_eq!(
+        row.grabbed_until,
+        datetime_to_epoch(taken[0].grabbed_until())
+    );
     assert_eq!(failures(&a, &h), 0);
 }
 
@@ -160,7 +203,10 @@ fn lease_is_now_plus_grab_for(ctx: &Ctx) {
     let after = a.now(&h0(&a)).must("now");
     let until = datetime_to_epoch(j.grabbed_until());
     let l = LEASE as i64;
-    assert!(until >= before + l && until <= after + l, "grabbed_until {until} not in [{before}+{l}, {after}+{l}]");
+    assert!(
+        until >= before + l && until <= after + l,
+        "grabbed_until {until} not in [{before}+{l}, {after}+{l}]"
+    );
     assert_eq!(j.row().grabbed_until, until);
 }
 
@@ -173,7 +219,10 @@ fn grab_for_zero_is_one_second(ctx: &Ctx) {
     let j = grab(&c, FN).expect("grab");
     let after = c.now(&h0(&c)).must("now");
     let until = datetime_to_epoch(j.grabbed_until());
-    assert!(until > before && until <= after + 1, "grab_for 0: grabbed_until {until}, now {before}..{after}");
+    assert!(
+        until > before && until <= after + 1,
+        "grab_for 0: grabbed_until {until}, now {before}..{after}"
+    );
 }
 
 /// A lease holds until the store's clock passes it, then anyone may grab.
@@ -195,7 +244,10 @@ fn extend_lease_moves_token(ctx: &Ctx) {
     let old = j.grabbed_until();
     j.extend_lease(secs(1000)).must("extend_lease");
     let new = j.grabbed_until();
-    assert!(new > old, "extend_lease did not move grabbed_until ({old} -> {new})");
+    assert!(
+        new > old,
+        "extend_lease did not move grabbed_until ({old} -> {new})"
+    );
     assert!(new >= plus(now(&a), 999));
     let row = s.lookup(h.jobid()).must("lookup").expect("row");
     assert_eq!(row.grabbed_until, datetime_to_epoch(new));
@@ -255,14 +307,18 @@ fn deferred_completion_fenced(ctx: &Ctx) {
     let _taken = grab(&b, "Quick").expect("B takes over");
     let results = a.complete_deferred(vec![d]).must("complete_deferred");
     assert_eq!(results.len(), 1);
-    assert_err!(results.into_iter().next().expect("one").1, Error::LeaseLost { .. });
+    assert_err!(
+        results.into_iter().next().expect("one").1,
+        Error::LeaseLost { .. }
+    );
     assert!(pending(&a, &h));
 }
 
 /// `release` after a takeover changes nothing for the new owner.
 fn release_after_takeover(ctx: &Ctx) {
     let t = takeover(ctx);
-    t.a.release(vec![t.old.clone()]).must("release of a lost job is skipped, not an error");
+    t.a.release(vec![t.old.clone()])
+        .must("release of a lost job is skipped, not an error");
     assert_new_owner_intact(&t);
 }
 

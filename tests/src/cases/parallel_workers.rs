@@ -63,19 +63,29 @@ fn run(ctx: &Ctx, order: CandidateOrder) -> Run {
                 while total.load(Ordering::SeqCst) < JOBS && Instant::now() < deadline {
                     match c.grab_job(FN) {
                         Ok(Some(j)) => {
-                            *done.lock().unwrap_or_else(|e| e.into_inner()).entry(j.jobid()).or_default() += 1;
+                            *done
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(j.jobid())
+                                .or_default() += 1;
                             // Hold the job a moment, as real work would: a second grab of
                             // it by the other worker would overlap and be counted.
                             std::thread::sleep(Duration::from_millis(2));
                             if let Err(e) = j.completed() {
-                                errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("completed: {e}"));
+                                errors
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .push(format!("completed: {e}"));
                             }
                             total.fetch_add(1, Ordering::SeqCst);
                         }
                         // The other worker holds the candidates we saw: look again.
                         Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                         Err(e) => {
-                            errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("grab_job: {e}"));
+                            errors
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(format!("grab_job: {e}"));
                             break;
                         }
                     }
@@ -99,7 +109,12 @@ fn check_exactly_once(r: &Run) {
         r.errors.len(),
         &r.errors[..r.errors.len().min(3)]
     );
-    assert_eq!(r.done.len(), JOBS, "{} distinct jobs done, want {JOBS}", r.done.len());
+    assert_eq!(
+        r.done.len(),
+        JOBS,
+        "{} distinct jobs done, want {JOBS}",
+        r.done.len()
+    );
     let twice: Vec<_> = r.done.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "jobs done more than once: {twice:?}");
 }
@@ -150,18 +165,28 @@ fn batch_grabs_exactly_once(ctx: &Ctx, strategy: GrabStrategy) {
                         Ok(jobs) if jobs.is_empty() => std::thread::sleep(Duration::from_millis(5)),
                         Ok(jobs) => {
                             for j in &jobs {
-                                *done.lock().unwrap_or_else(|e| e.into_inner()).entry(j.jobid()).or_default() += 1;
+                                *done
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .entry(j.jobid())
+                                    .or_default() += 1;
                             }
                             std::thread::sleep(Duration::from_millis(2));
                             for j in jobs {
                                 if let Err(e) = j.completed() {
-                                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("completed: {e}"));
+                                    errors
+                                        .lock()
+                                        .unwrap_or_else(|e| e.into_inner())
+                                        .push(format!("completed: {e}"));
                                 }
                                 total.fetch_add(1, Ordering::SeqCst);
                             }
                         }
                         Err(e) => {
-                            errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("grab_jobs: {e}"));
+                            errors
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push(format!("grab_jobs: {e}"));
                             break;
                         }
                     }

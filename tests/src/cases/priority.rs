@@ -16,7 +16,11 @@ fn client(ctx: &Ctx, floor: Option<i32>) -> (Client, Seen) {
 
 fn client_and_store(ctx: &Ctx, floor: Option<i32>) -> ((Client, Seen), Arc<dyn Store>) {
     let s = ctx.store();
-    let mut b = ctx.builder().store(Arc::clone(&s)).batch_size(1).order(JobOrder::PriorityDesc);
+    let mut b = ctx
+        .builder()
+        .store(Arc::clone(&s))
+        .batch_size(1)
+        .order(JobOrder::PriorityDesc);
     if let Some(f) = floor {
         b = b.floor(f);
     }
@@ -108,7 +112,10 @@ fn floor_excludes_null_and_applies_to_list(ctx: &Ctx) {
 /// A floor needs prioritize: the builder and `set_floor` refuse it otherwise.
 fn floor_requires_prioritize(ctx: &Ctx) {
     let s = ctx.store();
-    assert_err!(ctx.builder().store(Arc::clone(&s)).floor(3).build(), Error::InvalidInput(_));
+    assert_err!(
+        ctx.builder().store(Arc::clone(&s)).floor(3).build(),
+        Error::InvalidInput(_)
+    );
     let c = ctx.client(&[s]);
     assert_err!(c.set_floor(Some(3)), Error::InvalidInput(_));
     c.set_order(JobOrder::PriorityDesc);
@@ -129,7 +136,10 @@ fn without_prioritize_jobid_order(ctx: &Ctx) {
             Ok(())
         }),
     );
-    let hs: Vec<JobHandle> = [1, 9, 5].iter().map(|p| ins(&c, Job::new(FN).priority(*p))).collect();
+    let hs: Vec<JobHandle> = [1, 9, 5]
+        .iter()
+        .map(|p| ins(&c, Job::new(FN).priority(*p)))
+        .collect();
     assert_eq!(c.work_until_done().must("work_until_done"), 3);
     assert_eq!(seen(&r), hs.iter().map(|h| h.jobid()).collect::<Vec<_>>());
 }

@@ -35,7 +35,10 @@ fn setup(ctx: &Ctx) -> Two {
 
 /// How many pending jobs have this uniqkey (upstream: `SELECT COUNT(*) ... WHERE uniqkey`).
 fn count(t: &Two, key: &str) -> usize {
-    list(&t.c1, &[DONE, REPLACE]).iter().filter(|j| j.uniqkey() == Some(key)).count()
+    list(&t.c1, &[DONE, REPLACE])
+        .iter()
+        .filter(|j| j.uniqkey() == Some(key))
+        .count()
 }
 
 /// 1-3. A completed job's uniqkey disappears.
@@ -75,7 +78,11 @@ fn colliding_replace_keeps_original(ctx: &Ctx) {
     let (t, h4) = collide(ctx);
     assert_eq!(count(&t, "4"), 1, "the original was lost");
     assert_eq!(count(&t, "3"), 1);
-    assert_eq!(failures(&t.c2, &h4), 1, "the aborted replace was not recorded as a failure");
+    assert_eq!(
+        failures(&t.c2, &h4),
+        1,
+        "the aborted replace was not recorded as a failure"
+    );
     assert_eq!(stats(&t.s).jobs, 2, "a partial replace left extra rows");
 }
 

@@ -49,7 +49,10 @@ fn replaced_by_five_jobs(ctx: &Ctx) {
     let j = grab(&c, FOO).expect("grab_job");
     assert_eq!(c.work_safely(j).must("work_safely"), WorkOutcome::Replaced);
     assert!(!pending(&c, &h));
-    let mut clusters: Vec<Cluster> = list(&c, &[FOO]).iter().map(|j| j.arg().must("arg")).collect();
+    let mut clusters: Vec<Cluster> = list(&c, &[FOO])
+        .iter()
+        .map(|j| j.arg().must("arg"))
+        .collect();
     clusters.sort_by_key(|c| format!("{c:?}"));
     assert_eq!(clusters, (1..=5).map(Cluster::Number).collect::<Vec<_>>());
     assert_eq!(failures(&c, &h), 0);
@@ -73,7 +76,9 @@ fn replace_with_nothing_completes(ctx: &Ctx) {
     let (c, _r) = client(ctx, &[s]);
     let h = ins(&c, job_with(FOO, &Cluster::Gibberish));
     assert!(pending(&c, &h));
-    let handles = lookup(&c, &h).replace_with(Vec::new()).must("replace_with()");
+    let handles = lookup(&c, &h)
+        .replace_with(Vec::new())
+        .must("replace_with()");
     assert!(handles.is_empty());
     assert!(!pending(&c, &h));
 }
@@ -89,7 +94,10 @@ fn replacements_in_same_store(ctx: &Ctx) {
             .replace_with(vec![Job::new(FOO), Job::new(FOO)])
             .must("replace_with");
         assert_eq!(hs.len(), 2);
-        assert!(hs.iter().all(|r| r.store() == h.store()), "replacement left the store: {hs:?} vs {h}");
+        assert!(
+            hs.iter().all(|r| r.store() == h.store()),
+            "replacement left the store: {hs:?} vs {h}"
+        );
         assert!(hs.iter().all(|r| pending(&c, r)));
     }
 }
@@ -122,8 +130,15 @@ fn replace_then_complete_refused(ctx: &Ctx) {
     j.replace_with(vec![Job::new("Next")]).must("replace_with");
     assert!(j.did_something());
     assert_err!(j.completed(), Error::AlreadyFinished { .. });
-    assert_err!(j.replace_with(vec![Job::new("Next")]), Error::AlreadyFinished { .. });
-    assert_eq!(list(&c, &["Next"]).len(), 1, "the refused second replace inserted a job");
+    assert_err!(
+        j.replace_with(vec![Job::new("Next")]),
+        Error::AlreadyFinished { .. }
+    );
+    assert_eq!(
+        list(&c, &["Next"]).len(),
+        1,
+        "the refused second replace inserted a job"
+    );
 }
 
 cases!("replace_with";

@@ -53,7 +53,10 @@ fn not_eligible_during_delay(ctx: &Ctx) {
     c.work_until_done().must("work_until_done");
     assert!(grab(&c, FN).is_none(), "grabbed during retry delay");
     ctx.advance(50);
-    assert!(grab(&c, FN).is_none(), "grabbed 50 s into a 100 s retry delay");
+    assert!(
+        grab(&c, FN).is_none(),
+        "grabbed 50 s into a 100 s retry delay"
+    );
 }
 
 /// 4-5. After the delay it is grabbed; the second attempt fails too (2 failures).
@@ -125,12 +128,22 @@ fn max_retries_attempts(ctx: &Ctx) {
 /// The retry outcome says whether a retry is left.
 fn outcome_reports_retry(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    can_do(&c, "Fails", TestWorker::new(|_| Err(werr("x"))).max_retries(1));
+    can_do(
+        &c,
+        "Fails",
+        TestWorker::new(|_| Err(werr("x"))).max_retries(1),
+    );
     ins(&c, Job::new("Fails"));
     let j = grab(&c, "Fails").expect("first");
-    assert_eq!(c.work_safely(j).must("work_safely"), WorkOutcome::Failed { will_retry: true });
+    assert_eq!(
+        c.work_safely(j).must("work_safely"),
+        WorkOutcome::Failed { will_retry: true }
+    );
     let j = grab(&c, "Fails").expect("retry");
-    assert_eq!(c.work_safely(j).must("work_safely"), WorkOutcome::Failed { will_retry: false });
+    assert_eq!(
+        c.work_safely(j).must("work_safely"),
+        WorkOutcome::Failed { will_retry: false }
+    );
     assert!(grab(&c, "Fails").is_none());
 }
 

@@ -32,7 +32,9 @@ fn parse(path: &Path) -> (BTreeMap<String, String>, Vec<String>) {
     let mut map = BTreeMap::new();
     let mut keys = Vec::new();
     for line in text.lines() {
-        let (k, v) = line.split_once('=').unwrap_or_else(|| panic!("scoreboard line without '=': {line:?}"));
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("scoreboard line without '=': {line:?}"));
         keys.push(k.to_string());
         map.insert(k.to_string(), v.to_string());
     }
@@ -48,8 +50,14 @@ fn work_one(c: &Client, job: Job) -> PathBuf {
     ins(c, job);
     let j = grab(c, ADD).expect("grab_job");
     c.work_safely(j).must("work_safely");
-    let p = c.scoreboard_path().expect("scoreboard_path with scoreboards on");
-    assert!(p.exists(), "scoreboard file {} missing after a job", p.display());
+    let p = c
+        .scoreboard_path()
+        .expect("scoreboard_path with scoreboards on");
+    assert!(
+        p.exists(),
+        "scoreboard file {} missing after a job",
+        p.display()
+    );
     p
 }
 
@@ -67,11 +75,23 @@ fn directory_created(ctx: &Ctx) {
 fn file_has_pid_and_funcname(ctx: &Ctx) {
     let tmp = tempfile::tempdir().must("tempdir");
     let c = board_client(ctx, tmp.path());
-    let p = work_one(&c, job_with(ADD, &Numbers { numbers: vec![1, 2] }));
+    let p = work_one(
+        &c,
+        job_with(
+            ADD,
+            &Numbers {
+                numbers: vec![1, 2],
+            },
+        ),
+    );
     let (m, keys) = parse(&p);
     assert_eq!(m.get("pid"), Some(&std::process::id().to_string()));
     assert_eq!(m.get("funcname").map(String::as_str), Some(ADD));
-    assert_eq!(keys, vec!["pid", "funcname", "started", "arg", "done"], "line order");
+    assert_eq!(
+        keys,
+        vec!["pid", "funcname", "started", "arg", "done"],
+        "line order"
+    );
 }
 
 /// 6-7. `started` is numeric and not in the future (server clock).
@@ -81,19 +101,32 @@ fn started_is_grab_time(ctx: &Ctx) {
     let before = now(&c).timestamp();
     let p = work_one(&c, Job::new(ADD));
     let (m, _) = parse(&p);
-    let started: i64 = m["started"].parse().unwrap_or_else(|_| panic!("started not numeric: {:?}", m["started"]));
-    assert!(started <= now(&c).timestamp(), "started {started} is in the future");
-    assert!(started >= before - 1, "started {started} is before the grab ({before})");
+    let started: i64 = m["started"]
+        .parse()
+        .unwrap_or_else(|_| panic!("started not numeric: {:?}", m["started"]));
+    assert!(
+        started <= now(&c).timestamp(),
+        "started {started} is in the future"
+    );
+    assert!(
+        started >= before - 1,
+        "started {started} is before the grab ({before})"
+    );
 }
 
 /// 8. The arg line: a typed arg as hex of its encoded bytes (Perl: `numbers=ARRAY(...)`).
 fn arg_line_typed(ctx: &Ctx) {
     let tmp = tempfile::tempdir().must("tempdir");
     let c = board_client(ctx, tmp.path());
-    let arg = Numbers { numbers: vec![1, 2] };
+    let arg = Numbers {
+        numbers: vec![1, 2],
+    };
     let p = work_one(&c, job_with(ADD, &arg));
     let (m, _) = parse(&p);
-    let want: String = hex(&encode_arg(&arg).must("encode")).chars().take(200).collect();
+    let want: String = hex(&encode_arg(&arg).must("encode"))
+        .chars()
+        .take(200)
+        .collect();
     assert_eq!(m["arg"], want);
 }
 
@@ -117,7 +150,11 @@ fn done_line_numeric(ctx: &Ctx) {
     let c = board_client(ctx, tmp.path());
     let p = work_one(&c, Job::new(ADD));
     let (m, _) = parse(&p);
-    let done: i64 = m.get("done").expect("done line").parse().expect("done numeric");
+    let done: i64 = m
+        .get("done")
+        .expect("done line")
+        .parse()
+        .expect("done numeric");
     let started: i64 = m["started"].parse().expect("started numeric");
     assert!(done >= started, "done {done} < started {started}");
 }
@@ -142,8 +179,15 @@ fn removed_when_client_dropped(ctx: &Ctx) {
     let c = board_client(ctx, tmp.path());
     let p = work_one(&c, Job::new(ADD));
     drop(c);
-    assert!(!p.exists(), "scoreboard {} left behind after the client was dropped", p.display());
-    assert!(p.parent().expect("parent").is_dir(), "the directory must stay");
+    assert!(
+        !p.exists(),
+        "scoreboard {} left behind after the client was dropped",
+        p.display()
+    );
+    assert!(
+        p.parent().expect("parent").is_dir(),
+        "the directory must stay"
+    );
 }
 
 /// Dropping one clone keeps the file; the last clone removes it (Perl: a forked child's
@@ -171,7 +215,11 @@ static AUTO_DIR: Mutex<()> = Mutex::new(());
 fn auto_directory(ctx: &Ctx) {
     // One file per process in a shared directory: serialise the backends' runs of this case.
     let _g = AUTO_DIR.lock().unwrap_or_else(|e| e.into_inner());
-    let base = ["/var/run", "/dev/shm"].into_iter().map(Path::new).find(|p| p.is_dir()).unwrap_or(Path::new("/dev/shm"));
+    let base = ["/var/run", "/dev/shm"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_dir())
+        .unwrap_or(Path::new("/dev/shm"));
     let c = ctx
         .builder()
         .store(ctx.store())

@@ -16,9 +16,15 @@ fn client_time_is_store_time(ctx: &Ctx) {
     let before = s.server_time().must("store time");
     let seen = c.now(&h0(&c)).must("client now");
     let after = s.server_time().must("store time");
-    assert!(before <= seen && seen <= after, "client time {seen} not within store times {before}..{after}");
+    assert!(
+        before <= seen && seen <= after,
+        "client time {seen} not within store times {before}..{after}"
+    );
     let dt = now(&c).timestamp();
-    assert!(dt >= seen && dt <= s.server_time().must("store time"), "server_time() disagrees with now()");
+    assert!(
+        dt >= seen && dt <= s.server_time().must("store time"),
+        "server_time() disagrees with now()"
+    );
 }
 
 /// The time shift moves the client's clock forward, not the store's.
@@ -27,7 +33,10 @@ fn time_shift_moves_client_clock(ctx: &Ctx) {
     let base = s.server_time().must("store time");
     ctx.advance(1000);
     let shifted = c.now(&h0(&c)).must("client now");
-    assert!(shifted >= base + 1000, "shifted {shifted} < base {base} + 1000");
+    assert!(
+        shifted >= base + 1000,
+        "shifted {shifted} < base {base} + 1000"
+    );
     assert!(shifted <= s.server_time().must("store time") + 1000);
     assert_eq!(c.time_shift().seconds(), 1000);
 }

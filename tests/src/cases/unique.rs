@@ -23,9 +23,15 @@ fn duplicate_refused(ctx: &Ctx) {
     ins(&c, Job::new("feed").uniqkey("major"));
     ins(&c, Job::new("scratch").uniqkey("major"));
     c.clear_dead();
-    let e = assert_err!(c.insert(Job::new("feed").uniqkey("major")), Error::DuplicateUniqkey { .. });
+    let e = assert_err!(
+        c.insert(Job::new("feed").uniqkey("major")),
+        Error::DuplicateUniqkey { .. }
+    );
     assert!(!e.marks_store_dead());
-    assert!(!c.is_dead(&h0(&c)), "a unique violation marked the store dead");
+    assert!(
+        !c.is_dead(&h0(&c)),
+        "a unique violation marked the store dead"
+    );
     assert_eq!(stats(&s).jobs, 2);
 }
 
@@ -59,7 +65,10 @@ fn uniqkey_case_sensitive(ctx: &Ctx) {
 fn insert_jobs_colliding_with_existing(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     ins(&c, Job::new("feed").uniqkey("k"));
-    let r = c.insert_jobs(vec![Job::new("feed").uniqkey("other"), Job::new("feed").uniqkey("k")]);
+    let r = c.insert_jobs(vec![
+        Job::new("feed").uniqkey("other"),
+        Job::new("feed").uniqkey("k"),
+    ]);
     assert_err!(r, Error::DuplicateUniqkey { .. });
     assert_eq!(stats(&s).jobs, 1, "insert_jobs was not all-or-nothing");
     ins(&c, Job::new("feed").uniqkey("other"));
@@ -68,10 +77,19 @@ fn insert_jobs_colliding_with_existing(ctx: &Ctx) {
 /// A job still leased or waiting for a retry keeps its key.
 fn failed_job_keeps_key(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    can_do(&c, "feed", TestWorker::new(|_| Err(werr("again"))).max_retries(5).retry_delay(|_| secs(100)));
+    can_do(
+        &c,
+        "feed",
+        TestWorker::new(|_| Err(werr("again")))
+            .max_retries(5)
+            .retry_delay(|_| secs(100)),
+    );
     ins(&c, Job::new("feed").uniqkey("k"));
     assert!(work_once(&c));
-    assert_err!(c.insert(Job::new("feed").uniqkey("k")), Error::DuplicateUniqkey { .. });
+    assert_err!(
+        c.insert(Job::new("feed").uniqkey("k")),
+        Error::DuplicateUniqkey { .. }
+    );
 }
 
 cases!("unique";

@@ -61,7 +61,10 @@ fn set_ability_rotation_runtime(ctx: &Ctx) {
     can_do(&c, "B", TestWorker::completing());
     ins(&c, Job::new("A"));
     assert!(work_once(&c));
-    assert_eq!(c.current_abilities(), vec!["A".to_string(), "B".to_string()]);
+    assert_eq!(
+        c.current_abilities(),
+        vec!["A".to_string(), "B".to_string()]
+    );
     c.set_ability_rotation(AbilityRotation::Rotate);
     ins(&c, Job::new("A"));
     assert!(work_once(&c));
@@ -115,7 +118,11 @@ fn shuffled_candidates_vary(ctx: &Ctx) {
         firsts.insert(j.jobid());
         c.release(vec![j]).must("release");
     }
-    assert!(firsts.len() > 1, "20 grabs of 20 candidates always took {firsts:?} (first job {})", hs[0].jobid());
+    assert!(
+        firsts.len() > 1,
+        "20 grabs of 20 candidates always took {firsts:?} (first job {})",
+        hs[0].jobid()
+    );
 }
 
 /// `declined()` then `completed()` in the same work: the job completes.
@@ -142,7 +149,9 @@ fn permanent_failure_explicit_status(ctx: &Ctx) {
     can_do(
         &c,
         FN,
-        TestWorker::new(|job| Ok(job.permanent_failure_with_status("gave up", 7)?)).max_retries(5).keep(100),
+        TestWorker::new(|job| Ok(job.permanent_failure_with_status("gave up", 7)?))
+            .max_retries(5)
+            .keep(100),
     );
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
@@ -154,22 +163,44 @@ fn permanent_failure_explicit_status(ctx: &Ctx) {
 /// `permanent_failure(msg)`: exit status 1; a given 0 also counts as 1.
 fn permanent_failure_default_status(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    can_do(&c, "P1", TestWorker::new(|job| Ok(job.permanent_failure("bad")?)).keep(100));
-    can_do(&c, "P0", TestWorker::new(|job| Ok(job.permanent_failure_with_status("bad", 0)?)).keep(100));
+    can_do(
+        &c,
+        "P1",
+        TestWorker::new(|job| Ok(job.permanent_failure("bad")?)).keep(100),
+    );
+    can_do(
+        &c,
+        "P0",
+        TestWorker::new(|job| Ok(job.permanent_failure_with_status("bad", 0)?)).keep(100),
+    );
     let h1 = ins(&c, Job::new("P1"));
     let h0 = ins(&c, Job::new("P0"));
     assert_eq!(c.work_until_done().must("work_until_done"), 2);
     assert_eq!(exit_status(&c, &h1), Some(1));
-    assert_eq!(exit_status(&c, &h0), Some(1), "exit status 0 for a failure must count as 1");
+    assert_eq!(
+        exit_status(&c, &h0),
+        Some(1),
+        "exit status 0 for a failure must count as 1"
+    );
 }
 
 /// `failed_with_status`: the status is kept only when no retry is left.
 fn failed_with_status_final_only(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
-    can_do(&c, FN, TestWorker::new(|job| Ok(job.failed_with_status("no", 9)?)).max_retries(1).keep(100));
+    can_do(
+        &c,
+        FN,
+        TestWorker::new(|job| Ok(job.failed_with_status("no", 9)?))
+            .max_retries(1)
+            .keep(100),
+    );
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
-    assert_eq!(exit_status(&c, &h), None, "an exit status was written although a retry is left");
+    assert_eq!(
+        exit_status(&c, &h),
+        None,
+        "an exit status was written although a retry is left"
+    );
     assert!(work_once(&c));
     assert_eq!(exit_status(&c, &h), Some(9));
     assert_eq!(failures(&c, &h), 2);
@@ -208,9 +239,15 @@ fn list_jobs_run_after_filter(ctx: &Ctx) {
     let (c, now_job, later, _leased) = listing_setup(ctx);
     let mut f = ListJobs::new([FN]);
     f.run_after = Some(plus(now(&c), 10));
-    assert_eq!(ids(&c.list_jobs(&f).must("list_jobs")), vec![now_job.jobid()]);
+    assert_eq!(
+        ids(&c.list_jobs(&f).must("list_jobs")),
+        vec![now_job.jobid()]
+    );
     f.run_after = Some(plus(now(&c), 1000));
-    assert_eq!(ids(&c.list_jobs(&f).must("list_jobs")), vec![now_job.jobid(), later.jobid()]);
+    assert_eq!(
+        ids(&c.list_jobs(&f).must("list_jobs")),
+        vec![now_job.jobid(), later.jobid()]
+    );
 }
 
 /// `list_jobs` with `grabbed_until <= x`, over several function names.
@@ -222,7 +259,10 @@ fn list_jobs_grabbed_until_and_names(ctx: &Ctx) {
         vec![now_job.jobid(), later.jobid(), leased.jobid()]
     );
     f.grabbed_until = Some(plus(now(&c), 10));
-    assert_eq!(ids(&c.list_jobs(&f).must("list_jobs")), vec![now_job.jobid(), later.jobid()]);
+    assert_eq!(
+        ids(&c.list_jobs(&f).must("list_jobs")),
+        vec![now_job.jobid(), later.jobid()]
+    );
     assert_eq!(ids(&list(&c, &["Other"])), vec![leased.jobid()]);
     assert!(list(&c, &["Nobody"]).is_empty());
 }
@@ -233,11 +273,18 @@ fn list_jobs_limit(ctx: &Ctx) {
     let c = ctx.builder().store(s).batch_size(3).build().must("client");
     let hs: Vec<JobHandle> = (0..5).map(|_| ins(&c, Job::new(FN))).collect();
     let jobs = c.list_jobs(&ListJobs::new([FN])).must("list_jobs");
-    assert_eq!(ids(&jobs), hs[..3].iter().map(|h| h.jobid()).collect::<Vec<_>>(), "default limit = batch size");
+    assert_eq!(
+        ids(&jobs),
+        hs[..3].iter().map(|h| h.jobid()).collect::<Vec<_>>(),
+        "default limit = batch size"
+    );
     let mut f = ListJobs::new([FN]);
     f.limit = Some(2);
     assert_eq!(c.list_jobs(&f).must("list_jobs").len(), 2);
-    assert!(jobs.iter().all(|j| j.grabbed_until().timestamp() == 0), "list_jobs leased jobs");
+    assert!(
+        jobs.iter().all(|j| j.grabbed_until().timestamp() == 0),
+        "list_jobs leased jobs"
+    );
     assert!(grab(&c, FN).is_some());
 }
 
@@ -282,7 +329,10 @@ fn work_on_does_not_grab(ctx: &Ctx) {
         }),
     );
     let h = ins(&c, Job::new(FN).run_after(plus(now(&c), 1000)));
-    assert!(c.work_on(&h).must("work_on"), "work_on did not work the job");
+    assert!(
+        c.work_on(&h).must("work_on"),
+        "work_on did not work the job"
+    );
     assert_eq!(seen(&r), vec![0], "work_on leased the job");
     assert!(!pending(&c, &h));
     assert!(!c.work_on(&h).must("work_on of a gone job"));
@@ -321,7 +371,10 @@ fn work_loop_stops(ctx: &Ctx) {
     let t0 = Instant::now();
     c.work(Duration::from_secs(3600), &stop).must("work");
     assert_eq!(count.load(Ordering::SeqCst), 3);
-    assert!(t0.elapsed() < Duration::from_secs(30), "work did not return promptly after stop");
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "work did not return promptly after stop"
+    );
 }
 
 /// `work` sleeping for an hour (nothing left to do) wakes at once when stopped from
@@ -332,7 +385,10 @@ fn work_sleep_woken_by_stop(ctx: &Ctx) {
     let stop = StopSignal::new();
     let t0 = Instant::now();
     std::thread::scope(|s| {
-        let h = s.spawn(|| c.work(Duration::from_secs(3600), &stop).map_err(|e| e.to_string()));
+        let h = s.spawn(|| {
+            c.work(Duration::from_secs(3600), &stop)
+                .map_err(|e| e.to_string())
+        });
         // Wait until the job was done: the loop then sleeps (3600 s); stop it.
         let deadline = Instant::now() + Duration::from_secs(20);
         while seen(&r).is_empty() && Instant::now() < deadline {
@@ -342,7 +398,10 @@ fn work_sleep_woken_by_stop(ctx: &Ctx) {
         h.join().expect("work thread").must("work");
     });
     assert_eq!(seen(&r).len(), 1, "work did not work the pending job");
-    assert!(t0.elapsed() < Duration::from_secs(20), "work's sleep was not cut short by stop");
+    assert!(
+        t0.elapsed() < Duration::from_secs(20),
+        "work's sleep was not cut short by stop"
+    );
 }
 
 /// `release` makes grabbed jobs grabbable again at once.
@@ -367,7 +426,11 @@ fn grab_jobs_batch(ctx: &Ctx) {
     let jobs = c.grab_jobs(5).must("grab_jobs");
     assert_eq!(jobs.len(), 5);
     let rest = c.grab_jobs(10).must("grab_jobs");
-    assert_eq!(rest.len(), 3, "the second batch should hold the other 3 jobs");
+    assert_eq!(
+        rest.len(),
+        3,
+        "the second batch should hold the other 3 jobs"
+    );
     let mut all = ids(&jobs);
     all.extend(ids(&rest));
     all.sort();
@@ -423,10 +486,28 @@ fn grab_jobs_eligibility_and_priority(ctx: &Ctx) {
     for p in [3, 7, 5] {
         ins(&c, Job::new(FN).priority(p));
     }
-    let got: Vec<Option<i32>> = c.grab_jobs(2).must("grab_jobs").iter().map(|j| j.priority()).collect();
-    assert_eq!(got, vec![Some(7), Some(5)], "grab_jobs did not take the top priorities");
-    let rest: Vec<Option<i32>> = c.grab_jobs(10).must("grab_jobs").iter().map(|j| j.priority()).collect();
-    assert_eq!(rest, vec![Some(3)], "grab_jobs took an ineligible or under-floor job");
+    let got: Vec<Option<i32>> = c
+        .grab_jobs(2)
+        .must("grab_jobs")
+        .iter()
+        .map(|j| j.priority())
+        .collect();
+    assert_eq!(
+        got,
+        vec![Some(7), Some(5)],
+        "grab_jobs did not take the top priorities"
+    );
+    let rest: Vec<Option<i32>> = c
+        .grab_jobs(10)
+        .must("grab_jobs")
+        .iter()
+        .map(|j| j.priority())
+        .collect();
+    assert_eq!(
+        rest,
+        vec![Some(3)],
+        "grab_jobs took an ineligible or under-floor job"
+    );
 }
 
 /// `work_deferred` + `complete_deferred`: completions written later, in one batch.
@@ -441,7 +522,10 @@ fn deferred_completions(ctx: &Ctx) {
         assert_eq!(outcome, WorkOutcome::Completed);
         deferred.push(d.expect("a plain Ok completion is deferred"));
     }
-    assert!(hs.iter().all(|h| pending(&c, h)), "deferred completions were written early");
+    assert!(
+        hs.iter().all(|h| pending(&c, h)),
+        "deferred completions were written early"
+    );
     let results = c.complete_deferred(deferred).must("complete_deferred");
     assert_eq!(results.len(), 3);
     for (h, r) in results {
@@ -465,12 +549,21 @@ fn find_job_for_named_abilities(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     ins(&c, Job::new("A"));
     let hb = ins(&c, Job::new("B"));
-    let j = c.find_job_for_workers(Some(&["B"])).must("find").expect("a B job");
+    let j = c
+        .find_job_for_workers(Some(&["B"]))
+        .must("find")
+        .expect("a B job");
     assert_eq!(j.handle(), &hb);
     assert_eq!(j.funcname(), "B");
     assert!(c.find_job_for_workers(Some(&["B"])).must("find").is_none());
-    assert!(c.find_job_for_workers(Some(&[])).must("find with no abilities").is_none());
-    assert!(c.find_job_for_workers(None).must("find with current (no) abilities").is_none());
+    assert!(c
+        .find_job_for_workers(Some(&[]))
+        .must("find with no abilities")
+        .is_none());
+    assert!(c
+        .find_job_for_workers(None)
+        .must("find with current (no) abilities")
+        .is_none());
 }
 
 /// `on_insert` callbacks see every successful insert, with the store's hash.
@@ -480,7 +573,8 @@ fn on_insert_called(ctx: &Ctx) {
     let r2 = r.clone();
     c.on_insert(move |h| push(&r2, h.clone()));
     ins(&c, Job::new(FN));
-    c.insert_jobs(vec![Job::new(FN), Job::new(FN)]).must("insert_jobs");
+    c.insert_jobs(vec![Job::new(FN), Job::new(FN)])
+        .must("insert_jobs");
     let _ = c.insert(Job::new(""));
     let got = seen(&r);
     assert!(got.len() >= 2, "on_insert saw {} inserts", got.len());
@@ -503,8 +597,19 @@ fn operator_reschedule(ctx: &Ctx) {
 /// the number of error rows.
 fn error_pruning_resets_retry_count(ctx: &Ctx) {
     let s = ctx.store();
-    let c = ctx.builder().store(s).error_max_age(secs(100)).build().must("client");
-    can_do(&c, FN, TestWorker::new(|_| Err(werr("fails"))).max_retries(1).retry_delay(|_| secs(500)));
+    let c = ctx
+        .builder()
+        .store(s)
+        .error_max_age(secs(100))
+        .build()
+        .must("client");
+    can_do(
+        &c,
+        FN,
+        TestWorker::new(|_| Err(werr("fails")))
+            .max_retries(1)
+            .retry_delay(|_| secs(500)),
+    );
     can_do(&c, "Other", TestWorker::new(|_| Err(werr("other fails"))));
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
@@ -516,7 +621,10 @@ fn error_pruning_resets_retry_count(ctx: &Ctx) {
     c.work_safely(j).must("work_safely");
     assert_eq!(failures(&c, &h), 0, "the old error row was not pruned");
     assert!(work_once(&c));
-    assert!(pending(&c, &h), "with its error pruned the job got a fresh retry");
+    assert!(
+        pending(&c, &h),
+        "with its error pruned the job got a fresh retry"
+    );
 }
 
 /// `insert_jobs` is all-or-nothing on a failure other than a uniqkey collision too (an
@@ -524,8 +632,14 @@ fn error_pruning_resets_retry_count(ctx: &Ctx) {
 fn insert_jobs_atomic_on_jobid_collision(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     ins(&c, Job::new(FN).jobid(JobId(500)));
-    let r = c.insert_jobs(vec![Job::new(FN).uniqkey("new"), Job::new(FN).jobid(JobId(500))]);
-    assert!(r.is_err(), "insert_jobs with a taken job id succeeded: {r:?}");
+    let r = c.insert_jobs(vec![
+        Job::new(FN).uniqkey("new"),
+        Job::new(FN).jobid(JobId(500)),
+    ]);
+    assert!(
+        r.is_err(),
+        "insert_jobs with a taken job id succeeded: {r:?}"
+    );
     assert_eq!(stats(&s).jobs, 1, "a failed insert_jobs left rows behind");
     c.clear_dead();
     ins(&c, Job::new(FN).uniqkey("new"));

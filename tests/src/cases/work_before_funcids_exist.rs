@@ -37,7 +37,10 @@ fn unknown_abilities_find_nothing(ctx: &Ctx) {
     assert_eq!(stats(&s).jobs, 0);
     // A job of a function first seen after the client started is found.
     ins(&ctx.client(&[Arc::clone(&s)]), Job::new("Worker::Dummy3"));
-    assert!(work_once(&c), "a job of a function created after the first lookup was not found");
+    assert!(
+        work_once(&c),
+        "a job of a function created after the first lookup was not found"
+    );
 }
 
 cases!("work_before_funcids_exist";
