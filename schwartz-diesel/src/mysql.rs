@@ -12,8 +12,7 @@ use schwartz_core::{JobOrder, JobQuery, JobRow, Lease, NewJobRow};
 
 use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{
-    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, InsertJobWithId, INSERT_CHUNK,
-    JOB_COLUMNS,
+    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, INSERT_CHUNK, JOB_COLUMNS,
 };
 use crate::ops::{mysql_ops, sql_limit};
 use crate::schema::job;
@@ -101,17 +100,9 @@ impl Dialect for MysqlConnection {
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let values: Vec<InsertJobWithId<'_>> = (start..end)
-                    .map(|i| {
-                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
-                    })
-                    .collect();
-                for chunk in values.chunks(INSERT_CHUNK) {
-                    diesel::insert_into(job::table)
-                        .values(chunk)
-                        .execute(self)?;
-                    ids.extend(chunk.iter().map(|v| v.jobid));
-                }
+                let inserted =
+                    mysql_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))

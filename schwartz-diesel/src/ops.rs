@@ -150,8 +150,12 @@ macro_rules! impl_ops {
                 FuncMap, JobId, JobOrder, JobQuery, JobRow, NewJobRow, StoreStats,
             };
 
-            use crate::conn::{clamp_time, col_time, classify, Class, Ctx, Dialect, OpError};
-            use crate::models::{DbJob, InsertError, InsertExit, ID_CHUNK, INSERT_CHUNK, JOB_COLUMNS};
+            use crate::conn::{
+                clamp_time, col_time, classify, CheckedJob, Class, Ctx, Dialect, OpError,
+            };
+            use crate::models::{
+                DbJob, InsertError, InsertExit, InsertJobWithId, ID_CHUNK, INSERT_CHUNK, JOB_COLUMNS,
+            };
             use crate::ops::{
                 in_batch_duplicate, like_prefix, matches_nothing, remove_groups, sql_limit,
                 status_col, Coalesce, CoreError, FinishPlan, Ops,
@@ -163,6 +167,24 @@ macro_rules! impl_ops {
 
             /// A boxed `WHERE` clause over `job`.
             pub(crate) type Pred = Box<dyn BoxableExpression<job::table, DB, SqlType = Bool>>;
+
+            /// Inserts rows that carry explicit job ids (chunked under the bind-parameter
+            /// limits) and returns those ids in order.
+            pub(crate) fn insert_with_ids(
+                c: &mut Conn,
+                rows: &[NewJobRow],
+                checked: &[CheckedJob],
+            ) -> QueryResult<Vec<i64>> {
+                let values: Vec<InsertJobWithId<'_>> = rows
+                    .iter()
+                    .zip(checked)
+                    .map(|(row, &ch)| InsertJobWithId::new(row, row.jobid.map_or(0, |j| j.0), ch))
+                    .collect();
+                for chunk in values.chunks(INSERT_CHUNK) {
+                    diesel::insert_into(job::table).values(chunk).execute(c)?;
+                }
+                Ok(values.iter().map(|v| v.jobid).collect())
+            }
 
             /// The `WHERE` clause of a [`JobQuery`]; `None` when it matches nothing.
             pub(crate) fn predicate(q: &JobQuery) -> Option<Pred> {

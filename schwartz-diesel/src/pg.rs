@@ -10,10 +10,7 @@ use diesel::prelude::*;
 use schwartz_core::{Error, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifier, Result};
 
 use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXPLICIT};
-use crate::models::{
-    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, InsertJobWithId, INSERT_CHUNK,
-    JOB_COLUMNS,
-};
+use crate::models::{check_all, group_leases, lease_ends, runs, DbJob, InsertJob, JOB_COLUMNS};
 use crate::ops::{pg_ops, sql_limit};
 use crate::schema::job;
 use crate::Backend;
@@ -76,21 +73,13 @@ impl Dialect for PgConnection {
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let values: Vec<InsertJobWithId<'_>> = (start..end)
-                    .map(|i| {
-                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
-                    })
-                    .collect();
-                for chunk in values.chunks(INSERT_CHUNK) {
-                    diesel::insert_into(job::table)
-                        .values(chunk)
-                        .execute(self)?;
-                    ids.extend(chunk.iter().map(|v| v.jobid));
-                }
+                let inserted =
+                    pg_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                let max = inserted.iter().copied().max().unwrap_or(0);
+                ids.extend(inserted);
                 // Unlike MySQL's AUTO_INCREMENT and SQLite's rowid, a sequence does not move
                 // past explicit ids: move it (never backwards) so later inserts do not
                 // collide. Raw SQL: diesel has no DSL for sequences.
-                let max = values.iter().map(|v| v.jobid).max().unwrap_or(0);
                 diesel::sql_query(
                     "SELECT setval(q.s, GREATEST($1, COALESCE(pg_sequence_last_value(q.s), 0))) \
                      FROM (SELECT pg_get_serial_sequence('job', 'jobid')::regclass AS s) q \

@@ -6,7 +6,8 @@ use diesel::sqlite::SqliteConnection;
 use schwartz_core::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
-use crate::models::{check_all, runs, InsertJob, InsertJobWithId, INSERT_CHUNK};
+use crate::models::{check_all, runs, InsertJob, INSERT_CHUNK};
+use crate::ops::sqlite_ops;
 use crate::schema::job;
 use crate::Backend;
 
@@ -60,17 +61,9 @@ impl Dialect for SqliteConnection {
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let values: Vec<InsertJobWithId<'_>> = (start..end)
-                    .map(|i| {
-                        InsertJobWithId::new(&rows[i], rows[i].jobid.map_or(0, |j| j.0), checked[i])
-                    })
-                    .collect();
-                for chunk in values.chunks(INSERT_CHUNK) {
-                    diesel::insert_into(job::table)
-                        .values(chunk)
-                        .execute(self)?;
-                    ids.extend(chunk.iter().map(|v| v.jobid));
-                }
+                let inserted =
+                    sqlite_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
