@@ -57,20 +57,7 @@ pub(crate) fn ceil_secs(d: Duration) -> i64 {
     i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
-/// Calls a worker hook (`grab_for`, `max_retries`, ...), turning a panic into the hook's
-/// default: a faulty hook is logged and must not crash the worker thread.
-pub(crate) fn call_hook<T>(hook: &str, default: T, f: impl FnOnce() -> T) -> T {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(value) => value,
-        Err(payload) => {
-            log::error!(
-                "worker hook {hook} panicked ({}); using its default",
-                panic_message(&*payload)
-            );
-            default
-        }
-    }
-}
+pub(crate) use crate::panic::guarded as call_hook;
 
 /// The lease length of a worker, in seconds (at least 1).
 pub(crate) fn grab_for_secs(worker: Option<&dyn Worker>) -> i64 {
@@ -244,17 +231,6 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     text
-}
-
-/// The message of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("(non-string panic payload)")
-    }
 }
 
 impl Client {
@@ -803,7 +779,7 @@ impl Client {
 
         let mut deferred = None;
         let failure_text = match result {
-            Err(payload) => Some(format!("panic: {}", panic_message(&*payload))),
+            Err(payload) => Some(format!("panic: {}", crate::panic::message(&*payload))),
             Ok(Err(e)) => Some(error_chain(&*e)),
             Ok(Ok(())) => None,
         };
@@ -975,11 +951,5 @@ mod tests {
     fn chain_and_panic_text() {
         let e = Outer(std::io::Error::other("inner"));
         assert_eq!(error_chain(&e), "outer: inner");
-        let p: Box<dyn std::any::Any + Send> = Box::new("boom");
-        assert_eq!(panic_message(&*p), "boom");
-        let p: Box<dyn std::any::Any + Send> = Box::new(String::from("bang"));
-        assert_eq!(panic_message(&*p), "bang");
-        let p: Box<dyn std::any::Any + Send> = Box::new(3u8);
-        assert_eq!(panic_message(&*p), "(non-string panic payload)");
     }
 }

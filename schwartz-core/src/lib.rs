@@ -63,6 +63,7 @@ mod error;
 mod handle;
 mod ids;
 mod job;
+pub mod panic;
 mod queued;
 mod queued_impl;
 pub mod scoreboard;

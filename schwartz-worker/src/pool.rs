@@ -190,7 +190,7 @@ impl RunningPool {
     pub fn join(self) -> Result<PoolSummary> {
         match self.thread.join() {
             Ok(r) => r,
-            Err(panic) => Err(Error::panicked(crate::run::panic_message(&*panic))),
+            Err(panic) => Err(Error::panicked(schwartz_core::panic::message(&*panic))),
         }
     }
 

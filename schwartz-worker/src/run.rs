@@ -1,6 +1,5 @@
 //! Starting the pool's threads, running the dispatcher, and the shutdown sequence.
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -257,17 +256,10 @@ fn stop_workers(
 
 fn join(handle: JoinHandle<()>, what: &str) {
     if let Err(panic) = handle.join() {
-        log::error!("a {what} thread panicked: {}", panic_message(&*panic));
-    }
-}
-
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
+        log::error!(
+            "a {what} thread panicked: {}",
+            schwartz_core::panic::message(&*panic)
+        );
     }
 }
 
@@ -400,7 +392,7 @@ impl WorkerThread {
                 Stats::add(&stats.errors, 1);
                 log::error!(
                     "job {jobid}: working it panicked outside the job: {}",
-                    panic_message(&*panic)
+                    schwartz_core::panic::message(&*panic)
                 );
                 false
             }
