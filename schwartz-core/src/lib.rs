@@ -58,37 +58,40 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod client;
-mod client_impl;
 mod error;
+pub mod executor;
 mod handle;
+mod hooks;
 mod ids;
 mod job;
+pub mod outcome;
 pub mod panic;
 mod queued;
-mod queued_impl;
 pub mod scoreboard;
 pub mod store;
 mod worker;
 
-#[cfg(test)]
-mod client_tests;
-#[cfg(test)]
-mod test_store;
+/// Test hooks for the conformance suite and a backend's own tests: a clock shift
+/// ([`TimeShift`](testing::TimeShift), given to
+/// [`ClientBuilder::time_shift`]) and the grab protocol's hooks
+/// ([`GrabHooks`](testing::GrabHooks), given to [`ClientBuilder::hooks`]). Only with the
+/// `testing` feature.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use crate::hooks::{GrabHooks, Hook, TimeShift};
+}
 
 pub use client::{
-    AbilityRotation, CandidateOrder, Client, ClientBuilder, DeferredCompletion, GrabHooks,
-    GrabStrategy, Hook, ListJobs, PruneReport, Pruning, ScoreboardDir, StopSignal, TimeShift,
-    WorkOutcome,
+    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
+    Pruning, ScoreboardDir, StopSignal, WeakClient,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;
 pub use ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId, StoreHash};
 pub use job::{check_name, decode_arg, encode_arg, Job, MAX_NAME_LEN};
+pub use outcome::WorkOutcome;
 pub use queued::QueuedJob;
 pub use scoreboard::Scoreboard;
-pub use store::{
-    Claim, CoalesceFilter, ExitStatus, ExitStatusWrite, FailureRecord, Finish, FinishAction,
-    FinishStatus, FuncMap, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifier, Store,
-    StoreStats,
-};
+/// Store types an application names too (client settings and list filters).
+pub use store::{CoalesceFilter, JobOrder};
 pub use worker::{WorkError, Worker};

@@ -1,30 +1,77 @@
-//! [`QueuedJob`]: a pending job read from a store, bound to its client.
+//! [`QueuedJob`]: a pending job read from a store, with the small context its outcome
+//! writes need (its store, the worker's policy, the store's clock), never the client.
 
+use std::cell::RefCell;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use crate::client::{Client, WorkOutcome};
+use crate::client::{ceil_secs, lock, Context};
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
-use crate::ids::{datetime_to_epoch, epoch_to_datetime, FuncId, JobId};
+use crate::ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId};
 use crate::job::{decode_arg, Job};
-use crate::queued_impl::exit_write;
-use crate::store::{Finish, FinishAction, FinishStatus};
+use crate::outcome::{decide, write_one, Outcome, Rules, Target, Verdict, WorkOutcome};
+use crate::panic::guarded;
+use crate::store::{JobRow, Store};
+use crate::worker::{Policy, Worker};
 
-/// A pending job read from a store (grabbed, looked up or listed), bound to its client.
+thread_local! {
+    /// The job failures of the running `work` are charged to, per thread.
+    static CURRENT: RefCell<Option<QueuedJob>> = const { RefCell::new(None) };
+}
+
+/// Replaces the calling thread's current job; returns the previous one.
+pub(crate) fn swap_current(job: Option<QueuedJob>) -> Option<QueuedJob> {
+    CURRENT.with(|c| c.replace(job))
+}
+
+/// The calling thread's current job.
+pub(crate) fn current_job() -> Option<QueuedJob> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Mutable per-job state shared by clones.
+#[derive(Debug, Default)]
+pub(crate) struct JobState {
+    /// The lease token (`grabbed_until` as this process holds it).
+    pub(crate) token: Epoch,
+    pub(crate) did_something: bool,
+    pub(crate) was_declined: bool,
+    pub(crate) last_outcome: Option<WorkOutcome>,
+}
+
+/// The shared state behind a [`QueuedJob`].
+pub(crate) struct QueuedInner {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) store_idx: usize,
+    pub(crate) handle: JobHandle,
+    pub(crate) funcname: String,
+    /// The row as read; `grabbed_until` here is the token at read time.
+    pub(crate) row: JobRow,
+    /// The function's worker (set later when it was registered after the job was read).
+    pub(crate) worker: OnceLock<Arc<dyn Worker>>,
+    /// The lease length in seconds, looked up once.
+    pub(crate) grab_for: i64,
+    pub(crate) state: Mutex<JobState>,
+    /// Serialises outcome writes of clones.
+    pub(crate) write_lock: Mutex<()>,
+}
+
+/// A pending job read from a store (grabbed, looked up or listed).
 ///
 /// Outcome methods write to the job's store, fenced on the lease token the job was read
 /// with ([`QueuedJob::grabbed_until`]): if another worker took the job over they return
 /// [`Error::LeaseLost`](crate::Error::LeaseLost) and change nothing. Once an outcome was
 /// written, further outcome calls return [`Error::AlreadyFinished`](crate::Error::AlreadyFinished).
-/// Cheap to clone; clones share state.
+/// Cheap to clone; clones share state. A job holds its store and its worker's policy, not
+/// the client: keeping jobs keeps no client alive.
 #[derive(Clone)]
 pub struct QueuedJob {
-    pub(crate) inner: Arc<crate::queued_impl::QueuedInner>,
+    pub(crate) inner: Arc<QueuedInner>,
 }
 
 impl fmt::Debug for QueuedJob {
@@ -57,15 +104,12 @@ impl QueuedJob {
     pub fn funcname(&self) -> &str {
         &self.inner.funcname
     }
-    /// The client.
-    pub fn client(&self) -> &Client {
-        &self.inner.client
-    }
     /// The argument decoded as `T` (serde + bincode 2).
     ///
     /// # Errors
     /// [`Error::ArgDecode`](crate::Error::ArgDecode) naming the job and `T`, also when the job
-    /// has no argument.
+    /// has no argument. A worker returning it fails the job for good: retrying cannot fix
+    /// an argument.
     pub fn arg<T: DeserializeOwned>(&self) -> Result<T> {
         match self.inner.row.arg.as_deref() {
             Some(bytes) => decode_arg(self.jobid(), bytes),
@@ -104,11 +148,24 @@ impl QueuedJob {
     pub fn grabbed_until(&self) -> DateTime<Utc> {
         epoch_to_datetime(self.token())
     }
+    /// The lease length of the job's function (its worker's `grab_for`, at least one
+    /// second; one hour without a worker), looked up once when the job was read.
+    pub fn grab_for(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.inner.grab_for).unwrap_or(1))
+    }
     /// The raw row as read (with the current lease token).
-    pub fn row(&self) -> crate::store::JobRow {
+    pub fn row(&self) -> JobRow {
         let mut row = self.inner.row.clone();
         row.grabbed_until = self.token();
         row
+    }
+    /// The clock of the job's store (plus the client's test time shift), as the client
+    /// estimates it.
+    ///
+    /// # Errors
+    /// The store's error.
+    pub fn server_time(&self) -> Result<DateTime<Utc>> {
+        self.now().map(epoch_to_datetime)
     }
     /// Whether an outcome was written by this process.
     pub fn did_something(&self) -> bool {
@@ -128,35 +185,36 @@ impl QueuedJob {
     /// # Errors
     /// `LeaseLost`, `AlreadyFinished`, or the store's error.
     pub fn completed(&self) -> Result<()> {
-        self.do_completed()
+        log::debug!("job completed");
+        self.finish_now("completed", Verdict::Complete).map(|_| ())
     }
     /// Fails the job with a message; retried while `max_retries` allows.
     ///
     /// # Errors
     /// As [`QueuedJob::completed`].
     pub fn failed(&self, message: &str) -> Result<()> {
-        self.do_failed("failed", message, None, false)
+        self.fail("failed", message, None, false)
     }
     /// As `failed`, with the exit status to keep if no retry is left (0 counts as 1).
     ///
     /// # Errors
     /// As [`QueuedJob::completed`].
     pub fn failed_with_status(&self, message: &str, exit_status: i32) -> Result<()> {
-        self.do_failed("failed", message, Some(exit_status), false)
+        self.fail("failed", message, Some(exit_status), false)
     }
     /// Fails the job for good (exit status 1 if kept).
     ///
     /// # Errors
     /// As [`QueuedJob::completed`].
     pub fn permanent_failure(&self, message: &str) -> Result<()> {
-        self.do_failed("permanent_failure", message, None, true)
+        self.fail("permanent_failure", message, None, true)
     }
     /// Fails the job for good with this exit status (0 counts as 1).
     ///
     /// # Errors
     /// As [`QueuedJob::completed`].
     pub fn permanent_failure_with_status(&self, message: &str, exit_status: i32) -> Result<()> {
-        self.do_failed("permanent_failure", message, Some(exit_status), true)
+        self.fail("permanent_failure", message, Some(exit_status), true)
     }
     /// Declines the job: no write; it stays leased until its lease runs out.
     ///
@@ -181,22 +239,10 @@ impl QueuedJob {
     /// # Errors
     /// As [`QueuedJob::completed`].
     pub fn declined_until(&self, run_after: DateTime<Utc>) -> Result<()> {
-        let _w = crate::client_impl::lock(&self.inner.write_lock);
-        self.check_not_finished("declined")?;
         let t = datetime_to_epoch(run_after);
         log::debug!("job declined.  retry will be considered after lease is up at {t}");
-        self.write_finish(Finish {
-            jobid: self.jobid(),
-            funcid: self.funcid(),
-            token: self.token(),
-            failure: None,
-            action: FinishAction::Reschedule { run_after: Some(t) },
-        })?;
-        let mut st = self.state();
-        st.was_declined = true;
-        st.token = 0;
-        st.last_outcome = Some(WorkOutcome::Declined);
-        Ok(())
+        self.finish_now("declined", Verdict::DeclineUntil(t))
+            .map(|_| ())
     }
     /// Replaces the job with these jobs in the same store, atomically: either all are
     /// inserted and this job is completed, or nothing changes and the error is returned.
@@ -206,30 +252,16 @@ impl QueuedJob {
     /// `DuplicateUniqkey` for a colliding replacement, `InvalidInput`, `LeaseLost`,
     /// `AlreadyFinished`, or the store's error.
     pub fn replace_with(&self, jobs: Vec<Job>) -> Result<Vec<JobHandle>> {
-        let _w = crate::client_impl::lock(&self.inner.write_lock);
+        let _w = lock(&self.inner.write_lock);
         self.check_not_finished("replace_with")?;
         for job in &jobs {
             job.validate()?;
         }
-        let client = self.client();
-        let idx = self.store_idx();
-        let now = self.now()?;
-        let rows = client.new_rows(idx, &jobs, now)?;
-        let exit_status = exit_write(self.worker().as_deref(), now, 0);
-        let status = self.write_finish(Finish {
-            jobid: self.jobid(),
-            funcid: self.funcid(),
-            token: self.token(),
-            failure: None,
-            action: FinishAction::Replace {
-                jobs: rows,
-                exit_status,
-            },
-        })?;
-        let ids = match status {
-            FinishStatus::Replaced(ids) => ids,
-            _ => Vec::new(),
-        };
+        let rows = self
+            .inner
+            .ctx
+            .new_rows(self.inner.store_idx, &jobs, self.now()?)?;
+        let ids = write_one(self.decide(Verdict::Replace(rows))?)?;
         if jobs.len() != ids.len() {
             log::warn!(
                 "replace_with: the store reported {} ids for {} replacement jobs",
@@ -237,21 +269,10 @@ impl QueuedJob {
                 jobs.len()
             );
         }
-        self.mark_done(if jobs.is_empty() {
-            WorkOutcome::Completed
-        } else {
-            WorkOutcome::Replaced
-        });
-        let hash = client.entry(idx).hash.clone();
-        if !ids.is_empty() {
-            client.notify_insert(&hash);
-        }
-        if exit_status.is_some() {
-            client.after_exit_status_written(idx, now);
-        }
+        let hash = &self.inner.handle;
         Ok(ids
             .into_iter()
-            .map(|id| JobHandle::new(hash.clone(), id))
+            .map(|id| JobHandle::new(hash.store().clone(), id))
             .collect())
     }
     /// Extends the lease to now + `by`; the new lease end becomes the token.
@@ -259,9 +280,9 @@ impl QueuedJob {
     /// # Errors
     /// `LeaseLost`, or the store's error.
     pub fn extend_lease(&self, by: Duration) -> Result<()> {
-        let _w = crate::client_impl::lock(&self.inner.write_lock);
+        let _w = lock(&self.inner.write_lock);
         let now = self.now()?;
-        let new_until = now.saturating_add(crate::client_impl::ceil_secs(by));
+        let new_until = now.saturating_add(ceil_secs(by));
         let token = self.token();
         if self.store().extend_lease(self.jobid(), token, new_until)? {
             self.state().token = new_until;
@@ -273,7 +294,7 @@ impl QueuedJob {
     /// Makes this job the current job of the calling thread: failures of the running
     /// `work` are charged to it.
     pub fn set_as_current(&self) {
-        drop(self.client().swap_current(Some(self.clone())));
+        drop(swap_current(Some(self.clone())));
     }
     /// The job's exit status, if kept.
     ///
@@ -300,5 +321,183 @@ impl QueuedJob {
             .into_iter()
             .map(|f| f.message)
             .collect())
+    }
+}
+
+// ---- internals ------------------------------------------------------------------------
+
+impl QueuedJob {
+    pub(crate) fn new(
+        ctx: &Arc<Context>,
+        store_idx: usize,
+        funcname: String,
+        row: JobRow,
+        policy: Policy,
+    ) -> QueuedJob {
+        let handle = JobHandle::new(ctx.entry(store_idx).hash.clone(), row.jobid);
+        let state = JobState {
+            token: row.grabbed_until,
+            ..JobState::default()
+        };
+        let worker = OnceLock::new();
+        if let Some(w) = policy.worker {
+            let _ = worker.set(w);
+        }
+        QueuedJob {
+            inner: Arc::new(QueuedInner {
+                ctx: Arc::clone(ctx),
+                store_idx,
+                handle,
+                funcname,
+                row,
+                worker,
+                grab_for: policy.grab_for,
+                state: Mutex::new(state),
+                write_lock: Mutex::new(()),
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, JobState> {
+        lock(&self.inner.state)
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.ctx.entry(self.inner.store_idx).store
+    }
+
+    pub(crate) fn store_idx(&self) -> usize {
+        self.inner.store_idx
+    }
+
+    pub(crate) fn ctx(&self) -> &Arc<Context> {
+        &self.inner.ctx
+    }
+
+    pub(crate) fn token(&self) -> Epoch {
+        self.state().token
+    }
+
+    pub(crate) fn grab_for_secs(&self) -> i64 {
+        self.inner.grab_for
+    }
+
+    pub(crate) fn set_last_outcome(&self, outcome: WorkOutcome) {
+        self.state().last_outcome = Some(outcome);
+    }
+
+    pub(crate) fn mark_done(&self, outcome: WorkOutcome) {
+        let mut st = self.state();
+        st.did_something = true;
+        st.last_outcome = Some(outcome);
+    }
+
+    /// After a decline until a time was written: the row is released (token 0).
+    pub(crate) fn note_declined_until(&self) {
+        let mut st = self.state();
+        st.was_declined = true;
+        st.token = 0;
+        st.last_outcome = Some(WorkOutcome::Declined);
+    }
+
+    pub(crate) fn worker(&self) -> Option<&Arc<dyn Worker>> {
+        self.inner.worker.get()
+    }
+
+    pub(crate) fn set_worker(&self, worker: Arc<dyn Worker>) {
+        let _ = self.inner.worker.set(worker);
+    }
+
+    pub(crate) fn now(&self) -> Result<Epoch> {
+        self.inner.ctx.now_of(self.inner.store_idx)
+    }
+
+    pub(crate) fn lease_lost(&self, token: Epoch) -> Error {
+        Error::LeaseLost {
+            store: self.store().describe(),
+            jobid: self.inner.row.jobid,
+            token,
+        }
+    }
+
+    pub(crate) fn check_not_finished(&self, method: &'static str) -> Result<()> {
+        if self.state().did_something {
+            log::debug!("can't call '{method}' on already finished job");
+            return Err(Error::AlreadyFinished {
+                store: self.store().describe(),
+                jobid: self.inner.row.jobid,
+                method,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decides an outcome for this job: reads the failures on record and the store's
+    /// clock only when the verdict needs them, and calls the worker's hooks under the
+    /// panic guard.
+    pub(crate) fn decide(&self, verdict: Verdict) -> Result<Outcome> {
+        let worker = self.worker().map(|w| &**w);
+        let keep = worker.map_or(0, |w| {
+            ceil_secs(guarded("keep_exit_status_for", Duration::ZERO, || {
+                w.keep_exit_status_for()
+            }))
+        });
+        let failures = if verdict.needs_failures() {
+            self.store().failures(self.inner.row.jobid)?.len() as u64
+        } else {
+            0
+        };
+        let now = if verdict.needs_clock(keep) {
+            self.now()?
+        } else {
+            0
+        };
+        let max_retries =
+            || worker.map_or(0, |w| guarded("max_retries", 0, || w.max_retries(self)));
+        let retry_delay = |n: u32| {
+            worker.map_or(0, |w| {
+                ceil_secs(guarded("retry_delay", Duration::ZERO, || w.retry_delay(n)))
+            })
+        };
+        let rules = Rules {
+            keep_exit_status_for: keep,
+            max_retries: &max_retries,
+            retry_delay: &retry_delay,
+        };
+        let settles = !matches!(verdict, Verdict::DeclineUntil(_));
+        let target = Target {
+            jobid: self.inner.row.jobid,
+            funcid: self.inner.row.funcid,
+            token: self.token(),
+        };
+        let (finish, kind) = decide(target, verdict, &rules, failures, now);
+        Ok(Outcome {
+            job: self.clone(),
+            finish,
+            kind,
+            settles,
+        })
+    }
+
+    /// An explicit outcome method: decided and written at once, under the write lock.
+    fn finish_now(&self, method: &'static str, verdict: Verdict) -> Result<Vec<JobId>> {
+        let _w = lock(&self.inner.write_lock);
+        self.check_not_finished(method)?;
+        write_one(self.decide(verdict)?)
+    }
+
+    fn fail(
+        &self,
+        method: &'static str,
+        message: &str,
+        exit_status: Option<i32>,
+        permanent: bool,
+    ) -> Result<()> {
+        let verdict = Verdict::Fail {
+            message: message.to_string(),
+            exit_status,
+            permanent,
+        };
+        self.finish_now(method, verdict).map(|_| ())
     }
 }

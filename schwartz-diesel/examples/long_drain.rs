@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use schwartz_core::{Finish, FinishAction, FinishStatus, JobQuery, Lease, NewJobRow, Store};
+use schwartz_core::store::{Finish, FinishAction, FinishStatus, JobQuery, Lease, NewJobRow, Store};
 use schwartz_diesel::DieselStore;
 
 const STEP: u64 = 100_000;

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use schwartz_core::Store;
+use schwartz_core::store::Store;
 use schwartz_diesel::DieselStore;
 
 enum Action {

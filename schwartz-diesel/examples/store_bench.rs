@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use schwartz_core::{Claim, Finish, FinishAction, FinishStatus, JobQuery, Lease, NewJobRow, Store};
+use schwartz_core::store::{
+    Claim, Finish, FinishAction, FinishStatus, JobQuery, Lease, NewJobRow, Store,
+};
 use schwartz_diesel::DieselStore;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,7 +6,8 @@ use std::sync::{Arc, OnceLock};
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
-use schwartz_core::{Error, JobQuery, JobRow, Lease, NewJobRow};
+use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow};
+use schwartz_core::Error;
 
 use crate::Backend;
 

@@ -1,4 +1,4 @@
-//! Diesel-backed [`Store`](schwartz_core::Store)s for Schwartz: SQLite, PostgreSQL and
+//! Diesel-backed [`Store`](schwartz_core::store::Store)s for Schwartz: SQLite, PostgreSQL and
 //! MySQL/MariaDB, on TheSchwartz's tables.
 //!
 //! [`DieselStore::connect`] picks the backend from the URL:
@@ -35,7 +35,7 @@
 //! completed jobs have left many dead rows, so long drains keep their speed with or without
 //! autovacuum.
 //!
-//! [`Store::notifier`]: schwartz_core::Store::notifier
+//! [`Store::notifier`]: schwartz_core::store::Store::notifier
 //!
 //! # Example
 //!

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
-use schwartz_core::{FuncId, JobId, JobRow, Lease, NewJobRow};
+use schwartz_core::store::{JobRow, Lease, NewJobRow};
+use schwartz_core::{FuncId, JobId};
 
 use crate::conn::{col_time, CheckedJob, Dialect, OpError};
 use crate::schema::{error, exitstatus, job};

@@ -8,7 +8,8 @@ use diesel::dsl::sql;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use schwartz_core::{JobOrder, JobQuery, JobRow, Lease, NewJobRow};
+use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow};
+use schwartz_core::JobOrder;
 
 use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{

@@ -12,10 +12,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use schwartz_core::{
-    Claim, CoalesceFilter, Error, ExitStatus, FailureRecord, Finish, FinishAction, FinishStatus,
-    FuncId, FuncMap, JobId, JobQuery, JobRow, NewJobRow, StoreStats,
+use schwartz_core::store::{
+    Claim, ExitStatus, FailureRecord, Finish, FinishAction, FinishStatus, FuncMap, JobQuery,
+    JobRow, NewJobRow, StoreStats,
 };
+use schwartz_core::{CoalesceFilter, Error, FuncId, JobId};
 
 use crate::conn::{Ctx, Dialect, OpError};
 
@@ -72,7 +73,7 @@ pub(crate) struct FinishPlan<'a> {
     pub statuses: Vec<Option<FinishStatus>>,
     pub done_ids: HashSet<i64>,
     pub failures: Vec<(&'a FailureRecord, i64)>,
-    pub exits: HashMap<i64, (i32, schwartz_core::ExitStatusWrite)>,
+    pub exits: HashMap<i64, (i32, schwartz_core::store::ExitStatusWrite)>,
 }
 
 impl<'a> FinishPlan<'a> {
@@ -145,10 +146,8 @@ macro_rules! impl_ops {
             use diesel::expression::BoxableExpression;
             use diesel::prelude::*;
             use diesel::sql_types::Bool;
-            use schwartz_core::{
-                Claim, ExitStatus, FailureRecord, Finish, FinishAction, FinishStatus, FuncId,
-                FuncMap, JobId, JobOrder, JobQuery, JobRow, NewJobRow, StoreStats,
-            };
+            use schwartz_core::{FuncId, JobId, JobOrder};
+            use schwartz_core::store::{Claim, ExitStatus, FailureRecord, Finish, FinishAction, FinishStatus, FuncMap, JobQuery, JobRow, NewJobRow, StoreStats};
 
             use crate::conn::{
                 clamp_time, col_time, classify, CheckedJob, Class, Ctx, Dialect, OpError,

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use schwartz_core::{Error, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifier, Result};
+use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow, Notifier};
+use schwartz_core::{Error, JobOrder, Result};
 
 use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXPLICIT};
 use crate::models::{check_all, group_leases, lease_ends, runs, DbJob, InsertJob, JOB_COLUMNS};

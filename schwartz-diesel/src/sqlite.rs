@@ -3,7 +3,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
-use schwartz_core::NewJobRow;
+use schwartz_core::store::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
 use crate::models::{check_all, runs, InsertJob, INSERT_CHUNK};

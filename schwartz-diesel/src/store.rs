@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::MigrationHarness;
-use schwartz_core::{
-    Claim, Epoch, Error, ExitStatus, FailureRecord, Finish, FinishStatus, FuncId, FuncMap, JobId,
-    JobQuery, JobRow, Lease, NewJobRow, Notifier, Result, Store, StoreStats,
+use schwartz_core::store::{
+    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
+    NewJobRow, Notifier, Store, StoreStats,
 };
+use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
 use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError, NOTIFY_UNKNOWN};
 use crate::ops::Ops;

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
-use schwartz_core::{
-    Claim, Error, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, JobId,
-    JobOrder, JobQuery, Lease, NewJobRow, Store,
+use schwartz_core::store::{
+    Claim, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, JobQuery, Lease,
+    NewJobRow, Store,
 };
+use schwartz_core::{Error, JobId, JobOrder};
 use schwartz_diesel::{admin, Backend, DieselStore};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

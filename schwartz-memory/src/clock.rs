@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use schwartz_core::Epoch;
 
 /// The clock a [`MemoryStore`](crate::MemoryStore) reports as its server time
-/// ([`Store::server_time`](schwartz_core::Store::server_time)).
+/// ([`Store::server_time`](schwartz_core::store::Store::server_time)).
 pub trait Clock: Send + Sync + Debug {
     /// The current time, in epoch seconds.
     fn now(&self) -> Epoch;

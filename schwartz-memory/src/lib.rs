@@ -1,6 +1,6 @@
 //! # schwartz-memory
 //!
-//! [`MemoryStore`]: the whole [`Store`](schwartz_core::Store) contract of Schwartz in
+//! [`MemoryStore`]: the whole [`Store`](schwartz_core::store::Store) contract of Schwartz in
 //! memory, for tests and demos. It behaves as a SQL database holding TheSchwartz's tables
 //! (`funcmap`, `job`, `error`, `exitstatus`) would, so code tested against it holds on the
 //! SQL stores too.
@@ -10,7 +10,7 @@
 //!   time forward instead of sleeping;
 //! - fault injection for failover tests: [`MemoryStore::set_offline`] (the server is
 //!   unreachable) and [`MemoryStore::without_schema`] (the migrations were never run);
-//! - a [`Notifier`](schwartz_core::Notifier) that wakes on inserts ([`MemoryNotifier`]).
+//! - a [`Notifier`](schwartz_core::store::Notifier) that wakes on inserts ([`MemoryNotifier`]).
 //!
 //! ```
 //! use std::sync::Arc;

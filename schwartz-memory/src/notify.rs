@@ -1,6 +1,6 @@
 //! "New jobs" notifications inside one process, for [`MemoryStore::notifier`].
 //!
-//! [`MemoryStore::notifier`]: schwartz_core::Store::notifier
+//! [`MemoryStore::notifier`]: schwartz_core::store::Store::notifier
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -30,9 +30,9 @@ impl Signal {
 }
 
 /// Wakes when jobs are inserted into its [`MemoryStore`](crate::MemoryStore): by
-/// [`Store::insert_jobs`](schwartz_core::Store::insert_jobs) or by the replacements of a
-/// [`Store::finish`](schwartz_core::Store::finish). Obtained from
-/// [`Store::notifier`](schwartz_core::Store::notifier); it sees only inserts made after it
+/// [`Store::insert_jobs`](schwartz_core::store::Store::insert_jobs) or by the replacements of a
+/// [`Store::finish`](schwartz_core::store::Store::finish). Obtained from
+/// [`Store::notifier`](schwartz_core::store::Store::notifier); it sees only inserts made after it
 /// was created.
 ///
 /// While the store is offline ([`MemoryStore::set_offline`](crate::MemoryStore::set_offline))

@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use schwartz_core::store::Store;
 use schwartz_core::store::{
     Claim, CoalesceFilter, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus,
     JobOrder, JobQuery, Lease, NewJobRow, StoreStats,
 };
-use schwartz_core::{Error, FuncId, JobId, Store, StoreHash};
+use schwartz_core::{Error, FuncId, JobId, StoreHash};
 use schwartz_memory::{Clock, ManualClock, MemoryStore, SystemClock};
 
 const T0: i64 = 1_000_000;
@@ -40,7 +41,7 @@ fn uniq(funcid: FuncId, key: &str) -> NewJobRow {
     }
 }
 
-fn ids(rows: &[schwartz_core::JobRow]) -> Vec<i64> {
+fn ids(rows: &[schwartz_core::store::JobRow]) -> Vec<i64> {
     rows.iter().map(|r| r.jobid.0).collect()
 }
 
@@ -1210,7 +1211,7 @@ impl Lcg {
 }
 
 /// `select_jobs` evaluated naively: filter every row, sort, cut.
-fn naive(rows: &[schwartz_core::JobRow], q: &JobQuery) -> Vec<i64> {
+fn naive(rows: &[schwartz_core::store::JobRow], q: &JobQuery) -> Vec<i64> {
     if q.funcids.is_empty() {
         return Vec::new();
     }
@@ -1305,7 +1306,7 @@ fn select_agrees_with_a_naive_model() {
     let mut max_id = 0;
     let mut now = T0;
     let mut seen = [0u64; 4];
-    let all_rows = |s: &dyn Store, max_id: i64| -> Vec<schwartz_core::JobRow> {
+    let all_rows = |s: &dyn Store, max_id: i64| -> Vec<schwartz_core::store::JobRow> {
         (1..=max_id)
             .filter_map(|id| s.lookup(JobId(id)).unwrap())
             .collect()

@@ -1,13 +1,67 @@
-//! The dispatcher: grabs jobs and hands them to ready workers.
+//! The dispatcher: grabs jobs and hands them to ready workers. It runs on the thread that
+//! called [`WorkerPool::run`](crate::WorkerPool::run).
+//!
+//! # Why a lease never ticks away in a queue
+//!
+//! A grab leases jobs (`grabbed_until = now + grab_for`). The dispatcher grabs only as many
+//! jobs as it has idle workers (its *demand*), and hands them over a zero-capacity channel:
+//! a send completes only when a worker takes the chunk, so no grabbed job waits in a
+//! channel. Jobs it grabbed ahead (*prefetch*, see below) wait in its own buffer, where it
+//! watches them: a buffered job that has waited half its lease is given back
+//! ([`Client::release`]) rather than handed out late, and any buffered job is given back
+//! at shutdown. Once a worker runs a job, the housekeeper extends its lease.
+//!
+//! # State
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `alive`, `busy` | worker threads alive, and how many of them work a chunk |
+//! | `buffer` | grabbed jobs not yet handed out, oldest first |
+//! | `prefetch` | jobs grabbed beyond the idle workers: 0 for slow jobs, grown for fast ones |
+//! | `exhausted` | the last grab got fewer jobs than asked for: wait until `next_poll` |
+//! | `exhausted_idle` | that grab happened while no job ran and no retry awaited its write |
+//! | `woken` | the next grab follows a wake-up (an insert, a notification, a written retry) |
+//!
+//! # Transitions (one turn of the loop in `dispatch`)
+//!
+//! 1. **Stop**: shutdown requested → give back the buffer, end with `Shutdown`; every
+//!    worker thread gone → give back the buffer, end with `NoWorkers`.
+//! 2. **Events**: `Finished` → `busy - 1` (and `exhausted = false` when the chunk's
+//!    outcomes made work, a retry or replacements written by the worker itself);
+//!    `Exited` → `alive - 1`; a wake-up → `exhausted = false`, `woken = true`.
+//! 3. **Buffer upkeep**: the oldest buffered job waited [`SLOW`] → halve `prefetch`
+//!    (at most once per `SLOW`); waited half its lease → give back every job that did.
+//! 4. **Hand out**: while jobs are buffered and a worker is idle, send a chunk without
+//!    blocking (`busy + 1`). Chunks are one job unless the pool grabs ahead; then
+//!    `prefetch / (threads × 4)` jobs, at most [`MAX_CHUNK`].
+//! 5. **Done?** (`run_until_done` only, nothing running, buffered or awaiting its write):
+//!    `exhausted && exhausted_idle` → end with `Done`; [`MAX_GRAB_ERRORS`] failed grabs in
+//!    a row → end with `StoreFailed`; exhausted by a grab made while jobs ran → grab once
+//!    more to confirm.
+//! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
+//!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
+//!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
+//!    `threads × 2`, at most the batch size). An empty grab → `exhausted`, next poll after
+//!    the poll interval ([`WAKE_RECHECK`] after a wake-up: the job that woke us may not be
+//!    due yet by this client's clock); a partial grab → recheck after
+//!    [`PARTIAL_RECHECK`]; an error → back off exponentially from 100 ms.
+//! 7. **Wait** (otherwise) for the first of: a worker ready for a buffered chunk, a
+//!    worker event, a wake-up, the next poll (at most [`TICK`]).
+//!
+//! A retry decided by a worker is written by the completer, a few milliseconds later;
+//! until then the job is still leased. Such batches are counted in
+//! [`Shared::unwritten`](crate::shared::Shared) and keep `run_until_done` from ending;
+//! the completer wakes the dispatcher once it wrote them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 use schwartz_core::{Client, QueuedJob};
 
-use crate::builder::Config;
-use crate::pool::{Mode, Shared, Stats};
+use crate::config::Config;
+use crate::shared::{Mode, Shared, Stats};
 
 /// A grabbed job on its way to a worker.
 #[derive(Debug)]
@@ -15,7 +69,6 @@ pub(crate) struct Dispatched {
     pub job: QueuedJob,
     /// When the grab returned (local clock): the lease started about then.
     pub grabbed_at: Instant,
-    pub grab_for: Duration,
 }
 
 /// What worker threads tell the dispatcher.
@@ -77,7 +130,6 @@ pub(crate) struct Dispatcher<'a> {
     last_shrink: Instant,
     grab_errors: u32,
     last_error: Option<schwartz_core::Error>,
-    grab_for: HashMap<String, Duration>,
     /// The next grab follows a wake-up.
     woken: bool,
 }
@@ -110,7 +162,6 @@ impl<'a> Dispatcher<'a> {
             last_shrink: now,
             grab_errors: 0,
             last_error: None,
-            grab_for: HashMap::new(),
             woken: false,
         }
     }
@@ -124,8 +175,13 @@ impl<'a> Dispatcher<'a> {
         self.alive.saturating_sub(self.busy)
     }
 
-    /// The main loop.
-    pub(crate) fn run(&mut self) -> Stopped {
+    /// Whether a retry handed to the completer is not written yet.
+    fn retries_unwritten(&self) -> bool {
+        self.shared.unwritten.load(Ordering::SeqCst) > 0
+    }
+
+    /// The dispatcher's loop (see the [module docs](self)).
+    pub(crate) fn dispatch(&mut self) -> Stopped {
         loop {
             if self.shared.stopping() {
                 self.release_buffer();
@@ -143,7 +199,11 @@ impl<'a> Dispatcher<'a> {
             if self.exhausted && now >= self.next_poll {
                 self.exhausted = false;
             }
-            if self.mode == Mode::UntilDone && self.busy == 0 && self.buffer.is_empty() {
+            if self.mode == Mode::UntilDone
+                && self.busy == 0
+                && self.buffer.is_empty()
+                && !self.retries_unwritten()
+            {
                 if self.exhausted && self.exhausted_idle {
                     return Stopped::Done;
                 }
@@ -189,16 +249,14 @@ impl<'a> Dispatcher<'a> {
                 let now = Instant::now();
                 let got = jobs.len();
                 for job in jobs {
-                    let grab_for = self.grab_for_of(&job);
                     self.buffer.push_back(Dispatched {
                         job,
                         grabbed_at: now,
-                        grab_for,
                     });
                 }
                 if got == 0 {
                     self.exhausted = true;
-                    self.exhausted_idle = self.busy == 0;
+                    self.exhausted_idle = self.busy == 0 && !self.retries_unwritten();
                     let wait = if std::mem::take(&mut self.woken) {
                         WAKE_RECHECK
                     } else {
@@ -231,19 +289,6 @@ impl<'a> Dispatcher<'a> {
                 self.last_grab = None;
             }
         }
-    }
-
-    fn grab_for_of(&mut self, job: &QueuedJob) -> Duration {
-        if let Some(d) = self.grab_for.get(job.funcname()) {
-            return *d;
-        }
-        let d = self
-            .client
-            .worker_for(job.funcname())
-            .map_or(Duration::from_secs(3600), |w| w.grab_for())
-            .max(Duration::from_secs(1));
-        self.grab_for.insert(job.funcname().to_string(), d);
-        d
     }
 
     /// Grabs come less than [`FAST`] apart: jobs are short, so grab further ahead (fewer
@@ -370,11 +415,11 @@ impl<'a> Dispatcher<'a> {
             self.prefetch /= 2;
             self.last_shrink = Instant::now();
         }
-        if waited >= front.grab_for / 2 {
+        if waited >= front.job.grab_for() / 2 {
             let mut stale = Vec::new();
             let mut keep = VecDeque::with_capacity(self.buffer.len());
             for d in self.buffer.drain(..) {
-                if d.grabbed_at.elapsed() >= d.grab_for / 2 {
+                if d.grabbed_at.elapsed() >= d.job.grab_for() / 2 {
                     stale.push(d.job);
                 } else {
                     keep.push_back(d);

@@ -4,7 +4,8 @@
 //! batches (one store round trip for as many jobs as there are idle workers, `FOR UPDATE
 //! SKIP LOCKED` where the store has it) and hands them to N worker threads over a
 //! zero-capacity channel, so no lease ticks away in a queue. Workers hold no database
-//! connection while a job runs; a completer thread writes completions in batches. An idle
+//! connection while a job runs; a completer thread writes their outcomes (completions,
+//! failures, retries) in batches. An idle
 //! pool wakes on its poll interval, on inserts through its client and on PostgreSQL
 //! LISTEN/NOTIFY. Long jobs get their leases extended; panicking jobs are recorded as
 //! failures; shutdown is graceful and explicit ([`ShutdownHandle`], never in `Drop`).
@@ -49,17 +50,24 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod builder;
+mod completer;
+mod config;
 mod dispatcher;
 mod error;
+mod housekeeper;
+mod lifecycle;
+mod listener;
 mod pool;
-mod run;
+mod shared;
 mod signals;
+mod summary;
+mod worker;
 
-pub use builder::{Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, THREADS_ENV};
+pub use config::{Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, THREADS_ENV};
 pub use error::{Error, Result};
-pub use pool::{PoolSummary, RunningPool, ShutdownHandle, WorkerPool};
+pub use pool::{RunningPool, ShutdownHandle, WorkerPool};
 pub use signals::shutdown_on_signals;
+pub use summary::PoolSummary;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[cfg(doctest)]

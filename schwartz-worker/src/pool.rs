@@ -1,16 +1,16 @@
-//! [`WorkerPool`], its handles and its summary.
+//! [`WorkerPool`] and its handles.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
-use schwartz_core::{Client, QueuedJob, StopSignal};
+use schwartz_core::Client;
 
-use crate::builder::{Config, WorkerPoolBuilder};
+use crate::config::{Config, WorkerPoolBuilder};
 use crate::error::{Error, Result};
+use crate::lifecycle::run_pool;
+use crate::shared::{Mode, Shared};
+use crate::summary::PoolSummary;
 
 /// A pool of worker threads fed by one dispatcher.
 ///
@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 /// ([`Client::grab_jobs`]) and hands them to ready workers over a zero-capacity channel, so
 /// a job is only leased while a worker is about to run it (when jobs finish within
 /// milliseconds it grabs ahead, see [`WorkerPoolBuilder::batch_size`]). Workers run jobs with
-/// [`Client::work_deferred`] and hold no database connection while a job runs; a completer
-/// thread writes plain completions in batches ([`Client::complete_deferred`]).
+/// [`schwartz_core::executor::execute`] and hold no database connection while a job runs:
+/// every outcome a worker decides (completion, failure, retry) goes to a completer thread
+/// that writes them in batches ([`schwartz_core::outcome::apply`]).
 ///
 /// An idle pool wakes on its poll interval, at once on an insert through its client
 /// ([`Client::on_insert`]), and on store notifications (PostgreSQL LISTEN/NOTIFY). A
@@ -46,22 +47,13 @@ impl fmt::Debug for WorkerPool {
     }
 }
 
-/// When the dispatcher stops on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Only on shutdown.
-    Service,
-    /// When a grab finds nothing while no job runs.
-    UntilDone,
-}
-
 impl WorkerPool {
     /// A builder for a pool working `client`'s abilities.
     pub fn builder(client: Client) -> WorkerPoolBuilder {
         WorkerPoolBuilder::new(client)
     }
 
-    pub(crate) fn new(client: Client, config: Config) -> Self {
+    fn new(client: Client, config: Config) -> Self {
         let shared = Arc::new(Shared::new(config.threads));
         WorkerPool {
             client,
@@ -97,7 +89,7 @@ impl WorkerPool {
     /// A thread could not be started, or a pool thread panicked. Store errors while running
     /// are logged and retried, not returned.
     pub fn run(self) -> Result<PoolSummary> {
-        crate::run::run(self.client, self.config, self.shared, Mode::Service)
+        run_pool(self.client, self.config, self.shared, Mode::Service)
     }
 
     /// Runs the pool until no job is left (a grab finds nothing while no job is running),
@@ -109,7 +101,7 @@ impl WorkerPool {
     /// As [`WorkerPool::run`], and a store error when grabbing failed three times in a row
     /// while no job was running.
     pub fn run_until_done(self) -> Result<PoolSummary> {
-        crate::run::run(self.client, self.config, self.shared, Mode::UntilDone)
+        run_pool(self.client, self.config, self.shared, Mode::UntilDone)
     }
 
     /// Runs [`WorkerPool::run`] on a new thread (`<prefix>-dispatcher`).
@@ -200,157 +192,16 @@ impl RunningPool {
     }
 }
 
-/// What a pool did, returned when it stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct PoolSummary {
-    /// Jobs completed (written).
-    pub completed: u64,
-    /// Jobs failed for good (no retry left, or a permanent failure).
-    pub failed: u64,
-    /// Jobs failed with a retry left (they run again).
-    pub retried: u64,
-    /// Jobs declined.
-    pub declined: u64,
-    /// Jobs replaced by other jobs.
-    pub replaced: u64,
-    /// Jobs whose lease was taken over by another worker before their outcome was
-    /// written; nothing of theirs was written.
-    pub lease_lost: u64,
-    /// Outcomes that could not be written because of a store error (those jobs run again
-    /// once their lease has expired).
-    pub errors: u64,
-    /// Grabbed jobs given back unstarted (at shutdown, or because they waited too long).
-    pub released: u64,
-    /// Worker threads still running a job when the grace period ended (left behind).
-    pub abandoned_threads: u64,
-    /// How long the pool ran.
-    pub elapsed: Duration,
-}
-
-impl PoolSummary {
-    /// Jobs worked: completed + failed + retried + declined + replaced + lease lost.
-    pub fn worked(&self) -> u64 {
-        self.completed
-            + self.failed
-            + self.retried
-            + self.declined
-            + self.replaced
-            + self.lease_lost
-    }
-
-    /// Jobs worked per second over the pool's run time.
-    pub fn throughput(&self) -> f64 {
-        let secs = self.elapsed.as_secs_f64();
-        if secs > 0.0 {
-            self.worked() as f64 / secs
-        } else {
-            0.0
-        }
-    }
-}
-
-impl fmt::Display for PoolSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} completed, {} failed, {} retried, {} declined, {} replaced, {} lease lost, {} write errors, {} released in {:.2?} ({:.0} jobs/s)",
-            self.completed,
-            self.failed,
-            self.retried,
-            self.declined,
-            self.replaced,
-            self.lease_lost,
-            self.errors,
-            self.released,
-            self.elapsed,
-            self.throughput()
-        )
-    }
-}
-
-/// Counters shared by the pool's threads.
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    pub completed: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-    pub declined: AtomicU64,
-    pub replaced: AtomicU64,
-    pub lease_lost: AtomicU64,
-    pub errors: AtomicU64,
-    pub released: AtomicU64,
-}
-
-impl Stats {
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub(crate) fn summary(&self, abandoned: u64, elapsed: Duration) -> PoolSummary {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        PoolSummary {
-            completed: get(&self.completed),
-            failed: get(&self.failed),
-            retried: get(&self.retried),
-            declined: get(&self.declined),
-            replaced: get(&self.replaced),
-            lease_lost: get(&self.lease_lost),
-            errors: get(&self.errors),
-            released: get(&self.released),
-            abandoned_threads: abandoned,
-            elapsed,
-        }
-    }
-}
-
-/// A job a worker is running, for lease extension.
-#[derive(Debug)]
-pub(crate) struct Running {
-    pub job: QueuedJob,
-    /// When the current lease started (local clock).
-    pub lease_from: Instant,
-    pub grab_for: Duration,
-}
-
-/// State shared by the pool's threads and its handles.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    stop: AtomicBool,
-    /// Wakes sleeping helper threads on shutdown.
-    pub stop_signal: StopSignal,
-    /// Wakes the dispatcher (coalesced: capacity 1).
-    pub wake_tx: Sender<()>,
-    pub wake_rx: Receiver<()>,
-    pub stats: Stats,
-    /// One slot per worker thread: the job it runs.
-    pub slots: Vec<Mutex<Option<Running>>>,
-}
-
-impl Shared {
-    fn new(threads: usize) -> Self {
-        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
-        Shared {
-            stop: AtomicBool::new(false),
-            stop_signal: StopSignal::new(),
-            wake_tx,
-            wake_rx,
-            stats: Stats::default(),
-            slots: (0..threads).map(|_| Mutex::new(None)).collect(),
-        }
-    }
-
-    pub(crate) fn request_stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.stop_signal.stop();
-        self.wake();
-    }
-
-    pub(crate) fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-
-    pub(crate) fn wake(&self) {
-        let _ = self.wake_tx.try_send(());
+impl WorkerPoolBuilder {
+    /// Checks the settings and builds the pool. No thread is started before
+    /// [`WorkerPool::run`], [`WorkerPool::run_until_done`] or [`WorkerPool::spawn`].
+    ///
+    /// # Errors
+    /// A configuration error for zero threads (also from `SCHWARTZ_THREADS`), a zero batch
+    /// size, a zero poll interval, a zero completion batch, an empty thread name, or a client
+    /// without any registered worker.
+    pub fn build(self) -> Result<WorkerPool> {
+        let (client, config) = self.resolve()?;
+        Ok(WorkerPool::new(client, config))
     }
 }

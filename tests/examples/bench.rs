@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 use diesel::{Connection, RunQueryDsl};
-use schwartz_core::{Client, Job, Pruning, QueuedJob, Store, WorkError};
+use schwartz_core::store::Store;
+use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError};
 use schwartz_diesel::{admin, DieselStore};
 use schwartz_memory::MemoryStore;
 use schwartz_worker::{Notifications, WorkerPool};

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use schwartz_core::Store;
+use schwartz_core::store::Store;
 
 use crate::ctx::Ctx;
 

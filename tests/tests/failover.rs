@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use schwartz_core::{Client, Error, Job, JobHandle, QueuedJob, Store, TimeShift, WorkError};
+use schwartz_core::store::Store;
+use schwartz_core::testing::TimeShift;
+use schwartz_core::{Client, Error, Job, JobHandle, QueuedJob, WorkError};
 use schwartz_diesel::DieselStore;
 
 const FUNC: &str = "failover.job";

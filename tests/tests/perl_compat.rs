@@ -33,8 +33,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use schwartz_core::store::Store;
 use schwartz_core::{
-    Client, Error, Job, JobHandle, JobId, QueuedJob, Store, StoreHash, WorkError, Worker,
+    Client, Error, Job, JobHandle, JobId, QueuedJob, StoreHash, WorkError, Worker,
 };
 use schwartz_diesel::DieselStore;
 

@@ -396,7 +396,7 @@ fn a_store_notification_wakes_an_idle_pool() {
 #[test]
 fn each_worker_thread_writes_its_own_scoreboard() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn schwartz_core::Store> = Arc::new(schwartz_memory::MemoryStore::new());
+    let store: Arc<dyn schwartz_core::store::Store> = Arc::new(schwartz_memory::MemoryStore::new());
     let client = Client::builder()
         .store(store)
         .scoreboard(ScoreboardDir::Path(dir.path().to_path_buf()))
@@ -457,7 +457,7 @@ fn each_worker_thread_writes_its_own_scoreboard() {
 
 #[test]
 fn builder_refuses_bad_settings() {
-    let store: Arc<dyn schwartz_core::Store> = Arc::new(schwartz_memory::MemoryStore::new());
+    let store: Arc<dyn schwartz_core::store::Store> = Arc::new(schwartz_memory::MemoryStore::new());
     let bare = client(store);
     let err = WorkerPool::builder(bare.clone())
         .threads(2)
@@ -493,7 +493,7 @@ fn builder_refuses_bad_settings() {
 
 #[test]
 fn a_shutdown_requested_before_running_returns_at_once() {
-    let store: Arc<dyn schwartz_core::Store> = Arc::new(schwartz_memory::MemoryStore::new());
+    let store: Arc<dyn schwartz_core::store::Store> = Arc::new(schwartz_memory::MemoryStore::new());
     let client = client(store);
     client
         .can_do("x", |_: &QueuedJob| -> Result<(), WorkError> { Ok(()) })

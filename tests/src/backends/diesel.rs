@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use schwartz_core::Store;
+use schwartz_core::store::Store;
 use schwartz_diesel::{admin, DieselStore};
 
 use crate::harness::{Backend, TestDb};

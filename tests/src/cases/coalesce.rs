@@ -4,12 +4,12 @@ use super::common::*;
 
 const FN: &str = "Worker::CoalesceTest";
 
-fn coalesce_worker(done: Rec<String>) -> TestWorker {
+fn coalesce_worker(client: WeakClient, done: Rec<String>) -> TestWorker {
     TestWorker::new(move |job| {
         job.completed()?;
         let key = job.coalesce().unwrap_or_default().to_string();
         push(&done, key.clone());
-        let c = job.client();
+        let c = client.upgrade().ok_or_else(|| werr("the client is gone"))?;
         loop {
             let next = if key == "foo" {
                 c.find_job_with_coalescing_prefix(FN, "f")?
@@ -51,7 +51,7 @@ fn work_once_drains_each_group(ctx: &Ctx) {
     let (c, s) = ctx.client1();
     insert_ten(&c);
     let done = rec();
-    can_do(&c, FN, coalesce_worker(done.clone()));
+    can_do(&c, FN, coalesce_worker(c.downgrade(), done.clone()));
     for i in 1..=3 {
         assert!(work_once(&c), "work_once #{i} found nothing");
     }
@@ -74,7 +74,7 @@ fn each_work_once_completes_one_group(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     insert_ten(&c);
     let done = rec();
-    can_do(&c, FN, coalesce_worker(done.clone()));
+    can_do(&c, FN, coalesce_worker(c.downgrade(), done.clone()));
     let mut sizes = Vec::new();
     for _ in 0..3 {
         let before = seen(&done).len();

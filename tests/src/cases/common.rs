@@ -3,9 +3,13 @@
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 
+pub(crate) use schwartz_core::executor::execute;
+pub(crate) use schwartz_core::outcome::{apply, Outcome, OutcomeWriter};
+pub(crate) use schwartz_core::store::Store;
+pub(crate) use schwartz_core::WeakClient;
 pub(crate) use schwartz_core::{
     datetime_to_epoch, decode_arg, encode_arg, AbilityRotation, CandidateOrder, Client,
-    CoalesceFilter, Error, Job, JobHandle, JobId, JobOrder, ListJobs, QueuedJob, Store, StoreHash,
+    CoalesceFilter, Error, Job, JobHandle, JobId, JobOrder, ListJobs, QueuedJob, StoreHash,
     WorkOutcome,
 };
 pub(crate) use serde::{Deserialize, Serialize};
@@ -67,4 +71,26 @@ pub(crate) fn can_do(c: &Client, funcname: &str, w: TestWorker) {
 pub(crate) fn grab(c: &Client, funcname: &str) -> Option<QueuedJob> {
     c.grab_job(funcname)
         .must(&format!("grab_job({funcname:?})"))
+}
+
+/// An outcome writer that keeps outcomes for a later [`apply`] (as the worker pool's
+/// completer does).
+#[derive(Default)]
+pub(crate) struct Collect(Mutex<Vec<Outcome>>);
+
+impl Collect {
+    /// The outcomes kept so far.
+    pub(crate) fn take(&self) -> Vec<Outcome> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl OutcomeWriter for Collect {
+    fn write(&self, outcome: Outcome) -> schwartz_core::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(outcome);
+        Ok(())
+    }
 }

@@ -90,7 +90,7 @@ fn part2(ctx: &Ctx) -> Part2 {
         &c,
         WITH_TIME,
         TestWorker::new(move |job| {
-            let now = job.client().server_time(job.handle().store())?;
+            let now = job.server_time()?;
             if d.load(Ordering::SeqCst) {
                 push(&ids, job.jobid());
                 job.declined_until(plus(now, DECLINE_FOR))?;
@@ -192,7 +192,7 @@ fn declines_do_not_count_as_failures(ctx: &Ctx) {
         TestWorker::new(move |job| {
             let n = a.fetch_add(1, Ordering::SeqCst);
             if n < 5 {
-                let now = job.client().server_time(job.handle().store())?;
+                let now = job.server_time()?;
                 job.declined_until(now)?;
                 Ok(())
             } else {

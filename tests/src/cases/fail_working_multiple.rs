@@ -12,13 +12,15 @@ enum Death {
 
 fn run(ctx: &Ctx, death: Death) -> (Client, JobHandle, JobHandle) {
     let (c, _s) = ctx.client1();
+    let weak = c.downgrade();
     can_do(
         &c,
         FN,
         TestWorker::new(move |job| {
             job.completed()?;
-            let second = job
-                .client()
+            let second = weak
+                .upgrade()
+                .ok_or_else(|| werr("the client is gone"))?
                 .find_job_with_coalescing_prefix(FN, "a2")?
                 .ok_or_else(|| werr("the second job was not found"))?;
             second.set_as_current();
@@ -97,11 +99,13 @@ fn current_job_during_work(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     let seen_ids: Rec<Option<JobId>> = rec();
     let r = seen_ids.clone();
+    let weak = c.downgrade();
     can_do(
         &c,
         FN,
-        TestWorker::new(move |job| {
-            push(&r, job.client().current_job().map(|j| j.jobid()));
+        TestWorker::new(move |_job| {
+            let c = weak.upgrade().ok_or_else(|| werr("the client is gone"))?;
+            push(&r, c.current_job().map(|j| j.jobid()));
             Ok(())
         }),
     );

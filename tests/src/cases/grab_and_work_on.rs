@@ -16,13 +16,15 @@ fn setup(ctx: &Ctx) -> Setup {
     let (c, _s) = ctx.client1();
     let inside = rec();
     let r = inside.clone();
+    let weak = c.downgrade();
     can_do(
         &c,
         FN,
         TestWorker::new(move |job| {
-            let n = job.client().server_time(job.handle().store())?;
+            let n = job.server_time()?;
             let leased = job.grabbed_until() > n;
-            let nested = job.client().grab_and_work_on(job.handle())?;
+            let client = weak.upgrade().ok_or_else(|| werr("the client is gone"))?;
+            let nested = client.grab_and_work_on(job.handle())?;
             push(&r, (leased, nested));
             job.completed()?;
             Ok(())

@@ -6,7 +6,7 @@
 //! either claims.
 
 use super::common::*;
-use schwartz_core::GrabHooks;
+use schwartz_core::testing::GrabHooks;
 
 const FN: &str = "Worker::Addition";
 

@@ -294,21 +294,23 @@ fn old_owner_after_completion(ctx: &Ctx) {
     assert_eq!(exit_status(&t.a, &t.h), Some(0));
 }
 
-/// Deferred completions are fenced too.
+/// Outcomes written later (the worker pool's batched writer) are fenced too.
 fn deferred_completion_fenced(ctx: &Ctx) {
     let (a, b, _s) = two_clients(ctx);
     can_do(&a, "Quick", TestWorker::ok().grab_for(LEASE));
     can_do(&b, "Quick", TestWorker::ok().grab_for(LEASE));
     let h = ins(&a, Job::new("Quick"));
     let j = grab(&a, "Quick").expect("grab");
-    let (_, d) = a.work_deferred(j).must("work_deferred");
-    let d = d.expect("deferred");
+    let later = Collect::default();
+    execute(j, &later, None).must("execute");
+    let d = later.take();
+    assert_eq!(d.len(), 1, "the completion is kept for later");
     ctx.advance(LEASE + 1);
     let _taken = grab(&b, "Quick").expect("B takes over");
-    let results = a.complete_deferred(vec![d]).must("complete_deferred");
+    let results = apply(d);
     assert_eq!(results.len(), 1);
     assert_err!(
-        results.into_iter().next().expect("one").1,
+        results.into_iter().next().expect("one").result,
         Error::LeaseLost { .. }
     );
     assert!(pending(&a, &h));

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use schwartz_core::{GrabHooks, GrabStrategy};
+use schwartz_core::testing::GrabHooks;
+use schwartz_core::GrabStrategy;
 
 const FN: &str = "Worker::Parallel";
 const JOBS: usize = 40;

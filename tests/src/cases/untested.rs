@@ -510,28 +510,35 @@ fn grab_jobs_eligibility_and_priority(ctx: &Ctx) {
     );
 }
 
-/// `work_deferred` + `complete_deferred`: completions written later, in one batch.
+/// `executor::execute` with a writer that keeps outcomes, then `outcome::apply`:
+/// completions written later, in one batch.
 fn deferred_completions(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     can_do(&c, FN, TestWorker::ok().keep(100));
     let hs: Vec<JobHandle> = (0..3).map(|_| ins(&c, Job::new(FN))).collect();
-    let mut deferred = Vec::new();
+    let later = Collect::default();
     for _ in 0..3 {
         let j = grab(&c, FN).expect("grab");
-        let (outcome, d) = c.work_deferred(j).must("work_deferred");
+        let outcome = execute(j, &later, None).must("execute");
         assert_eq!(outcome, WorkOutcome::Completed);
-        deferred.push(d.expect("a plain Ok completion is deferred"));
     }
+    let deferred = later.take();
+    assert_eq!(
+        deferred.len(),
+        3,
+        "every plain Ok completion is kept for later"
+    );
     assert!(
         hs.iter().all(|h| pending(&c, h)),
         "deferred completions were written early"
     );
-    let results = c.complete_deferred(deferred).must("complete_deferred");
+    let results = apply(deferred);
     assert_eq!(results.len(), 3);
-    for (h, r) in results {
-        r.must("a deferred completion");
-        assert!(!pending(&c, &h));
-        assert_eq!(exit_status(&c, &h), Some(0));
+    for r in results {
+        assert_eq!(r.kind, WorkOutcome::Completed);
+        r.result.must("a deferred completion");
+        assert!(!pending(&c, &r.handle));
+        assert_eq!(exit_status(&c, &r.handle), Some(0));
     }
 }
 

@@ -4,7 +4,8 @@
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use schwartz_core::{Client, JobQuery, JobRow, Pruning, Store};
+use schwartz_core::store::{JobQuery, JobRow, Store};
+use schwartz_core::{Client, Pruning};
 use schwartz_memory::MemoryStore;
 
 mod sql;

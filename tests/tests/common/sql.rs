@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use schwartz_core::Store;
+use schwartz_core::store::Store;
 use schwartz_diesel::{admin, DieselStore};
 
 use super::Db;

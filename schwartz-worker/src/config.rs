@@ -1,11 +1,10 @@
-//! [`WorkerPoolBuilder`]: the pool's settings.
+//! The pool's settings: [`WorkerPoolBuilder`] and the [`Config`] it resolves to.
 
 use std::time::Duration;
 
 use schwartz_core::Client;
 
 use crate::error::{Error, Result};
-use crate::pool::WorkerPool;
 
 /// The environment variable read for the thread count when
 /// [`WorkerPoolBuilder::threads`] was not called.
@@ -24,7 +23,7 @@ pub enum LeaseExtension {
 }
 
 /// Whether the pool listens for "new jobs" notifications from its stores
-/// ([`Store::notifier`](schwartz_core::Store::notifier): PostgreSQL LISTEN/NOTIFY).
+/// ([`Store::notifier`](schwartz_core::store::Store::notifier): PostgreSQL LISTEN/NOTIFY).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Notifications {
     /// One listener thread per store that offers a notifier (the default).
@@ -74,7 +73,8 @@ pub(crate) struct Config {
     pub completion_delay: Duration,
 }
 
-/// Builds a [`WorkerPool`]; a consuming builder ending in [`WorkerPoolBuilder::build`].
+/// Builds a [`WorkerPool`](crate::WorkerPool); a consuming builder ending in
+/// [`WorkerPoolBuilder::build`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -192,14 +192,8 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// Checks the settings and builds the pool. No thread is started before
-    /// [`WorkerPool::run`], [`WorkerPool::run_until_done`] or [`WorkerPool::spawn`].
-    ///
-    /// # Errors
-    /// A configuration error for zero threads (also from `SCHWARTZ_THREADS`), a zero batch
-    /// size, a zero poll interval, a zero completion batch, an empty thread name, or a client
-    /// without any registered worker.
-    pub fn build(self) -> Result<WorkerPool> {
+    /// Checks the settings (see [`WorkerPoolBuilder::build`]).
+    pub(crate) fn resolve(self) -> Result<(Client, Config)> {
         let threads = match self.threads {
             Some(n) => n,
             None => threads_from_env()?,
@@ -243,7 +237,7 @@ impl WorkerPoolBuilder {
             completion_batch: self.completion_batch,
             completion_delay: self.completion_delay,
         };
-        Ok(WorkerPool::new(self.client, config))
+        Ok((self.client, config))
     }
 }
 

@@ -1,0 +1,149 @@
+//! Inserting jobs: all or nothing into one store, uniqkey jobs into their home store,
+//! failing over to the next store when one is unavailable.
+
+use rand::seq::SliceRandom;
+
+use super::stores::rendezvous_order;
+use super::{lock, Client, Context, InsertListener};
+use crate::error::{Error, Result};
+use crate::handle::JobHandle;
+use crate::ids::{datetime_to_epoch, Epoch, JobId, StoreHash};
+use crate::job::Job;
+use crate::store::NewJobRow;
+
+impl Client {
+    /// Inserts one job (uniqkey jobs go to their home store, others to a random live one,
+    /// failing over to the next store when one is unavailable).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a job [`Job::validate`] refuses;
+    /// [`Error::DuplicateUniqkey`] when its store already has a pending job with the same
+    /// funcname and uniqkey (other stores are not tried); [`Error::NoStore`] when no store is
+    /// configured or all are marked dead; else the last store's error.
+    pub fn insert(&self, job: Job) -> Result<JobHandle> {
+        let (idx, ids) = self.insert_with_failover(std::slice::from_ref(&job))?;
+        let id = ids.into_iter().next().ok_or_else(|| Error::Database {
+            store: self.entry(idx).store.describe(),
+            message: String::from("insert returned no job id"),
+        })?;
+        Ok(JobHandle::new(self.entry(idx).hash.clone(), id))
+    }
+    /// Inserts jobs all-or-nothing into one store, failing over as `insert` does. An empty
+    /// list inserts nothing.
+    ///
+    /// # Errors
+    /// As [`Client::insert`]; two jobs of the list with the same funcname and uniqkey are
+    /// `DuplicateUniqkey`, and nothing is inserted.
+    pub fn insert_jobs(&self, jobs: Vec<Job>) -> Result<Vec<JobHandle>> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (idx, ids) = self.insert_with_failover(&jobs)?;
+        let hash = &self.entry(idx).hash;
+        Ok(ids
+            .into_iter()
+            .map(|id| JobHandle::new(hash.clone(), id))
+            .collect())
+    }
+}
+
+impl Context {
+    pub(crate) fn notify_insert(&self, hash: &StoreHash) {
+        let listeners: Vec<InsertListener> = lock(&self.listeners).clone();
+        for l in listeners {
+            l(hash);
+        }
+    }
+
+    /// The rows for `jobs` in one store (funcids created as needed).
+    pub(crate) fn new_rows(&self, idx: usize, jobs: &[Job], now: Epoch) -> Result<Vec<NewJobRow>> {
+        jobs.iter()
+            .map(|job| {
+                Ok(NewJobRow {
+                    jobid: job.jobid_value(),
+                    funcid: self.funcid_of(idx, job.funcname())?,
+                    arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
+                    uniqkey: job.uniqkey_value().map(str::to_string),
+                    insert_time: now,
+                    run_after: job.run_after_value().map(datetime_to_epoch).unwrap_or(now),
+                    grabbed_until: job
+                        .grabbed_until_value()
+                        .map(datetime_to_epoch)
+                        .unwrap_or(0),
+                    priority: job.priority_value(),
+                    coalesce: job.coalesce_value().map(str::to_string),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Client {
+    fn insert_into(&self, idx: usize, jobs: &[Job]) -> Result<Vec<JobId>> {
+        let now = self.ctx().now_of(idx)?;
+        let rows = self.ctx().new_rows(idx, jobs, now)?;
+        self.entry(idx).store.insert_jobs(&rows)
+    }
+
+    /// Inserts `jobs` (non-empty) all-or-nothing into one store with failover; returns the
+    /// store index and the ids.
+    pub(crate) fn insert_with_failover(&self, jobs: &[Job]) -> Result<(usize, Vec<JobId>)> {
+        for job in jobs {
+            job.validate()?;
+        }
+        if self.ctx().stores.is_empty() {
+            return Err(self.ctx().all_dead_error());
+        }
+        let order = match jobs.iter().find(|j| j.uniqkey_value().is_some()) {
+            Some(j) => {
+                let hashes: Vec<StoreHash> =
+                    self.ctx().stores.iter().map(|e| e.hash.clone()).collect();
+                rendezvous_order(&hashes, j.funcname(), j.uniqkey_value().unwrap_or_default())
+            }
+            None => {
+                let mut v: Vec<usize> = (0..self.ctx().stores.len()).collect();
+                v.shuffle(&mut rand::rng());
+                v
+            }
+        };
+        let mut last_err = None;
+        for idx in order {
+            if self.ctx().is_dead_idx(idx) {
+                continue;
+            }
+            match self.insert_into(idx, jobs) {
+                Ok(ids) => {
+                    self.ctx().notify_insert(&self.entry(idx).hash);
+                    return Ok((idx, ids));
+                }
+                Err(Error::DuplicateUniqkey {
+                    store,
+                    funcname,
+                    uniqkey,
+                }) => {
+                    // Name the job when the store could not.
+                    let (funcname, uniqkey) = match (funcname, uniqkey) {
+                        (Some(f), Some(k)) => (Some(f), Some(k)),
+                        (f, k) if jobs.len() == 1 => (
+                            f.or_else(|| Some(jobs[0].funcname().to_string())),
+                            k.or_else(|| jobs[0].uniqkey_value().map(str::to_string)),
+                        ),
+                        (f, k) => (f, k),
+                    };
+                    return Err(Error::DuplicateUniqkey {
+                        store,
+                        funcname,
+                        uniqkey,
+                    });
+                }
+                Err(e @ (Error::InvalidInput(_) | Error::DuplicateJobId { .. })) => return Err(e),
+                Err(e) => {
+                    log::debug!("insert into {} failed: {e}", self.entry(idx).hash);
+                    self.ctx().note_store_error(idx, &e);
+                    last_err = Some(e);
+                }
+            }
+        }
+        Err(last_err.unwrap_or_else(|| self.ctx().all_dead_error()))
+    }
+}

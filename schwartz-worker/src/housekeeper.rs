@@ -1,0 +1,121 @@
+//! The housekeeper thread: extends the leases of long-running jobs (at half their
+//! length) and prunes old errors and expired exit statuses on its interval.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use schwartz_core::Client;
+
+use crate::config::Housekeeping;
+use crate::shared::{lock, Shared};
+
+/// How often the housekeeper looks at running jobs' leases.
+const LEASE_TICK: Duration = Duration::from_millis(200);
+
+pub(crate) struct Housekeeper {
+    client: Client,
+    shared: Arc<Shared>,
+    extend: bool,
+    housekeeping: Housekeeping,
+}
+
+impl Housekeeper {
+    pub(crate) fn new(
+        client: Client,
+        shared: Arc<Shared>,
+        extend: bool,
+        housekeeping: Housekeeping,
+    ) -> Self {
+        Housekeeper {
+            client,
+            shared,
+            extend,
+            housekeeping,
+        }
+    }
+
+    /// Extends leases and prunes until shutdown.
+    pub(crate) fn keep_house(self) {
+        let tick = match self.housekeeping {
+            _ if self.extend => LEASE_TICK,
+            Housekeeping::Prune { interval, .. } => interval.min(Duration::from_secs(1)),
+            Housekeeping::Off => return,
+        };
+        let mut next_prune = match self.housekeeping {
+            Housekeeping::Prune { interval, .. } => Some(Instant::now() + interval),
+            Housekeeping::Off => None,
+        };
+        loop {
+            if self.shared.stop_signal.wait_timeout(tick) {
+                return;
+            }
+            if self.extend {
+                self.extend_leases();
+            }
+            if let (Some(due), Housekeeping::Prune { interval, limit }) =
+                (next_prune, self.housekeeping)
+            {
+                if Instant::now() >= due {
+                    match self.client.prune(limit) {
+                        Ok(r) => log::debug!(
+                            "pruned {} errors and {} exit statuses",
+                            r.errors,
+                            r.exit_statuses
+                        ),
+                        Err(e) => log::warn!("pruning failed: {e}"),
+                    }
+                    next_prune = Some(Instant::now() + interval);
+                }
+            }
+        }
+    }
+
+    fn extend_leases(&self) {
+        for slot in &self.shared.slots {
+            let mut guard = lock(slot);
+            let Some(running) = guard.as_mut() else {
+                continue;
+            };
+            let grab_for = running.job.grab_for();
+            if running.lease_from.elapsed() < extend_after(grab_for) {
+                continue;
+            }
+            let jobid = running.job.jobid();
+            match running.job.extend_lease(grab_for) {
+                Ok(()) => {
+                    running.lease_from = Instant::now();
+                    log::debug!("job {jobid}: lease extended by {grab_for:?}");
+                }
+                Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
+                    log::warn!("job {jobid}: cannot extend its lease: {e}");
+                    // Stop trying: the job belongs to someone else now.
+                    *guard = None;
+                }
+                Err(e) => log::warn!("job {jobid}: extending its lease failed (retrying): {e}"),
+            }
+        }
+    }
+}
+
+/// When a running job's lease gets extended: at half its length, and early enough that
+/// the store's whole-second clock (a lease may really be up to a second shorter than
+/// `grab_for`) and the housekeeper's tick cannot let it expire first.
+fn extend_after(grab_for: Duration) -> Duration {
+    (grab_for / 2)
+        .min(grab_for.saturating_sub(Duration::from_millis(1500)))
+        .max(grab_for / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_are_extended_early_enough() {
+        let s = Duration::from_secs;
+        assert_eq!(extend_after(s(3600)), s(1800));
+        assert_eq!(extend_after(s(4)), s(2));
+        assert_eq!(extend_after(s(2)), Duration::from_millis(500));
+        assert_eq!(extend_after(s(1)), Duration::from_millis(250));
+    }
+}

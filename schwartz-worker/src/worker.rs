@@ -1,0 +1,175 @@
+//! A worker thread: takes chunks of grabbed jobs from the dispatcher, runs each with the
+//! core's executor and hands the outcomes to the completer, one batch per chunk.
+
+use std::cell::RefCell;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+use schwartz_core::executor::execute;
+use schwartz_core::outcome::{Outcome, OutcomeWriter};
+use schwartz_core::scoreboard::Scoreboard;
+use schwartz_core::{Client, WorkOutcome};
+
+use crate::completer::{count, write_outcomes, Handed};
+use crate::dispatcher::{release, Dispatched, Event};
+use crate::shared::{lock, Running, Shared, Stats};
+
+/// Collects the outcomes of one chunk for the completer (the batched writer).
+#[derive(Default)]
+struct Collect(RefCell<Vec<Outcome>>);
+
+impl OutcomeWriter for Collect {
+    fn write(&self, outcome: Outcome) -> schwartz_core::Result<()> {
+        self.0.borrow_mut().push(outcome);
+        Ok(())
+    }
+}
+
+/// One worker thread.
+pub(crate) struct WorkerThread {
+    index: usize,
+    client: Client,
+    shared: Arc<Shared>,
+    jobs: Receiver<Vec<Dispatched>>,
+    events: Sender<Event>,
+    done: Sender<Handed>,
+    board: Option<Scoreboard>,
+    track_leases: bool,
+}
+
+/// Tells the dispatcher that the thread ended, however it ended.
+struct ExitGuard {
+    events: Sender<Event>,
+    busy: bool,
+}
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        let _ = self.events.send(Event::Exited { busy: self.busy });
+    }
+}
+
+impl WorkerThread {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        index: usize,
+        client: Client,
+        shared: Arc<Shared>,
+        jobs: Receiver<Vec<Dispatched>>,
+        events: Sender<Event>,
+        done: Sender<Handed>,
+        board: Option<Scoreboard>,
+        track_leases: bool,
+    ) -> Self {
+        WorkerThread {
+            index,
+            client,
+            shared,
+            jobs,
+            events,
+            done,
+            board,
+            track_leases,
+        }
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Serves chunks until the dispatcher drops its sender.
+    pub(crate) fn serve(self) {
+        let mut guard = ExitGuard {
+            events: self.events.clone(),
+            busy: false,
+        };
+        let collect = Collect::default();
+        while let Ok(chunk) = self.jobs.recv() {
+            guard.busy = true;
+            let mut new_work = false;
+            let mut unstarted = Vec::new();
+            for d in chunk {
+                if self.shared.stopping() {
+                    unstarted.push(d.job);
+                    continue;
+                }
+                new_work |= self.work_one(d, &collect);
+            }
+            release(&self.client, &self.shared.stats, unstarted);
+            self.hand_over(collect.0.take());
+            guard.busy = false;
+            let _ = self.events.send(Event::Finished { new_work });
+        }
+    }
+
+    /// Runs one job; true when an outcome written here made jobs eligible (a retry or a
+    /// replacement the worker wrote itself; the completer wakes the dispatcher for the
+    /// outcomes it writes).
+    fn work_one(&self, d: Dispatched, collect: &Collect) -> bool {
+        let stats = &self.shared.stats;
+        let job = d.job;
+        let jobid = job.jobid();
+        if self.track_leases {
+            *lock(&self.shared.slots[self.index]) = Some(Running {
+                job: job.clone(),
+                lease_from: d.grabbed_at,
+            });
+        }
+        let before = collect.0.borrow().len();
+        let result = schwartz_core::panic::catch(|| execute(job, collect, self.board.as_ref()));
+        if self.track_leases {
+            *lock(&self.shared.slots[self.index]) = None;
+        }
+        let handed_over = collect.0.borrow().len() > before;
+        match result {
+            // The completer counts it once written.
+            Ok(Ok(_)) if handed_over => false,
+            Ok(Ok(outcome)) => {
+                if outcome == WorkOutcome::LeaseLost {
+                    log::warn!("job {jobid}: its lease was taken over by another worker while it ran; its outcome was not written");
+                }
+                count(stats, outcome);
+                matches!(
+                    outcome,
+                    WorkOutcome::Failed { will_retry: true } | WorkOutcome::Replaced
+                )
+            }
+            Ok(Err(e)) => {
+                if matches!(e, schwartz_core::Error::LeaseLost { .. }) {
+                    Stats::add(&stats.lease_lost, 1);
+                    log::warn!("{e}");
+                } else {
+                    Stats::add(&stats.errors, 1);
+                    log::error!("job {jobid}: its outcome could not be decided or written (it runs again once its lease expires): {e}");
+                }
+                false
+            }
+            Err(panic) => {
+                Stats::add(&stats.errors, 1);
+                log::error!("job {jobid}: working it panicked outside the job: {panic}");
+                false
+            }
+        }
+    }
+
+    /// Hands a chunk's outcomes to the completer; writes them here when the completer is
+    /// gone (a worker outliving the grace period).
+    fn hand_over(&self, outcomes: Vec<Outcome>) {
+        if outcomes.is_empty() {
+            return;
+        }
+        let handed = Handed::new(outcomes);
+        let new_work = handed.new_work;
+        if new_work {
+            self.shared.unwritten.fetch_add(1, Ordering::SeqCst);
+        }
+        if let Err(e) = self.done.send(handed) {
+            write_outcomes(&self.shared, e.into_inner().outcomes);
+            if new_work {
+                self.shared.unwritten.fetch_sub(1, Ordering::SeqCst);
+                self.shared.wake();
+            }
+        }
+    }
+}
