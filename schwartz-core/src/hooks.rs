@@ -1,5 +1,5 @@
 //! Test hooks: a clock shift and the grab protocol's hooks. Public only through the
-//! `testing` feature ([`crate::testing`]); the client always carries them (a zero shift
+//! `testing` feature (module `testing`); the client always carries them (a zero shift
 //! and no hooks by default).
 
 // Without the feature nothing outside the crate can shift time.

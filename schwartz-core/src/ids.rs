@@ -31,7 +31,7 @@ impl fmt::Display for FuncId {
 pub struct StoreHash(String);
 
 impl StoreHash {
-    /// Hashes an identity string (see [`Store::identity`](crate::Store::identity)).
+    /// Hashes an identity string (see [`Store::identity`](crate::store::Store::identity)).
     pub fn of(identity: &str) -> Self {
         use md5::{Digest, Md5};
         let digest = Md5::digest(identity.as_bytes());

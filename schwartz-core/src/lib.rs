@@ -1,6 +1,6 @@
 //! # schwartz-core
 //!
-//! TheSchwartz's job-queue model for Rust: [`Job`], the [`Store`] contract, the [`Client`],
+//! TheSchwartz's job-queue model for Rust: [`Job`], the [`Store`](store::Store) contract, the [`Client`],
 //! the [`Worker`] trait, [`JobHandle`] and the [`Error`] type. Backends live in other crates
 //! (`schwartz-memory`, `schwartz-diesel`); the worker pool in `schwartz-worker`.
 //!

@@ -65,8 +65,8 @@ pub(crate) struct QueuedInner {
 ///
 /// Outcome methods write to the job's store, fenced on the lease token the job was read
 /// with ([`QueuedJob::grabbed_until`]): if another worker took the job over they return
-/// [`Error::LeaseLost`](crate::Error::LeaseLost) and change nothing. Once an outcome was
-/// written, further outcome calls return [`Error::AlreadyFinished`](crate::Error::AlreadyFinished).
+/// [`Error::LeaseLost`] and change nothing. Once an outcome was
+/// written, further outcome calls return [`Error::AlreadyFinished`].
 /// Cheap to clone; clones share state. A job holds its store and its worker's policy, not
 /// the client: keeping jobs keeps no client alive.
 #[derive(Clone)]
@@ -107,7 +107,7 @@ impl QueuedJob {
     /// The argument decoded as `T` (serde + bincode 2).
     ///
     /// # Errors
-    /// [`Error::ArgDecode`](crate::Error::ArgDecode) naming the job and `T`, also when the job
+    /// [`Error::ArgDecode`] naming the job and `T`, also when the job
     /// has no argument. A worker returning it fails the job for good: retrying cannot fix
     /// an argument.
     pub fn arg<T: DeserializeOwned>(&self) -> Result<T> {

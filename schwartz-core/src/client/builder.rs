@@ -184,9 +184,9 @@ impl ClientBuilder {
     /// Builds the client.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a floor without
+    /// [`Error::InvalidInput`] for a floor without
     /// `PriorityDesc`, a zero batch size, a probability outside 0..=1, two stores with the
-    /// same identity; [`Error::Scoreboard`](crate::Error::Scoreboard) when the scoreboard
+    /// same identity; [`Error::Scoreboard`] when the scoreboard
     /// directory cannot be created.
     pub fn build(self) -> Result<Client> {
         if self.floor.is_some() && self.order != JobOrder::PriorityDesc {

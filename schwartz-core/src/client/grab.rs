@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rand::seq::SliceRandom;
 
 use super::{lock, CandidateOrder, Client, GrabStrategy, Settings};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{Epoch, FuncId};
 use crate::job::check_name;
 use crate::outcome::{apply, Verdict};
@@ -100,7 +100,7 @@ impl Client {
         for applied in apply(outcomes) {
             match applied.result {
                 Ok(()) => {}
-                Err(e @ crate::Error::LeaseLost { .. }) => log::warn!("{e}"),
+                Err(e @ Error::LeaseLost { .. }) => log::warn!("{e}"),
                 Err(e) => {
                     log::warn!("releasing job {}: {e}", applied.handle);
                     first_err.get_or_insert(e);

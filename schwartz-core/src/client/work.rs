@@ -174,7 +174,7 @@ impl Client {
     /// Runs the job's worker, catching errors and panics, and writes the outcome:
     /// `Ok(())` without an explicit outcome completes the job, `Err(e)` fails it with `e`'s
     /// text (and its sources, `": "`-separated), a panic fails it with `panic: <message>`,
-    /// a function without a registered worker fails with [`Error::NoWorker`]'s text.
+    /// a function without a registered worker fails with [`Error::NoWorker`](crate::Error::NoWorker)'s text.
     /// Failures go to the thread's current job at the end of `work`
     /// ([`QueuedJob::set_as_current`]). A lost lease is logged and reported as
     /// [`WorkOutcome::LeaseLost`].
