@@ -46,10 +46,21 @@
 //! Inside [`Worker::work`] a job may be finished explicitly with
 //! [`QueuedJob::completed`], [`QueuedJob::failed`], [`QueuedJob::permanent_failure`],
 //! [`QueuedJob::declined`] / [`QueuedJob::declined_until`] or [`QueuedJob::replace_with`].
-//! Without one, `Ok(())` completes the job, `Err(e)` fails it with `e`'s text and a panic
-//! fails it with `panic: <message>` ([`Client::work_safely`]). Every write is fenced on the
-//! job's lease: a worker whose lease was taken over gets [`Error::LeaseLost`] and changes
-//! nothing.
+//! Without one, `Ok(())` completes the job, `Err(e)` fails it with `e`'s text (for good when
+//! the argument does not decode, [`Error::ArgDecode`]) and a panic fails it with
+//! `panic: <message>` ([`Client::work_safely`]). Every write is fenced on the job's lease: a
+//! worker whose lease was taken over gets [`Error::LeaseLost`] and changes nothing.
+//!
+//! Every outcome is a value first: [`outcome`] decides it (pure code over the worker's
+//! policy, the failure count and the time) and an [`outcome::OutcomeWriter`] writes it, at
+//! once ([`outcome::InlineWriter`]) or in batches ([`outcome::apply`], as the worker pool's
+//! completer does). [`executor::execute`] runs a job with either.
+//!
+//! ## Modules for backend authors and tests
+//!
+//! - [`store`]: the [`Store`](store::Store) contract and its row, query and finish types;
+//! - [`panic`]: catching panics and calling user hooks under a guard;
+//! - `testing` (feature `testing`): a clock shift and the grab protocol's test hooks.
 //!
 //! ## Logging
 //!

@@ -44,7 +44,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //!
-//! use schwartz_core::{NewJobRow, Store};
+//! use schwartz_core::store::{NewJobRow, Store};
 //! use schwartz_diesel::DieselStore;
 //!
 //! let dir = tempfile::tempdir()?;

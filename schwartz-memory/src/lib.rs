@@ -15,7 +15,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use schwartz_core::{JobQuery, NewJobRow, Store};
+//! use schwartz_core::store::{JobQuery, NewJobRow, Store};
 //! use schwartz_memory::{ManualClock, MemoryStore};
 //!
 //! let clock = ManualClock::new(1_000);

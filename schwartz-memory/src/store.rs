@@ -35,7 +35,7 @@ static NEXT_ANONYMOUS: AtomicU64 = AtomicU64::new(1);
 ///
 /// ```
 /// use std::sync::Arc;
-/// use schwartz_core::{JobQuery, Store};
+/// use schwartz_core::store::{JobQuery, Store};
 /// use schwartz_memory::{ManualClock, MemoryStore};
 ///
 /// let clock = ManualClock::new(1_000);
