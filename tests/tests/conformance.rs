@@ -1,5 +1,5 @@
-//! The conformance suite: every case on every backend (see the `schwartz-tests` crate).
+//! The conformance suite: every case on every store (see `schwartz-testkit`).
 
 fn main() {
-    std::process::exit(schwartz_tests::run());
+    std::process::exit(schwartz_testkit::run());
 }
