@@ -4,63 +4,63 @@
 
 use crate::harness::Case;
 
-mod api;
 mod bad_input;
 mod bugfix;
 mod cleanup;
 mod coalesce;
 mod common;
-mod dead_dbs;
 mod declined;
 mod empty_db;
 mod evenly_distribute;
-mod fail_working_multiple;
-mod funcid;
-mod grab_and_work_on;
+mod failover;
+mod funcmap;
+mod grab;
 mod grab_race;
 mod high_funcid_starvation;
+mod insert;
 mod insert_and_do;
-mod job_ctor;
+mod job;
 mod lease;
+mod outcomes;
 mod parallel_workers;
 mod priority;
+mod replace;
 mod replace_abort;
-mod replace_with;
-mod retry_delay;
+mod retry;
 mod scoreboard;
 mod server_time;
 mod store;
 mod unique;
-mod untested;
 mod work_before_funcids_exist;
+mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
     let groups: [fn() -> Vec<Case>; 28] = [
-        job_ctor::cases,
-        api::cases,
+        job::cases,
+        insert::cases,
         cleanup::cases,
         coalesce::cases,
-        dead_dbs::cases,
+        failover::cases,
         declined::cases,
         empty_db::cases,
         evenly_distribute::cases,
-        fail_working_multiple::cases,
-        funcid::cases,
+        outcomes::cases,
+        funcmap::cases,
         grab_race::cases,
-        grab_and_work_on::cases,
+        grab::cases,
         high_funcid_starvation::cases,
         insert_and_do::cases,
         parallel_workers::cases,
         priority::cases,
         replace_abort::cases,
-        replace_with::cases,
-        retry_delay::cases,
+        replace::cases,
+        retry::cases,
         scoreboard::cases,
         server_time::cases,
         unique::cases,
         work_before_funcids_exist::cases,
-        untested::cases,
+        work_loop::cases,
         bugfix::cases,
         lease::cases,
         bad_input::cases,
