@@ -1,4 +1,5 @@
-//! `t/coalesce.t` (spec 8.6): a worker drains related jobs by coalesce value or prefix.
+//! Coalescing: jobs grouped by a coalesce value, found by value or literal prefix, and
+//! worked group by group.
 
 use super::common::*;
 
@@ -191,7 +192,8 @@ fn coalescing_respects_eligibility(ctx: &Ctx) {
         .is_none());
 }
 
-cases!("coalesce";
+cases!(
+    "coalesce";
     insert_ten_with_keys,
     work_once_drains_each_group,
     each_work_once_completes_one_group,

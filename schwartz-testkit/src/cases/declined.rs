@@ -1,14 +1,12 @@
-//! `t/declined.t` (spec 8.8): declining without a time (the job stays leased) and with a
-//! time (released, eligible then).
-//!
-//! Deliberate change (DESIGN): a worker that returns `Ok(())` without an outcome completes
-//! its job (upstream: falling through is a failure). So in part 2 the jobs worked after
-//! their run_after complete instead of failing with "Job did not explicitly complete".
+//! Declining a job: no failure recorded, the job stays leased until its lease ends or
+//! until the time asked for, then completes normally.
 
 use super::common::*;
 
 const EVENTUALLY: &str = "CompleteEventually";
+
 const WITH_TIME: &str = "DeclineWithTime";
+
 /// Upstream declines for 2 s and sleeps 5; scaled up so a slow database's wall-clock time
 /// cannot matter (time moves by the clock shift).
 const DECLINE_FOR: i64 = 100;
@@ -210,7 +208,47 @@ fn declines_do_not_count_as_failures(ctx: &Ctx) {
     );
 }
 
-cases!("declined";
+const LOOP_FN: &str = "Worker::Declined";
+
+/// `declined()` then `completed()` in the same work: the job completes.
+fn declined_then_completed(ctx: &Ctx) {
+    let (c, _s) = ctx.client1();
+    can_do(
+        &c,
+        LOOP_FN,
+        TestWorker::new(|job| {
+            job.declined()?;
+            job.completed()?;
+            Ok(())
+        }),
+    );
+    let h = ins(&c, Job::new(LOOP_FN));
+    assert!(work_once(&c));
+    assert!(!pending(&c, &h));
+    assert_eq!(failures(&c, &h), 0);
+}
+
+const FIX_FN: &str = "Worker::Declined";
+
+/// `declined()` is not an outcome: an `Err` afterwards fails the job.
+fn declined_then_error_fails(ctx: &Ctx) {
+    let (c, _s) = ctx.client1();
+    can_do(
+        &c,
+        FIX_FN,
+        TestWorker::new(|job| {
+            job.declined()?;
+            Err(werr("changed my mind"))
+        }),
+    );
+    let h = ins(&c, Job::new(FIX_FN));
+    assert!(work_once(&c));
+    assert_eq!(failure_log(&c, &h), vec!["changed my mind".to_string()]);
+    assert!(!pending(&c, &h));
+}
+
+cases!(
+    "declined";
     declined_no_failure_still_pending,
     declined_stays_leased,
     declined_released_when_lease_ends,
@@ -219,4 +257,6 @@ cases!("declined";
     declined_with_time_not_grabbable_yet,
     declined_with_time_then_completes,
     declines_do_not_count_as_failures,
+    declined_then_completed,
+    declined_then_error_fails,
 );

@@ -1,9 +1,6 @@
-//! `t/api.t` (spec 8.3): insert, handles, lookup, list, insert_jobs.
-//!
-//! Upstream runs everything twice, with and without a table prefix; table prefixes are a
-//! store configuration here (not part of the client API), so each check runs once.
-//! Assertion 28 (`insert($job1, $job2)` dies) cannot be written in Rust: `insert` takes
-//! one `Job` (a compile-time guarantee).
+//! Inserting jobs: the handle an insert returns and what a lookup through it finds,
+//! batch inserts (all or nothing), the `on_insert` hook, and inserts the client refuses
+//! (bad names, bad uniqkeys) before touching a store.
 
 use super::common::*;
 
@@ -84,25 +81,6 @@ fn handle_from_string_round_trip(ctx: &Ctx) {
     assert_eq!(lookup(&c, &h2).funcname(), "feedmajor");
 }
 
-/// 13-14. `list_jobs(funcname, jobid)` returns exactly that job.
-fn list_jobs_by_jobid(ctx: &Ctx) {
-    let (c, _s) = ctx.client1();
-    let _other = ins(&c, Job::new("feedmajor"));
-    let h = ins(&c, job_with("feedmajor", &feed()));
-    let _third = ins(&c, Job::new("feedmajor"));
-    let mut f = ListJobs::new(["feedmajor"]);
-    f.jobid = Some(h.jobid());
-    let jobs = c.list_jobs(&f).must("list_jobs");
-    assert_eq!(
-        jobs.len(),
-        1,
-        "list_jobs by jobid returned {} jobs",
-        jobs.len()
-    );
-    assert_eq!(jobs[0].jobid(), h.jobid());
-    assert_eq!(jobs[0].handle(), &h);
-}
-
 /// 15-16. A job with run_after, priority, arg, coalesce and an explicit jobid inserts,
 /// honouring the jobid.
 fn insert_job_with_all_fields(ctx: &Ctx) {
@@ -180,23 +158,6 @@ fn lookup_unknown_store_hash(ctx: &Ctx) {
     );
 }
 
-/// 29. `insert_jobs` of two jobs with the same uniqkey inserts nothing.
-fn insert_jobs_duplicate_uniqkey_inserts_nothing(ctx: &Ctx) {
-    let (c, s) = ctx.client1();
-    let r = c.insert_jobs(vec![
-        Job::new("feedmajor").uniqkey("u1"),
-        Job::new("feedmajor").uniqkey("u1"),
-    ]);
-    assert_err!(r, Error::DuplicateUniqkey { .. });
-    assert_eq!(stats(&s).jobs, 0, "a refused insert_jobs left rows behind");
-    assert!(
-        !c.is_dead(&h0(&c)),
-        "a unique violation must not mark the store dead"
-    );
-    // The key is still free afterwards.
-    ins(&c, Job::new("feedmajor").uniqkey("u1"));
-}
-
 /// A handle whose job is gone looks up as `None` (not an error).
 fn lookup_gone_job_is_none(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
@@ -255,21 +216,111 @@ fn insert_jobs_one_store(ctx: &Ctx) {
     assert_eq!(total, 40);
 }
 
-cases!("api";
+const FN: &str = "Worker::Insert";
+
+/// `on_insert` callbacks see every successful insert, with the store's hash.
+fn on_insert_called(ctx: &Ctx) {
+    let (c, _s) = ctx.client1();
+    let r: Rec<StoreHash> = rec();
+    let r2 = r.clone();
+    c.on_insert(move |h| push(&r2, h.clone()));
+    ins(&c, Job::new(FN));
+    c.insert_jobs(vec![Job::new(FN), Job::new(FN)])
+        .must("insert_jobs");
+    let _ = c.insert(Job::new(""));
+    let got = seen(&r);
+    assert!(got.len() >= 2, "on_insert saw {} inserts", got.len());
+    assert!(got.iter().all(|h| *h == h0(&c)));
+}
+
+/// `insert_jobs` is all-or-nothing on a failure other than a uniqkey collision too (an
+/// explicit job id that is taken), and nothing is left behind.
+fn insert_jobs_atomic_on_jobid_collision(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    ins(&c, Job::new(FN).jobid(JobId(500)));
+    let r = c.insert_jobs(vec![
+        Job::new(FN).uniqkey("new"),
+        Job::new(FN).jobid(JobId(500)),
+    ]);
+    assert!(
+        r.is_err(),
+        "insert_jobs with a taken job id succeeded: {r:?}"
+    );
+    assert_eq!(stats(&s).jobs, 1, "a failed insert_jobs left rows behind");
+    c.clear_dead();
+    ins(&c, Job::new(FN).uniqkey("new"));
+}
+
+/// An empty funcname is refused at insert (`InvalidInput`), nothing written.
+fn empty_funcname(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    assert_err!(c.insert(Job::new("")), Error::InvalidInput(_));
+    assert_eq!(stats(&s).jobs, 0);
+    assert!(!c.is_dead(&h0(&c)), "bad input marked the store dead");
+}
+
+/// A funcname over 255 bytes is refused; exactly 255 is accepted.
+fn long_funcname(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    assert_err!(c.insert(Job::new("f".repeat(256))), Error::InvalidInput(_));
+    // 255 bytes made of 2-byte characters plus one ASCII byte.
+    let name = "é".repeat(127) + "x";
+    assert_eq!(name.len(), 255);
+    let h = ins(&c, Job::new(name.clone()));
+    assert_eq!(lookup(&c, &h).funcname(), name);
+    assert_eq!(stats(&s).jobs, 1);
+}
+
+/// Empty and over-255-byte uniqkeys are refused.
+fn bad_uniqkey(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    assert_err!(c.insert(Job::new("f").uniqkey("")), Error::InvalidInput(_));
+    assert_err!(
+        c.insert(Job::new("f").uniqkey("u".repeat(256))),
+        Error::InvalidInput(_)
+    );
+    assert_eq!(stats(&s).jobs, 0);
+    let h = ins(&c, Job::new("f").uniqkey("u".repeat(255)));
+    assert_eq!(lookup(&c, &h).uniqkey().map(str::len), Some(255));
+}
+
+/// One bad job in `insert_jobs` refuses the whole batch, whatever its position.
+fn insert_jobs_with_bad_job_inserts_nothing(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    assert_err!(
+        c.insert_jobs(vec![Job::new("ok"), Job::new("")]),
+        Error::InvalidInput(_)
+    );
+    assert_err!(
+        c.insert_jobs(vec![
+            Job::new("ok").coalesce("c".repeat(300)),
+            Job::new("ok")
+        ]),
+        Error::InvalidInput(_)
+    );
+    assert_eq!(stats(&s).jobs, 0);
+}
+
+cases!(
+    "insert";
     insert_returns_handle,
     new_job_pending_without_exit_status,
     handle_string_format,
     lookup_job_via_handle,
     handle_from_string_round_trip,
-    list_jobs_by_jobid,
     insert_job_with_all_fields,
     insert_jobs_returns_handles,
     scalar_arg_lookup,
     lookup_unknown_store_hash,
-    insert_jobs_duplicate_uniqkey_inserts_nothing,
     lookup_gone_job_is_none,
     insert_without_arg,
     store_hashes_are_md5_of_identity,
     insert_jobs_empty_list,
     insert_jobs_one_store,
+    insert_jobs_atomic_on_jobid_collision,
+    on_insert_called,
+    empty_funcname,
+    long_funcname,
+    bad_uniqkey,
+    insert_jobs_with_bad_job_inserts_nothing,
 );

@@ -1,12 +1,10 @@
-//! Leases (DESIGN "Time and leases"): a grab leases the job until now + grab_for; that
-//! value is the token every later write is fenced on. A worker whose lease ran out and
-//! was taken over gets `LeaseLost` and changes nothing (fix of B7); long jobs extend.
-//! Also the lease half of `t/client-time-unsync.t` (8.5): a lease holds until the store's
-//! clock passes it, whoever asks.
+//! Leases: `grab_for`, expiry making a job grabbable again, extending a lease, and every
+//! outcome written by an owner whose lease was taken over being refused (fencing).
 
 use super::common::*;
 
 const FN: &str = "Worker::Lease";
+
 /// grab_for of the lease cases: long, so a slow database's wall-clock time cannot matter.
 const LEASE: u64 = 100;
 
@@ -322,7 +320,8 @@ fn release_after_takeover(ctx: &Ctx) {
     assert_new_owner_intact(&t);
 }
 
-cases!("lease";
+cases!(
+    "lease";
     release_after_takeover,
     completed_after_takeover,
     failed_after_takeover,

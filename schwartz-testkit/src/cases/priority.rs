@@ -1,7 +1,5 @@
-//! `t/priority.t` (spec 8.18): `priority DESC, jobid ASC` with prioritize; floor.
-//!
-//! Upstream: NULL priorities sort last on MySQL/SQLite and first on Pg. Our contract
-//! (`JobOrder::PriorityDesc`): NULL sorts last on every backend.
+//! Priorities: highest first with NULL last, FIFO among equals, the priority floor, and
+//! jobid order when prioritizing is off.
 
 use super::common::*;
 
@@ -166,7 +164,8 @@ fn set_order_at_runtime(ctx: &Ctx) {
     assert_eq!(seen(&r), vec![Some(3), Some(2), Some(1)]);
 }
 
-cases!("priority";
+cases!(
+    "priority";
     highest_priority_first_null_last,
     priorities_descending,
     equal_priority_fifo,

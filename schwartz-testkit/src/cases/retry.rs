@@ -1,8 +1,6 @@
-//! `t/retry-delay.t` (spec 8.21): `retry_delay(failures)` postpones retries; the failure
-//! count is the number of error rows; the last attempt completes.
-//!
-//! Upstream: retry_delay(1) = 2 s and a 3 s sleep. Scaled up here (100 s, the clock shift
-//! moves 150 s) so a slow database's wall-clock time cannot change the outcome.
+//! Retries: `max_retries` attempts, `retry_delay` given the failure count, eligibility
+//! during and after the delay, an operator's reschedule, and error pruning's effect on the
+//! retry count.
 
 use super::common::*;
 
@@ -147,7 +145,72 @@ fn outcome_reports_retry(ctx: &Ctx) {
     assert!(grab(&c, "Fails").is_none());
 }
 
-cases!("retry_delay";
+const LOOP_FN: &str = "Worker::Retry";
+
+fn recording_client(ctx: &Ctx) -> (Client, Arc<dyn Store>, Rec<JobId>) {
+    let (c, s) = ctx.client1();
+    let r = rec();
+    let r2 = r.clone();
+    can_do(
+        &c,
+        LOOP_FN,
+        TestWorker::new(move |job| {
+            push(&r2, job.jobid());
+            job.completed()?;
+            Ok(())
+        }),
+    );
+    (c, s, r)
+}
+
+/// Operator `reschedule` (not fenced): the job runs at the new time.
+fn operator_reschedule(ctx: &Ctx) {
+    let (c, s, _r) = recording_client(ctx);
+    let h = ins(&c, Job::new(LOOP_FN));
+    let t = now(&c).timestamp() + 100;
+    assert!(s.reschedule(h.jobid(), t).must("reschedule"));
+    assert!(!work_once(&c), "rescheduled job ran early");
+    ctx.advance(101);
+    assert!(work_once(&c));
+    assert!(!s.reschedule(h.jobid(), t).must("reschedule of a gone job"));
+}
+
+/// Error pruning resets the retry count (kept TheSchwartz semantics, B6): the counter is
+/// the number of error rows.
+fn error_pruning_resets_retry_count(ctx: &Ctx) {
+    let s = ctx.store();
+    let c = ctx
+        .builder()
+        .store(s)
+        .error_max_age(secs(100))
+        .build()
+        .must("client");
+    can_do(
+        &c,
+        LOOP_FN,
+        TestWorker::new(|_| Err(werr("fails")))
+            .max_retries(1)
+            .retry_delay(|_| secs(500)),
+    );
+    can_do(&c, "Other", TestWorker::new(|_| Err(werr("other fails"))));
+    let h = ins(&c, Job::new(LOOP_FN));
+    assert!(work_once(&c));
+    assert_eq!(failures(&c, &h), 1);
+    ctx.advance(501);
+    // Another job's failure prunes errors older than 100 s, i.e. ours.
+    ins(&c, Job::new("Other"));
+    let j = grab(&c, "Other").expect("other job");
+    c.work_safely(j).must("work_safely");
+    assert_eq!(failures(&c, &h), 0, "the old error row was not pruned");
+    assert!(work_once(&c));
+    assert!(
+        pending(&c, &h),
+        "with its error pruned the job got a fresh retry"
+    );
+}
+
+cases!(
+    "retry";
     first_attempt_fails_once,
     not_eligible_during_delay,
     eligible_after_delay,
@@ -156,4 +219,6 @@ cases!("retry_delay";
     empty_failure_message,
     max_retries_attempts,
     outcome_reports_retry,
+    operator_reschedule,
+    error_pruning_resets_retry_count,
 );

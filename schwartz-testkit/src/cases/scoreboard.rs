@@ -1,11 +1,5 @@
-//! `t/scoreboard.t` (spec 8.22) and scoreboard `1`/`on` (8.26): the monitoring file a
-//! client writes around each job.
-//!
-//! Perl-specific bit adapted: upstream asserts `arg =~ /^numbers=ARRAY/` (a nested Perl
-//! reference printed as `ARRAY(0x...)`). Rust has no such rendering: a typed (bincode)
-//! argument shows as the lowercase hex of its encoded bytes (cut to 200 characters), a
-//! printable text argument shows as itself. Upstream's worker falls through (a failure);
-//! here it returns `Ok(())` (completed) — the scoreboard does not depend on the outcome.
+//! The scoreboard: one file per worker process, what each line holds, when it is
+//! rewritten and removed, and other processes' files left alone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -247,7 +241,37 @@ fn uncreatable_directory_fails_build(ctx: &Ctx) {
     assert_err!(r, Error::Scoreboard { .. });
 }
 
-cases!("scoreboard";
+const FN: &str = "Worker::Scoreboard";
+
+/// B21: a scoreboard file of another process is never removed.
+fn scoreboard_of_other_process_kept(ctx: &Ctx) {
+    let tmp = tempfile::tempdir().must("tempdir");
+    let dir = tmp.path().join("theschwartz");
+    std::fs::create_dir(&dir).must("creating the scoreboard dir");
+    let other = dir.join(format!("scoreboard.{}", std::process::id().wrapping_add(1)));
+    std::fs::write(&other, "pid=1\nfuncname=Other\n").must("writing a foreign scoreboard");
+    let c = ctx
+        .builder()
+        .store(ctx.store())
+        .scoreboard(schwartz_core::ScoreboardDir::Path(tmp.path().to_path_buf()))
+        .build()
+        .must("client");
+    can_do(&c, FN, TestWorker::ok());
+    ins(&c, Job::new(FN));
+    assert!(work_once(&c));
+    let mine = c.scoreboard_path().expect("scoreboard path");
+    assert_ne!(mine, other);
+    drop(c);
+    assert!(!mine.exists(), "our scoreboard was not removed");
+    assert!(other.exists(), "another process's scoreboard was removed");
+    assert_eq!(
+        std::fs::read_to_string(&other).must("read"),
+        "pid=1\nfuncname=Other\n"
+    );
+}
+
+cases!(
+    "scoreboard";
     directory_created,
     file_has_pid_and_funcname,
     started_is_grab_time,
@@ -260,4 +284,5 @@ cases!("scoreboard";
     no_scoreboard_by_default,
     auto_directory,
     uncreatable_directory_fails_build,
+    scoreboard_of_other_process_kept,
 );

@@ -559,7 +559,8 @@ fn insert_duplicate_uniqkey(ctx: &Ctx) {
     .must("same key, other function");
 }
 
-cases!("store";
+cases!(
+    "store";
     insert_and_lookup_round_trip,
     explicit_jobid,
     select_jobs_filters,

@@ -1,6 +1,24 @@
-//! `t/unique.t` (spec 8.24): at most one pending job per (funcname, uniqkey).
+//! Uniqkeys: one pending job per (function, uniqkey), per store; the key's home store
+//! when a client has several stores; batch inserts that collide write nothing.
 
 use super::common::*;
+
+/// 29. `insert_jobs` of two jobs with the same uniqkey inserts nothing.
+fn insert_jobs_duplicate_uniqkey_inserts_nothing(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    let r = c.insert_jobs(vec![
+        Job::new("feedmajor").uniqkey("u1"),
+        Job::new("feedmajor").uniqkey("u1"),
+    ]);
+    assert_err!(r, Error::DuplicateUniqkey { .. });
+    assert_eq!(stats(&s).jobs, 0, "a refused insert_jobs left rows behind");
+    assert!(
+        !c.is_dead(&h0(&c)),
+        "a unique violation must not mark the store dead"
+    );
+    // The key is still free afterwards.
+    ins(&c, Job::new("feedmajor").uniqkey("u1"));
+}
 
 /// 1-2. A job with a uniqkey inserts.
 fn first_insert_ok(ctx: &Ctx) {
@@ -92,7 +110,77 @@ fn failed_job_keeps_key(ctx: &Ctx) {
     );
 }
 
-cases!("unique";
+const FN: &str = "Worker::Unique";
+
+/// B11: with several stores a uniqkey job goes to one home store, so a duplicate is
+/// refused across stores (upstream: one duplicate per database).
+fn uniqkey_home_store_two_stores(ctx: &Ctx) {
+    let (c, stores) = ctx.client_n(2);
+    let first = ins(&c, Job::new(FN).uniqkey("major"));
+    for i in 0..10 {
+        assert_err!(
+            c.insert(Job::new(FN).uniqkey("major")),
+            Error::DuplicateUniqkey { .. },
+            "attempt {i}"
+        );
+    }
+    let total: u64 = stores.iter().map(|s| stats(s).jobs).sum();
+    assert_eq!(total, 1);
+    assert_eq!(
+        first.store(),
+        &c.home_stores(FN, "major")[0],
+        "not in its home store"
+    );
+}
+
+/// B11 with three stores and many keys: each key once, every duplicate refused.
+fn uniqkey_home_store_three_stores(ctx: &Ctx) {
+    let (c, stores) = ctx.client_n(3);
+    for k in 0..30 {
+        ins(&c, Job::new(FN).uniqkey(format!("key-{k}")));
+    }
+    for k in 0..30 {
+        assert_err!(
+            c.insert(Job::new(FN).uniqkey(format!("key-{k}"))),
+            Error::DuplicateUniqkey { .. },
+            "key-{k}"
+        );
+        assert_err!(
+            c.insert_jobs(vec![Job::new(FN).uniqkey(format!("key-{k}"))]),
+            Error::DuplicateUniqkey { .. },
+            "insert_jobs key-{k}"
+        );
+    }
+    let counts: Vec<u64> = stores.iter().map(|s| stats(s).jobs).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 30);
+    assert!(
+        counts.iter().filter(|n| **n > 0).count() >= 2,
+        "keys not spread over home stores: {counts:?}"
+    );
+}
+
+/// A second client over the same stores agrees on home stores.
+fn uniqkey_home_store_shared_by_clients(ctx: &Ctx) {
+    let stores = ctx.stores(3);
+    let a = ctx.client(&stores);
+    let b = ctx.client(&[
+        Arc::clone(&stores[2]),
+        Arc::clone(&stores[0]),
+        Arc::clone(&stores[1]),
+    ]);
+    for k in 0..10 {
+        ins(&a, Job::new(FN).uniqkey(format!("k{k}")));
+        assert_err!(
+            b.insert(Job::new(FN).uniqkey(format!("k{k}"))),
+            Error::DuplicateUniqkey { .. },
+            "k{k}"
+        );
+    }
+}
+
+cases!(
+    "unique";
+    insert_jobs_duplicate_uniqkey_inserts_nothing,
     first_insert_ok,
     same_key_other_function_ok,
     duplicate_refused,
@@ -101,4 +189,7 @@ cases!("unique";
     uniqkey_case_sensitive,
     insert_jobs_colliding_with_existing,
     failed_job_keeps_key,
+    uniqkey_home_store_two_stores,
+    uniqkey_home_store_three_stores,
+    uniqkey_home_store_shared_by_clients,
 );
