@@ -2,7 +2,7 @@
 //! way graphile_worker_rs checks its drivers: what the client relies on, operation by
 //! operation, including the fencing and all-or-nothing rules.
 
-use super::common::*;
+use crate::cases::common::*;
 use schwartz_core::{
     Claim, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, FuncId, JobQuery,
     NewJobRow,

@@ -1,0 +1,5 @@
+//! The `Store` contract, operation by operation.
+
+mod ops;
+
+pub(crate) use ops::cases;
