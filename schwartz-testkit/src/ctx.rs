@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use schwartz_core::{Client, ClientBuilder, Store, TimeShift};
+use schwartz_core::store::Store;
+use schwartz_core::{Client, ClientBuilder, TimeShift};
 
 use crate::harness::{Backend, TestDb};
 

@@ -7,10 +7,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
+use schwartz_core::store::{
+    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
+    NewJobRow, Notifier, Store, StoreStats,
+};
 use schwartz_core::{
-    Claim, Client, Epoch, Error, ExitStatus, FailureRecord, Finish, FinishStatus, FuncId, FuncMap,
-    JobHandle, JobId, JobQuery, JobRow, Lease, NewJobRow, Notifier, QueuedJob, Result, Store,
-    StoreHash, StoreStats, WorkError, Worker,
+    Client, Epoch, Error, FuncId, JobHandle, JobId, QueuedJob, Result, StoreHash, WorkError, Worker,
 };
 
 /// `Result::must`: unwrap with a message naming what was being done.

@@ -3,10 +3,10 @@
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Mutex};
 
+pub(crate) use schwartz_core::store::{CoalesceFilter, JobOrder, Store};
 pub(crate) use schwartz_core::{
-    datetime_to_epoch, decode_arg, encode_arg, AbilityRotation, CandidateOrder, Client,
-    CoalesceFilter, Error, Job, JobHandle, JobId, JobOrder, ListJobs, QueuedJob, Store, StoreHash,
-    WorkOutcome,
+    datetime_to_epoch, decode_arg, encode_arg, AbilityRotation, CandidateOrder, Client, Error, Job,
+    JobHandle, JobId, ListJobs, QueuedJob, StoreHash, WorkOutcome,
 };
 pub(crate) use serde::{Deserialize, Serialize};
 

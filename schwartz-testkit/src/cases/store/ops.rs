@@ -3,10 +3,10 @@
 //! operation, including the fencing and all-or-nothing rules.
 
 use crate::cases::common::*;
-use schwartz_core::{
-    Claim, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, FuncId, JobQuery,
-    NewJobRow,
+use schwartz_core::store::{
+    Claim, ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, JobQuery, NewJobRow,
 };
+use schwartz_core::FuncId;
 
 fn row(funcid: FuncId, now: i64) -> NewJobRow {
     NewJobRow {
