@@ -20,8 +20,7 @@ use crossbeam_channel::unbounded;
 use diesel::{Connection, RunQueryDsl};
 use schwartz_core::store::Store;
 use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError};
-use schwartz_diesel::{admin, DieselStore};
-use schwartz_memory::MemoryStore;
+use schwartz_testkit::{self as testkit, fixtures, TestDb};
 use schwartz_worker::{Notifications, WorkerPool};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -128,26 +127,15 @@ impl Kind {
     }
 }
 
-/// A fresh database for one scenario; dropped afterwards.
+/// A fresh database for one scenario (a `schwartz_testkit` fixture); dropped afterwards.
 struct Fresh {
     store: Arc<dyn Store>,
     /// A URL for other connections (SQL backends).
     url: Option<String>,
     /// DBI data source, user, password for Perl.
     perl: Option<(String, String, String)>,
-    /// (server URL, database) to drop afterwards.
-    drop_db: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        if let Some((admin, db)) = self.drop_db.take() {
-            if let Err(e) = admin::drop_database(&admin, &db) {
-                eprintln!("warning: dropping database {db}: {e}");
-            }
-        }
-    }
+    /// The fixture's database: dropped (or its directory removed) with it.
+    db: TestDb,
 }
 
 struct Host {
@@ -226,71 +214,62 @@ impl Backend {
     fn fresh(&self) -> Result<Fresh, BoxError> {
         let n = self.counter.get() + 1;
         self.counter.set(n);
-        match self.kind {
-            Kind::Memory => Ok(Fresh {
-                store: Arc::new(MemoryStore::new()),
-                url: None,
-                perl: None,
-                drop_db: None,
-                _dir: None,
-            }),
-            Kind::Sqlite => {
-                let dir = tempfile::tempdir()?;
-                let path = dir.path().join("bench.db");
-                let url = format!("sqlite://{}", path.display());
-                let store = DieselStore::connect(&url)?;
-                store.run_migrations()?;
-                Ok(Fresh {
-                    store: Arc::new(store),
-                    url: Some(url),
-                    perl: Some((
-                        format!("dbi:SQLite:dbname={}", path.display()),
-                        String::new(),
-                        String::new(),
-                    )),
-                    drop_db: None,
-                    _dir: Some(dir),
-                })
+        let tag = format!("bench_{n}");
+        // The stores keep DieselStore's default pool (8 connections), as an application's.
+        let fixture: Box<dyn testkit::Backend> = match (self.kind, &self.admin_url) {
+            (Kind::Memory, _) => Box::new(fixtures::Memory),
+            (Kind::Sqlite, _) => Box::new(fixtures::Sqlite),
+            (Kind::Postgres, Some(url)) => {
+                Box::new(fixtures::Server::postgres().with_url(url).pool_size(8))
             }
-            Kind::Postgres | Kind::MariaDb => {
-                let admin = self.admin_url.clone().ok_or("no admin URL")?;
-                let db = format!("schwartz_bench_{}_{n}", std::process::id());
-                admin::drop_database(&admin, &db)?;
-                admin::create_database(&admin, &db)?;
-                let url = admin::with_database(&admin, &db)?;
-                let guard_drop = Some((admin.clone(), db.clone()));
-                let store = DieselStore::connect(&url)?;
-                store.run_migrations()?;
-                let h = parse_host(&admin);
+            (Kind::MariaDb, Some(url)) => {
+                Box::new(fixtures::Server::mysql().with_url(url).pool_size(8))
+            }
+            _ => return Err("no admin URL".into()),
+        };
+        let db = fixture.fresh(&tag)?;
+        let url = db.url.clone();
+        let perl = match (self.kind, &url) {
+            (Kind::Sqlite, Some(path)) => Some((
+                format!("dbi:SQLite:dbname={path}"),
+                String::new(),
+                String::new(),
+            )),
+            (Kind::Postgres | Kind::MariaDb, Some(url)) => {
+                let name = url
+                    .rsplit('/')
+                    .next()
+                    .and_then(|s| s.split('?').next())
+                    .unwrap_or_default()
+                    .to_string();
+                let h = parse_host(url);
                 let dsn = match self.kind {
                     Kind::Postgres => format!(
-                        "dbi:Pg:dbname={db};host={};port={}",
+                        "dbi:Pg:dbname={name};host={};port={}",
                         h.host,
                         h.port.as_deref().unwrap_or("5432")
                     ),
                     _ => format!(
-                        "dbi:mysql:database={db};host={};port={}",
+                        "dbi:mysql:database={name};host={};port={}",
                         h.host,
                         h.port.as_deref().unwrap_or("3306")
                     ),
                 };
-                Ok(Fresh {
-                    store: Arc::new(store),
-                    url: Some(url),
-                    perl: Some((dsn, h.user, h.pass)),
-                    drop_db: guard_drop,
-                    _dir: None,
-                })
+                Some((dsn, h.user, h.pass))
             }
-        }
+            _ => None,
+        };
+        Ok(Fresh {
+            store: Arc::clone(&db.store),
+            url,
+            perl,
+            db,
+        })
     }
 
     /// Another connection to the same database (for a second client).
     fn reopen(&self, fresh: &Fresh) -> Result<Arc<dyn Store>, BoxError> {
-        match &fresh.url {
-            None => Ok(Arc::clone(&fresh.store)),
-            Some(url) => Ok(Arc::new(DieselStore::connect(url)?)),
-        }
+        Ok(fresh.db.reopen()?)
     }
 }
 

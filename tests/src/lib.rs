@@ -1,28 +1,11 @@
-//! The Schwartz conformance suite.
+//! Schwartz's own test targets; the contract and the fixtures they use live in
+//! `schwartz-testkit`.
 //!
-//! Every case is written once against [`Ctx`] and runs on every [`Backend`]
-//! (`backends::all`): the in-memory store always, the SQL stores when reachable.
-//! `cargo test -p schwartz-tests` runs it (`tests/conformance.rs`); a command-line
-//! substring restricts the cases, `SCHWARTZ_BACKENDS=memory,sqlite` the backends.
-//! Other knobs: `SCHWARTZ_TEST_THREADS` (default 4), `SCHWARTZ_CASE_TIMEOUT` (seconds,
-//! default 60), `SCHWARTZ_VERBOSE=1` (print passing cases too), `CI=true` (an unreachable
-//! backend fails the run instead of being skipped).
-
-pub mod backends;
-mod cases;
-pub mod ctx;
-pub mod harness;
-pub mod util;
-
-pub use ctx::Ctx;
-pub use harness::{Backend, Case, TestDb};
-
-/// Runs the whole suite on every backend; returns the process exit status.
-pub fn run() -> i32 {
-    harness::run_main(backends::all(), cases::all())
-}
-
-/// The number of cases (per backend).
-pub fn case_count() -> usize {
-    cases::all().len()
-}
+//! - `tests/conformance.rs`: the conformance suite on every store (memory, SQLite,
+//!   PostgreSQL, MySQL/MariaDB), with the backend x passed/failed/skipped table;
+//! - `tests/pool.rs`: the worker pool on every store;
+//! - `tests/perl_compat.rs`: Perl TheSchwartz and Schwartz on one database;
+//! - `tests/failover.rs`: a PostgreSQL server that goes away mid-run;
+//! - `examples/bench.rs`: the benchmark behind `cargo xtask bench`.
+//!
+//! This library is empty on purpose.

@@ -1,5 +1,8 @@
-//! The conformance suite: every case on every backend (see the `schwartz-tests` crate).
+//! The conformance suite: the `schwartz-testkit` contract on every store (memory, SQLite,
+//! PostgreSQL, MySQL/MariaDB), with the backend x passed/failed/skipped table.
 
 fn main() {
-    std::process::exit(schwartz_tests::run());
+    std::process::exit(schwartz_testkit::cli::main(
+        schwartz_testkit::fixtures::all(),
+    ));
 }

@@ -8,7 +8,9 @@
 //! sleeping), and shows the jobs left on PostgreSQL get worked: every job inserted is worked
 //! exactly once and nothing is pending at the end.
 //!
-//! Runs unless `SCHWARTZ_BACKENDS` is set without both `postgres` and `sqlite`.
+//! Runs unless `SCHWARTZ_BACKENDS` is set without both `postgres` and `sqlite`. The SQLite
+//! database is the testkit's fixture; the PostgreSQL server is private to this test (it is
+//! stopped and started), so it is made here.
 //! Needs the PostgreSQL server binaries (`/usr/lib/postgresql/*/bin`, Debian package
 //! `postgresql`); as root they run as the `postgres` user through `runuser`. When they are
 //! missing the test prints `SKIPPED: <reason>` and passes; with `CI=true` it fails.
@@ -26,6 +28,7 @@ use schwartz_core::store::Store;
 use schwartz_core::testing::TimeShift;
 use schwartz_core::{Client, Error, Job, JobHandle, QueuedJob, WorkError};
 use schwartz_diesel::DieselStore;
+use schwartz_testkit::{env, fixtures, Backend as _};
 
 const FUNC: &str = "failover.job";
 /// How long a dead store stays dead.
@@ -33,18 +36,9 @@ const RETRY_SECONDS: Duration = Duration::from_secs(60);
 /// Bound on any one command or client call.
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Skips the test (loudly), or fails it under `CI=true`.
+/// Skips the test (loudly), or fails it under `CI=true` (see `schwartz_testkit::env`).
 fn skip(test: &str, reason: &str) {
-    if in_ci() {
-        panic!("{test}: CI=true and a requirement is missing: {reason}");
-    }
-    eprintln!();
-    eprintln!("SKIPPED: {test}: {reason}");
-    eprintln!();
+    env::skip(test, reason);
 }
 
 /// Runs `f` on another thread; panics if it takes longer than `limit`.
@@ -301,12 +295,9 @@ impl Drop for PrivatePg {
 #[test]
 fn postgres_goes_away_and_comes_back() {
     const TEST: &str = "postgres_goes_away_and_comes_back";
-    if let Ok(list) = std::env::var("SCHWARTZ_BACKENDS") {
-        let has = |b: &str| list.split(',').any(|x| x.trim().eq_ignore_ascii_case(b));
-        if !(has("postgres") && has("sqlite")) {
-            eprintln!("SKIPPED: {TEST}: needs postgres and sqlite in SCHWARTZ_BACKENDS={list}");
-            return;
-        }
+    if !(env::backend_selected("postgres") && env::backend_selected("sqlite")) {
+        eprintln!("SKIPPED: {TEST}: needs postgres and sqlite in SCHWARTZ_BACKENDS");
+        return;
     }
     let mut pg = match PrivatePg::launch() {
         Ok(Ok(pg)) => pg,
@@ -329,12 +320,10 @@ fn postgres_goes_away_and_comes_back() {
         .expect("migrations on the private PostgreSQL");
     let pg_store: Arc<dyn Store> = Arc::new(pg_store);
 
-    let sqlite_dir = tempfile::tempdir().expect("tempdir");
-    let sqlite_path = sqlite_dir.path().join("failover.db");
-    let sqlite_store =
-        DieselStore::connect(sqlite_path.to_str().expect("utf-8 path")).expect("SQLite store");
-    sqlite_store.run_migrations().expect("SQLite migrations");
-    let sqlite_store: Arc<dyn Store> = Arc::new(sqlite_store);
+    let sqlite_db = fixtures::Sqlite
+        .fresh(TEST)
+        .unwrap_or_else(|e| panic!("{TEST}: a SQLite database: {e}"));
+    let sqlite_store = Arc::clone(&sqlite_db.store);
 
     let shift = TimeShift::new();
     let client = Client::builder()

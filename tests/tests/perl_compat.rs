@@ -15,10 +15,11 @@
 //! * `rust_raw_args_to_perl_*`: args inserted by Rust with `Job::raw_arg` are seen by a Perl
 //!   worker as exactly those scalars.
 //!
-//! The Perl side is in `tests/perl/` (see its scripts' headers). Databases: a temporary
-//! SQLite file; for PostgreSQL and MySQL a uniquely named database on the server of
-//! `SCHWARTZ_PG_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and
-//! `SCHWARTZ_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`), dropped afterwards.
+//! The Perl side is in `tests/perl/` (see its scripts' headers). Databases come from
+//! `schwartz_testkit::fixtures` (empty, no tables): a temporary SQLite file; for PostgreSQL
+//! and MySQL a uniquely named database on the server of `SCHWARTZ_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`) and `SCHWARTZ_MYSQL_URL` (default
+//! `mysql://root@127.0.0.1:3306/test`), dropped afterwards.
 //!
 //! `SCHWARTZ_BACKENDS` (comma-separated: sqlite,postgres,mysql; unset: all) selects backends.
 //! When perl, TheSchwartz, a DBD driver or a database server is missing, a test prints
@@ -28,16 +29,16 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use schwartz_core::store::Store;
 use schwartz_core::{
     Client, Error, Job, JobHandle, JobId, QueuedJob, StoreHash, WorkError, Worker,
 };
 use schwartz_diesel::DieselStore;
+use schwartz_testkit::{env, fixtures};
 
 /// Longest a Perl script may run.
 const PERL_TIMEOUT: Duration = Duration::from_secs(180);
@@ -49,36 +50,22 @@ const KEEP_EXIT: Duration = Duration::from_secs(3600);
 // Skipping
 // ---------------------------------------------------------------------------------------
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Whether `SCHWARTZ_BACKENDS` (comma-separated; unset means all) selects the backend.
-/// A deliberately deselected backend is skipped even under `CI=true`.
+/// Whether `SCHWARTZ_BACKENDS` selects the backend (a deliberately deselected backend is
+/// skipped even under `CI=true`).
 fn selected(backend: Backend, test: &str) -> bool {
-    let Ok(list) = std::env::var("SCHWARTZ_BACKENDS") else {
-        return true;
-    };
-    let name = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-        Backend::Mysql => "mysql",
-    };
-    let on = list.split(',').any(|b| b.trim().eq_ignore_ascii_case(name));
+    let on = env::backend_selected(backend.name());
     if !on {
-        eprintln!("SKIPPED: {test}: {name} is not in SCHWARTZ_BACKENDS={list}");
+        eprintln!(
+            "SKIPPED: {test}: {} is not in SCHWARTZ_BACKENDS",
+            backend.name()
+        );
     }
     on
 }
 
-/// Skips the test (loudly), or fails it under `CI=true`.
+/// Skips the test (loudly), or fails it under `CI=true` (see `schwartz_testkit::env`).
 fn skip(test: &str, reason: &str) {
-    if in_ci() {
-        panic!("{test}: CI=true and a requirement is missing: {reason}");
-    }
-    eprintln!();
-    eprintln!("SKIPPED: {test}: {reason}");
-    eprintln!();
+    env::skip(test, reason);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -102,19 +89,21 @@ impl Backend {
         }
     }
 
-    fn env_var(self) -> &'static str {
+    /// The name `SCHWARTZ_BACKENDS` knows it by.
+    fn name(self) -> &'static str {
         match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => "SCHWARTZ_PG_URL",
-            Backend::Mysql => "SCHWARTZ_MYSQL_URL",
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
         }
     }
 
-    fn default_url(self) -> &'static str {
+    /// The testkit fixture that makes its databases.
+    fn fixture(self) -> Box<dyn schwartz_testkit::Backend> {
         match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => "postgres://postgres@127.0.0.1:5432/test",
-            Backend::Mysql => "mysql://root@127.0.0.1:3306/test",
+            Backend::Sqlite => Box::new(fixtures::Sqlite),
+            Backend::Postgres => Box::new(fixtures::Server::postgres()),
+            Backend::Mysql => Box::new(fixtures::Server::mysql()),
         }
     }
 }
@@ -217,7 +206,8 @@ impl ServerUrl {
     }
 }
 
-/// A fresh database for one test; dropped (or its directory removed) afterwards.
+/// A fresh database without tables for one test (a testkit fixture: dropped, or its
+/// directory removed, afterwards), with what Perl's DBI needs to reach it.
 struct TestDb {
     backend: Backend,
     /// For `DieselStore`.
@@ -226,9 +216,8 @@ struct TestDb {
     dsn: String,
     user: String,
     pass: String,
-    /// Admin DSN and database name, for the drop.
-    cleanup: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
+    /// Keeps the database until the test ends.
+    _db: schwartz_testkit::TestDb,
 }
 
 impl TestDb {
@@ -243,44 +232,6 @@ impl TestDb {
             "--verbose".into(),
         ]
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin_dsn, name)) = self.cleanup.take() {
-            let args = vec![
-                "--dsn".into(),
-                admin_dsn,
-                "--user".into(),
-                self.user.clone(),
-                "--pass".into(),
-                self.pass.clone(),
-                "drop-db".into(),
-                name.clone(),
-            ];
-            match try_run_perl("dbadmin.pl", &args, None) {
-                Ok(run) if run.status.success() => {}
-                Ok(run) => eprintln!(
-                    "warning: could not drop test database {name}: {}",
-                    run.stderr
-                ),
-                Err(e) => eprintln!("warning: could not drop test database {name}: {e}"),
-            }
-        }
-    }
-}
-
-fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "sz_{tag}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
 }
 
 /// Checks perl + TheSchwartz + the DBD driver, creates a fresh database.
@@ -307,69 +258,33 @@ fn setup(backend: Backend, tag: &str) -> Result<TestDb, String> {
         Ok(_) => {}
     }
 
+    let fixture = backend.fixture();
+    fixture.probe()?;
+    let db = fixture
+        .empty(tag)
+        .unwrap_or_else(|e| panic!("{tag}: creating a {} database: {e}", backend.name()));
+    let url = db
+        .url
+        .clone()
+        .unwrap_or_else(|| panic!("{tag}: the {} fixture gives no URL", backend.name()));
     if backend == Backend::Sqlite {
-        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let path = dir.path().join(format!("{tag}.db"));
-        let path = path.to_str().expect("utf-8 temp path").to_string();
         return Ok(TestDb {
             backend,
-            url: path.clone(),
-            dsn: format!("dbi:SQLite:dbname={path}"),
+            dsn: format!("dbi:SQLite:dbname={url}"),
+            url,
             user: String::new(),
             pass: String::new(),
-            cleanup: None,
-            _dir: Some(dir),
+            _db: db,
         });
     }
-
-    let url = std::env::var(backend.env_var()).unwrap_or_else(|_| backend.default_url().into());
-    let server = ServerUrl::parse(&url).unwrap_or_else(|e| panic!("{}: {e}", backend.env_var()));
-    let admin_dsn = match backend {
-        Backend::Postgres => server.perl_dsn(
-            backend,
-            Some(if server.db.is_empty() {
-                "postgres"
-            } else {
-                &server.db
-            }),
-        ),
-        _ => server.perl_dsn(backend, None),
-    };
-    let user = server.user.clone();
-    let pass = server.pass.clone().unwrap_or_default();
-    let admin = |cmd: &[&str]| {
-        let mut args = vec![
-            "--dsn".to_string(),
-            admin_dsn.clone(),
-            "--user".into(),
-            user.clone(),
-            "--pass".into(),
-            pass.clone(),
-        ];
-        args.extend(cmd.iter().map(|s| s.to_string()));
-        run_perl("dbadmin.pl", &args, None)
-    };
-    let ping = admin(&["ping"]);
-    if ping.status.code() == Some(2) {
-        return Err(format!(
-            "{:?} server at {} does not answer ({}): {}",
-            backend,
-            redact(&url),
-            backend.env_var(),
-            ping.stderr.trim()
-        ));
-    }
-    ping.assert_ok("dbadmin.pl ping");
-    let name = unique_name(tag);
-    admin(&["create-db", &name]).assert_ok("dbadmin.pl create-db");
+    let server = ServerUrl::parse(&url).unwrap_or_else(|e| panic!("{tag}: {e}"));
     Ok(TestDb {
         backend,
-        url: server.url_for(&name),
-        dsn: server.perl_dsn(backend, Some(&name)),
-        user,
-        pass,
-        cleanup: Some((admin_dsn, name)),
-        _dir: None,
+        dsn: server.perl_dsn(backend, Some(&server.db)),
+        url,
+        user: server.user.clone(),
+        pass: server.pass.clone().unwrap_or_default(),
+        _db: db,
     })
 }
 

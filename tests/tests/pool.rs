@@ -236,7 +236,7 @@ fn long_jobs_get_their_lease_extended() {
             .recv_timeout(Duration::from_secs(10))
             .expect("job started");
         // Another client keeps trying to grab it while it runs past two leases.
-        let other = common::client((db.reopen)());
+        let other = common::client(db.reopen());
         let (tx, _rx) = unbounded();
         other
             .can_do(
@@ -296,7 +296,7 @@ fn a_worker_whose_lease_was_taken_over_writes_nothing() {
 
         // A second client two hours ahead sees the lease expired and takes the job over.
         let other = schwartz_core::Client::builder()
-            .store((db.reopen)())
+            .store(db.reopen())
             .build()
             .unwrap();
         other.time_shift().advance(Duration::from_secs(7200));
@@ -352,7 +352,7 @@ fn wake_case(db: &Db, insert_elsewhere: bool) {
     // Let it find the queue empty and go to sleep.
     std::thread::sleep(Duration::from_millis(500));
     let inserter = if insert_elsewhere {
-        common::client((db.reopen)())
+        common::client(db.reopen())
     } else {
         client.clone()
     };

@@ -1,10 +1,11 @@
 //! `cargo xtask test`: the unit tests and the conformance suite on every backend.
 //!
-//! Runs `$CARGO test --workspace` once. The conformance suite (crate `schwartz-tests`,
-//! which compiles `schwartz-diesel` with all three backends) runs every case on the
-//! in-memory store and on SQLite, PostgreSQL and MySQL when their servers are reachable,
-//! and prints the backend x passed/failed/skipped table. With `CI=true` an unreachable
-//! server is a failure.
+//! Runs `$CARGO test --workspace` once. The conformance suite (`tests/tests/conformance.rs`
+//! in crate `schwartz-tests`, running the `schwartz-testkit` contract, which compiles
+//! `schwartz-diesel` with all three backends) runs every case on the in-memory store and on
+//! SQLite, PostgreSQL and MySQL when their servers are reachable, and prints the backend x
+//! passed/failed/skipped table. With `CI=true` an unreachable server is a failure
+//! (`schwartz_testkit::env::ci` decides; `ci` here mirrors it).
 //!
 //! Before that it checks the system packages the build and the tests need (the PostgreSQL
 //! and MySQL client libraries, pkg-config, Perl TheSchwartz for the compatibility tests) and,
@@ -125,6 +126,19 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Whether the tests run under CI: `CI` is `1`, `true` or `yes` (any case).
+///
+/// This mirrors `schwartz_testkit::env::ci`, the function every test target asks (xtask
+/// links no schwartz crate, to stay quick to build); keep the two in step.
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes"
+        )
+    })
+}
+
 /// Arguments of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -172,12 +186,11 @@ pub fn run(args: Args) -> Result<(), String> {
     if let Some(b) = &args.backends {
         cmd.env("SCHWARTZ_BACKENDS", b);
     }
-    let ci = std::env::var("CI").unwrap_or_default();
     println!(
         "xtask test: {cargo} test --workspace (PostgreSQL {}, MySQL {}{})",
         redact(&pg),
         redact(&mysql),
-        if ci.eq_ignore_ascii_case("true") || ci == "1" {
+        if ci() {
             "; CI=true: an unreachable server fails the run"
         } else {
             "; an unreachable server is skipped (CI=true makes it a failure)"

@@ -1,4 +1,5 @@
-//! Test fixtures: one fresh database per test and backend.
+//! What the pool tests share: a fresh database per backend from the testkit's fixtures,
+//! a client, the rows left, a bounded wait.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Once};
@@ -6,20 +7,25 @@ use std::time::{Duration, Instant};
 
 use schwartz_core::store::{JobQuery, JobRow, Store};
 use schwartz_core::{Client, Pruning};
-use schwartz_memory::MemoryStore;
-
-mod sql;
+use schwartz_testkit::{fixtures, TestDb};
 
 /// A fresh database for one test.
 pub struct Db {
     /// Backend name, for messages.
-    pub name: &'static str,
+    pub name: String,
     /// The store the pool uses.
     pub store: Arc<dyn Store>,
-    /// Opens another connection to the same database (for a second client).
-    pub reopen: Box<dyn Fn() -> Arc<dyn Store>>,
-    /// Drops the database when the test ends.
-    _guard: Option<Box<dyn std::any::Any>>,
+    /// The fixture's database (dropped when the test ends).
+    db: TestDb,
+}
+
+impl Db {
+    /// Another connection pool to the same database (for a second client).
+    pub fn reopen(&self) -> Arc<dyn Store> {
+        self.db
+            .reopen()
+            .unwrap_or_else(|e| panic!("{}: reopening the database: {e}", self.name))
+    }
 }
 
 pub fn init_logs() {
@@ -29,23 +35,18 @@ pub fn init_logs() {
     });
 }
 
-pub fn memory(_tag: &str) -> Db {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let same = Arc::clone(&store);
-    Db {
-        name: "memory",
-        store,
-        reopen: Box::new(move || Arc::clone(&same)),
-        _guard: None,
-    }
-}
-
-/// Every backend reachable here: memory always, then SQL ones (see `sql.rs`).
+/// A fresh database on every selected, reachable backend (`fixtures::fresh_dbs`: memory,
+/// SQLite, PostgreSQL, MySQL; an unreachable server is skipped, or fails under `CI=true`).
 pub fn dbs(tag: &str) -> Vec<Db> {
     init_logs();
-    let mut v = vec![memory(tag)];
-    v.extend(sql::dbs(tag));
-    v
+    fixtures::fresh_dbs(tag)
+        .into_iter()
+        .map(|(name, db)| Db {
+            name,
+            store: Arc::clone(&db.store),
+            db,
+        })
+        .collect()
 }
 
 /// A client on this store with pruning off (the pool prunes).

@@ -1,0 +1,47 @@
+//! The cases, one module per behaviour. A case's name is `group::case`; the groups are
+//! listed in report order in [`all`].
+
+use crate::harness::Case;
+
+mod coalesce;
+mod common;
+mod declined;
+mod failover;
+mod funcmap;
+mod grab;
+mod insert;
+mod job;
+mod lease;
+mod list;
+mod outcomes;
+mod priority;
+mod replace;
+mod retry;
+mod scoreboard;
+mod store;
+mod unique;
+mod work_loop;
+
+/// Every case, in report order.
+pub(crate) fn all() -> Vec<Case> {
+    let groups: [fn() -> Vec<Case>; 17] = [
+        insert::cases,
+        job::cases,
+        unique::cases,
+        list::cases,
+        grab::cases,
+        priority::cases,
+        coalesce::cases,
+        outcomes::cases,
+        retry::cases,
+        declined::cases,
+        replace::cases,
+        lease::cases,
+        failover::cases,
+        funcmap::cases,
+        scoreboard::cases,
+        work_loop::cases,
+        store::cases,
+    ];
+    groups.iter().flat_map(|g| g()).collect()
+}
