@@ -124,6 +124,7 @@ pub(crate) struct Ctx {
     /// `error.message` capacity: (characters, bytes); `None` when unlimited.
     pub message_cap: OnceLock<Option<(usize, usize)>>,
     /// MySQL: (`innodb_autoinc_lock_mode`, `auto_increment_increment`).
+    #[cfg(feature = "mysql")]
     pub autoinc: OnceLock<(i64, i64)>,
     /// Whether `FOR UPDATE SKIP LOCKED` works on this server.
     pub skip_locked: OnceLock<bool>,
@@ -143,8 +144,10 @@ pub(crate) struct Ctx {
 /// [`Ctx::notify_trigger`]: not checked yet.
 pub(crate) const NOTIFY_UNKNOWN: u8 = 0;
 /// [`Ctx::notify_trigger`]: no trigger, send NOTIFY explicitly.
+#[cfg(feature = "postgres")]
 pub(crate) const NOTIFY_EXPLICIT: u8 = 1;
 /// [`Ctx::notify_trigger`]: the trigger notifies.
+#[cfg(feature = "postgres")]
 pub(crate) const NOTIFY_BY_TRIGGER: u8 = 2;
 
 impl Ctx {
@@ -340,6 +343,7 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 
     /// Removes the dead rows of `job` (PostgreSQL VACUUM) when enough have piled up; returns
     /// whether it vacuumed. Runs on a background thread, never inside a transaction.
+    #[cfg(feature = "postgres")]
     fn vacuum_job_if_needed(&mut self) -> diesel::QueryResult<bool> {
         Ok(false)
     }

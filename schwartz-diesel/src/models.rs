@@ -1,11 +1,10 @@
 //! Row structs for diesel.
 
-use std::collections::{BTreeMap, HashMap};
-
 use diesel::prelude::*;
-use schwartz_core::{FuncId, JobId, JobRow, Lease, NewJobRow};
+use schwartz_core::store::{JobRow, NewJobRow};
+use schwartz_core::{FuncId, JobId};
 
-use crate::conn::{col_time, CheckedJob, Dialect, OpError};
+use crate::conn::{CheckedJob, Dialect, OpError};
 use crate::schema::{error, exitstatus, job};
 
 /// A `job` row as loaded.
@@ -169,27 +168,48 @@ pub(crate) struct InsertExit {
 }
 
 /// The lease end of each function: now + grab_for (at least 1 s).
-pub(crate) fn lease_ends(leases: &[Lease], now: i64) -> Result<HashMap<i32, i32>, OpError> {
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn lease_ends(
+    leases: &[schwartz_core::store::Lease],
+    now: i64,
+) -> Result<std::collections::HashMap<i32, i32>, OpError> {
     leases
         .iter()
         .map(|l| {
             let t = now.saturating_add(l.grab_for.max(1));
-            Ok((l.funcid.0, col_time(t, "lease end")?))
+            Ok((l.funcid.0, crate::conn::col_time(t, "lease end")?))
         })
         .collect()
 }
 
 /// Sets each row's lease end and groups the ids by it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn group_leases(
     rows: &mut [DbJob],
-    until: &HashMap<i32, i32>,
+    until: &std::collections::HashMap<i32, i32>,
     default_until: i32,
-) -> BTreeMap<i32, Vec<i64>> {
-    let mut by_until: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+) -> std::collections::BTreeMap<i32, Vec<i64>> {
+    let mut by_until = std::collections::BTreeMap::<i32, Vec<i64>>::new();
     for r in rows.iter_mut() {
         let t = until.get(&r.funcid).copied().unwrap_or(default_until);
         r.grabbed_until = t;
         by_until.entry(t).or_default().push(r.jobid);
     }
     by_until
+}
+
+/// `ORDER BY priority IS NULL, priority DESC, jobid`: highest priority first, NULL last.
+pub(crate) type PriorityOrder = (
+    diesel::dsl::Asc<diesel::dsl::IsNull<job::priority>>,
+    diesel::dsl::Desc<job::priority>,
+    diesel::dsl::Asc<job::jobid>,
+);
+
+/// See [`PriorityOrder`].
+pub(crate) fn priority_order() -> PriorityOrder {
+    (
+        job::priority.is_null().asc(),
+        job::priority.desc(),
+        job::jobid.asc(),
+    )
 }

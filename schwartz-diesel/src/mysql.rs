@@ -14,8 +14,10 @@ use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{
     check_all, group_leases, lease_ends, runs, DbJob, InsertJob, INSERT_CHUNK, JOB_COLUMNS,
 };
-use crate::ops::{mysql_ops, sql_limit};
+use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::sql::JobReads;
+use crate::sql::Pred;
 use crate::Backend;
 
 diesel::define_sql_function! {
@@ -101,7 +103,7 @@ impl Dialect for MysqlConnection {
         for (start, end, explicit) in runs(rows) {
             if explicit {
                 let inserted =
-                    mysql_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                    crate::ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
                 ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
@@ -223,8 +225,7 @@ impl Dialect for MysqlConnection {
         leases: &[Lease],
         now: i64,
     ) -> Result<Option<Vec<JobRow>>, OpError> {
-        let (Some(pred), Some(pred_again)) =
-            (mysql_ops::predicate(query), mysql_ops::predicate(query))
+        let (Some(pred), Some(pred_again)) = (Self::predicate(query), Self::predicate(query))
         else {
             return Ok(Some(Vec::new()));
         };
@@ -270,7 +271,7 @@ impl Dialect for MysqlConnection {
             let lo = candidates.iter().copied().min().unwrap_or(0);
             let hi = candidates.iter().copied().max().unwrap_or(0);
             let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(u64::MAX);
-            let ids: mysql_ops::Pred = if span < 4 * candidates.len() as u64 {
+            let ids: Pred<MysqlConnection> = if span < 4 * candidates.len() as u64 {
                 Box::new(job::jobid.between(lo, hi))
             } else {
                 Box::new(job::jobid.eq_any(candidates))

@@ -11,8 +11,9 @@ use schwartz_core::{Error, JobOrder, JobQuery, JobRow, Lease, NewJobRow, Notifie
 
 use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXPLICIT};
 use crate::models::{check_all, group_leases, lease_ends, runs, DbJob, InsertJob, JOB_COLUMNS};
-use crate::ops::{pg_ops, sql_limit};
+use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::sql::JobReads;
 use crate::Backend;
 
 /// The channel `insert_jobs` notifies and [`PgNotifier`] listens on.
@@ -74,7 +75,7 @@ impl Dialect for PgConnection {
         for (start, end, explicit) in runs(rows) {
             if explicit {
                 let inserted =
-                    pg_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                    crate::ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
                 let max = inserted.iter().copied().max().unwrap_or(0);
                 ids.extend(inserted);
                 // Unlike MySQL's AUTO_INCREMENT and SQLite's rowid, a sequence does not move
@@ -281,7 +282,7 @@ impl Dialect for PgConnection {
         leases: &[Lease],
         now: i64,
     ) -> Result<Option<Vec<JobRow>>, OpError> {
-        let Some(pred) = pg_ops::predicate(query) else {
+        let Some(pred) = Self::predicate(query) else {
             return Ok(Some(Vec::new()));
         };
         let until = lease_ends(leases, now)?;

@@ -7,7 +7,6 @@ use schwartz_core::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
 use crate::models::{check_all, runs, InsertJob, INSERT_CHUNK};
-use crate::ops::sqlite_ops;
 use crate::schema::job;
 use crate::Backend;
 
@@ -62,7 +61,7 @@ impl Dialect for SqliteConnection {
         for (start, end, explicit) in runs(rows) {
             if explicit {
                 let inserted =
-                    sqlite_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                    crate::ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
                 ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)

@@ -169,6 +169,7 @@ impl DieselStoreBuilder {
             describe: target.describe.clone(),
             secret: target.secret.clone(),
             message_cap: OnceLock::new(),
+            #[cfg(feature = "mysql")]
             autoinc: OnceLock::new(),
             skip_locked: OnceLock::new(),
             notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
@@ -506,6 +507,7 @@ impl DieselStore {
 
 /// Runs [`Dialect::vacuum_job_if_needed`](crate::conn::Dialect::vacuum_job_if_needed) on a
 /// pooled connection on a new thread, then clears `ctx.vacuuming`.
+#[cfg(feature = "postgres")]
 fn spawn_vacuum<C: crate::conn::Dialect>(pool: &r2d2::Pool<Manager<C>>, ctx: &Ctx) {
     let pool = pool.clone();
     let busy = Arc::clone(&ctx.vacuuming);
