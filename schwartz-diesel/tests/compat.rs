@@ -409,7 +409,7 @@ fn on_our_schema(backend: Backend) {
 fn migration_count(backend: Backend) -> usize {
     match backend {
         Backend::Postgres => 3,
-        Backend::Mysql => 2,
+        Backend::Mysql => 3,
         _ => 1,
     }
 }
