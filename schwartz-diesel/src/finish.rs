@@ -2,13 +2,18 @@
 //! reschedules and replacements one by one (a replacement in a savepoint), then the side
 //! writes (failure log, exit statuses) of the items whose fence matched, all in one write
 //! transaction.
+//!
+//! Computed times (a retry's or decline's `run_after`, a failure's time, an exit status's
+//! expiry) past what the time columns hold are clamped to their largest value, and a
+//! failure message the column cannot hold is sanitized: an outcome is never refused for its
+//! numbers or its text, so a job never stays stuck under an expired lease.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use schwartz_core::store::{ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus};
 use schwartz_core::JobId;
 
-use crate::conn::{clamp_time, classify, col_time, Class, Ctx, OpError};
+use crate::conn::{clamp_time, classify, Class, Ctx, OpError};
 use crate::models::{InsertError, InsertExit, ID_CHUNK, INSERT_CHUNK};
 use crate::ops::duplicate_error;
 use crate::sql::Sql;
@@ -69,32 +74,6 @@ fn remove_groups(items: &[Finish]) -> BTreeMap<i64, Vec<usize>> {
     groups
 }
 
-/// Checks the times of the side writes before anything is sent.
-fn check_times(items: &[Finish]) -> Result<(), OpError> {
-    for it in items {
-        if let Some(f) = &it.failure {
-            col_time(f.error_time, "error_time")?;
-        }
-        match &it.action {
-            FinishAction::Remove {
-                exit_status: Some(e),
-            }
-            | FinishAction::Replace {
-                exit_status: Some(e),
-                ..
-            } => {
-                col_time(e.completion_time, "completion_time")?;
-                col_time(e.delete_after, "delete_after")?;
-            }
-            FinishAction::Reschedule { run_after: Some(t) } => {
-                col_time(*t, "run_after")?;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 /// `Store::finish`.
 pub(crate) fn finish<C: Sql>(
     c: &mut C,
@@ -108,7 +87,6 @@ pub(crate) fn finish<C: Sql>(
         let cap = c.message_capacity()?;
         let _ = ctx.message_cap.set(cap);
     }
-    check_times(items)?;
     if let [it] = items {
         if let Some(status) = finish_one_statement(c, it)? {
             return Ok(vec![status]);
@@ -250,13 +228,19 @@ fn finish_singly<'a, C: Sql>(
 /// The failure log and exit statuses of the matched items.
 fn side_writes<C: Sql>(c: &mut C, ctx: &Ctx, plan: &FinishPlan<'_>) -> Result<(), OpError> {
     if !plan.failures.is_empty() {
+        let messages: Vec<_> = plan
+            .failures
+            .iter()
+            .map(|(f, _)| ctx.sanitize_message(&f.message))
+            .collect();
         let rows: Vec<InsertError<'_>> = plan
             .failures
             .iter()
-            .map(|(f, jobid)| InsertError {
+            .zip(&messages)
+            .map(|((f, jobid), message)| InsertError {
                 error_time: clamp_time(f.error_time),
                 jobid: *jobid,
-                message: ctx.truncate_message(&f.message),
+                message,
                 funcid: f.funcid.0,
             })
             .collect();

@@ -142,8 +142,60 @@ pub(crate) const INSERT_CHUNK: usize = 1000;
 pub(crate) const ID_CHUNK: usize = 5000;
 
 /// Checks all rows (before anything is sent) and returns the converted numbers.
-pub(crate) fn check_all<C: Dialect>(rows: &[NewJobRow]) -> Result<Vec<CheckedJob>, OpError> {
-    rows.iter().map(crate::conn::check_new_job::<C>).collect()
+pub(crate) fn check_all<C: Dialect>(
+    rows: &[NewJobRow],
+    max_arg: usize,
+) -> Result<Vec<CheckedJob>, OpError> {
+    rows.iter()
+        .map(|r| crate::conn::check_new_job::<C>(r, max_arg))
+        .collect()
+}
+
+/// Bytes a row adds to an INSERT statement besides its argument and text.
+const ROW_OVERHEAD: usize = 64;
+
+/// Splits rows into the statements of a multi-row INSERT: at most `max_rows` rows and (when
+/// a statement holds more than one row) at most `max_bytes` of data, so that a batch
+/// of large arguments never makes a statement the server refuses (MySQL's
+/// `max_allowed_packet`). `size` tells a row's bytes.
+pub(crate) fn statement_chunks<T>(
+    rows: &[T],
+    max_rows: usize,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, r) in rows.iter().enumerate() {
+        let b = size(r).saturating_add(ROW_OVERHEAD);
+        if i > start && (i - start >= max_rows || bytes.saturating_add(b) > max_bytes) {
+            out.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(b);
+    }
+    if start < rows.len() {
+        out.push(&rows[start..]);
+    }
+    out
+}
+
+impl InsertJob<'_> {
+    /// The bytes of the row's argument and text columns.
+    pub fn data_len(&self) -> usize {
+        self.arg.map_or(0, <[u8]>::len)
+            + self.uniqkey.map_or(0, str::len)
+            + self.coalesce.map_or(0, str::len)
+    }
+}
+
+impl InsertJobWithId<'_> {
+    /// The bytes of the row's argument and text columns.
+    pub fn data_len(&self) -> usize {
+        self.arg.map_or(0, <[u8]>::len)
+            + self.uniqkey.map_or(0, str::len)
+            + self.coalesce.map_or(0, str::len)
+    }
 }
 
 /// A new `error` row.

@@ -14,13 +14,15 @@
 use std::collections::HashSet;
 
 use schwartz_core::store::{
-    Claim, ExitStatus, FailureRecord, FuncMap, JobQuery, JobRow, NewJobRow, StoreStats,
+    Claim, CoalesceFilter, ExitStatus, FailureRecord, FuncMap, JobQuery, JobRow, NewJobRow,
+    StoreStats,
 };
 use schwartz_core::{Error, FuncId, JobId};
 
-use crate::conn::{clamp_time, classify, col_time, CheckedJob, Class, Ctx, OpError};
-use crate::models::{InsertJobWithId, ID_CHUNK, INSERT_CHUNK};
+use crate::conn::{clamp_time, classify, col_time, CheckedJob, Class, Ctx, OpError, MAX_EPOCH};
+use crate::models::{statement_chunks, InsertJobWithId, ID_CHUNK, INSERT_CHUNK};
 use crate::sql::{ErrorRow, Sql};
+use crate::Backend;
 
 /// `LIKE` pattern for a literal prefix, with `!` as the escape character (a backslash would
 /// need different quoting on MySQL).
@@ -54,31 +56,69 @@ pub(crate) fn in_batch_duplicate(jobs: &[NewJobRow]) -> Option<(FuncId, String)>
     None
 }
 
-/// Whether a filter can match no row at all (saves a round trip).
-pub(crate) fn matches_nothing(q: &JobQuery) -> bool {
-    q.funcids.is_empty() || q.limit == 0 || q.floor.is_some_and(|f| f > i16::MAX as i32)
+/// Whether a filter can match no row at all (saves a round trip). On PostgreSQL no stored
+/// text holds a NUL byte, so a coalesce filter with one matches nothing (and sending it
+/// would be an error).
+pub(crate) fn matches_nothing(q: &JobQuery, backend: Backend) -> bool {
+    let nul = |v: &str| backend == Backend::Postgres && v.contains('\0');
+    q.funcids.is_empty()
+        || q.limit == 0
+        || q.floor.is_some_and(|f| f > i16::MAX as i32)
+        || matches!(&q.coalesce, Some(CoalesceFilter::Equals(v) | CoalesceFilter::Prefix(v)) if nul(v))
 }
 
-/// Inserts rows that carry explicit job ids (chunked under the bind-parameter limits) and
-/// returns those ids in order.
+/// The largest argument the store's server takes (read once, see
+/// [`Dialect::max_arg_len`](crate::conn::Dialect::max_arg_len)).
+pub(crate) fn max_arg<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Result<usize, OpError> {
+    if let Some(n) = ctx.max_arg.get() {
+        return Ok(*n);
+    }
+    let n = c.max_arg_len()?;
+    let _ = ctx.max_arg.set(n);
+    Ok(n)
+}
+
+/// Inserts rows that carry explicit job ids (chunked under the bind-parameter limits and
+/// `max_bytes` per statement) and returns those ids in order.
 pub(crate) fn insert_with_ids<C: Sql>(
     c: &mut C,
     rows: &[NewJobRow],
     checked: &[CheckedJob],
+    max_bytes: usize,
 ) -> diesel::QueryResult<Vec<i64>> {
     let values: Vec<InsertJobWithId<'_>> = rows
         .iter()
         .zip(checked)
         .map(|(row, &ch)| InsertJobWithId::new(row, row.jobid.map_or(0, |j| j.0), ch))
         .collect();
-    for chunk in values.chunks(INSERT_CHUNK) {
+    for chunk in statement_chunks(&values, INSERT_CHUNK, max_bytes, InsertJobWithId::data_len) {
         c.insert_job_values(chunk)?;
     }
     Ok(values.iter().map(|v| v.jobid).collect())
 }
 
-/// After a unique violation: which (funcname, uniqkey) collided, when it can be told.
+/// An explicit job id of `jobs` that is taken: twice in the batch, or by a stored job.
+fn taken_job_id<C: Sql>(c: &mut C, jobs: &[NewJobRow]) -> Option<JobId> {
+    let mut seen = HashSet::new();
+    let explicit: Vec<JobId> = jobs.iter().filter_map(|j| j.jobid).collect();
+    if let Some(id) = explicit.iter().find(|id| !seen.insert(id.0)) {
+        return Some(*id);
+    }
+    explicit
+        .into_iter()
+        .take(1000)
+        .find(|id| c.job_exists(id.0).unwrap_or(false))
+}
+
+/// After a unique violation: which explicit job id or which (funcname, uniqkey) collided,
+/// when it can be told.
 pub(crate) fn duplicate_error<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[NewJobRow]) -> Error {
+    if let Some(jobid) = taken_job_id(c, jobs) {
+        return Error::DuplicateJobId {
+            store: ctx.describe.clone(),
+            jobid,
+        };
+    }
     let mut found = in_batch_duplicate(jobs);
     if found.is_none() {
         let keys: Vec<&str> = jobs
@@ -154,6 +194,11 @@ pub(crate) trait Ops: Sql {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(OpError::Store(Error::InvalidInput(format!(
                 "function name {name:?} must be 1 to 255 characters"
+            ))));
+        }
+        if Self::BACKEND == Backend::Postgres && name.contains('\0') {
+            return Err(OpError::Store(Error::InvalidInput(format!(
+                "function name {name:?} contains a NUL byte, which PostgreSQL text cannot store"
             ))));
         }
         if let Some(id) = self.find_funcid(name)? {
@@ -246,9 +291,10 @@ pub(crate) trait Ops: Sql {
         Ok(self.set_lease(jobid.0, token, until)? > 0)
     }
 
-    /// `Store::reschedule`.
+    /// `Store::reschedule`. A time past what the columns hold is clamped to their largest
+    /// (a computed retry far in the future must not leave the job stuck).
     fn op_reschedule(&mut self, jobid: JobId, run_after: i64) -> Result<bool, OpError> {
-        let run_after = col_time(run_after, "run_after")?;
+        let run_after = col_time(run_after.min(MAX_EPOCH), "run_after")?;
         if self.set_run_after(jobid.0, run_after)? > 0 {
             return Ok(true);
         }

@@ -15,6 +15,7 @@ use schwartz_core::store::JobQuery;
 use crate::conn::Dialect;
 use crate::models::{DbJob, InsertError, InsertExit, InsertJobWithId};
 use crate::schema::job;
+use crate::Backend;
 
 /// A boxed `WHERE` clause over `job` for the connection type `C`.
 pub(crate) type Pred<C> =
@@ -26,10 +27,14 @@ pub(crate) type ErrorRow = (i32, i64, String, i32);
 /// An exit status row: (jobid, funcid, status, completion_time, delete_after).
 pub(crate) type ExitRow = (i64, i32, Option<i16>, Option<i32>, Option<i32>);
 
-/// Reads of `job`.
-pub(crate) trait JobReads: Connection + Sized {
+/// The `WHERE` clause of a job query.
+pub(crate) trait JobFilter: Connection + Sized {
     /// The `WHERE` clause of a [`JobQuery`]; `None` when it matches nothing.
     fn predicate(q: &JobQuery) -> Option<Pred<Self>>;
+}
+
+/// Reads of `job`.
+pub(crate) trait JobReads: JobFilter {
     /// The row of one job.
     fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>>;
     /// The rows a query selects, in its order, up to its limit.
@@ -102,18 +107,43 @@ pub(crate) trait ExitSql: Connection + Sized {
 }
 
 /// Everything the algorithms need from a backend.
-pub(crate) trait Sql: Dialect + JobReads + JobWrites + MetaSql + ExitSql {}
+pub(crate) trait Sql:
+    Dialect + JobFilter + JobReads + JobWrites + MetaSql + ExitSql
+{
+}
 
 impl<C: Dialect + JobReads + JobWrites + MetaSql + ExitSql> Sql for C {}
 
-/// [`JobReads`] for one connection type.
-macro_rules! job_reads {
+/// SQL for "`coalesce` starts with `prefix`" where LIKE is not exact, as (text before the
+/// length, between length and prefix, after the prefix, length). SQLite's LIKE stops at a
+/// NUL byte (a prefix holding one matched nearly everything) and its `substr`/`length` of
+/// text count characters up to the first NUL, so the bytes are compared as BLOBs. MariaDB's
+/// range optimizer bounds `LIKE 'p%'` with a filler character that sorts below emoji and
+/// other supplementary characters, so rows continuing with one are missed; `LEFT` compares
+/// characters in the column's collation. Raw SQL: diesel has neither CAST nor LEFT.
+fn exact_prefix(backend: Backend, prefix: &str) -> (&'static str, &'static str, &'static str, i32) {
+    if backend == Backend::Sqlite {
+        let n = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
+        (
+            "substr(CAST(job.\"coalesce\" AS BLOB), 1, ",
+            ") = CAST(",
+            " AS BLOB)",
+            n,
+        )
+    } else {
+        let n = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        ("LEFT(job.`coalesce`, ", ") = ", "", n)
+    }
+}
+
+/// [`JobFilter`] for one connection type.
+macro_rules! job_filter {
     ($conn:ty) => {
-        impl JobReads for $conn {
+        impl JobFilter for $conn {
             fn predicate(q: &JobQuery) -> Option<Pred<Self>> {
                 use crate::ops::{like_prefix, matches_nothing};
                 use schwartz_core::store::CoalesceFilter;
-                if matches_nothing(q) {
+                if matches_nothing(q, <Self as crate::conn::Dialect>::BACKEND) {
                     return None;
                 }
                 let ids: Vec<i32> = q.funcids.iter().map(|f| f.0).collect();
@@ -135,12 +165,33 @@ macro_rules! job_reads {
                 match &q.coalesce {
                     None => {}
                     Some(CoalesceFilter::Equals(v)) => p = Box::new(p.and(c.eq(v.clone()))),
+                    Some(CoalesceFilter::Prefix(v)) if v.is_empty() => {
+                        p = Box::new(p.and(job::coalesce.is_not_null()))
+                    }
+                    // See `exact_prefix`; `>=` lets the index narrow the scan.
+                    Some(CoalesceFilter::Prefix(v)) if Self::BACKEND != Backend::Postgres => {
+                        let (head, mid, tail, n) = exact_prefix(Self::BACKEND, v);
+                        let exact = sql::<Bool>(head)
+                            .bind::<Integer, _>(n)
+                            .sql(mid)
+                            .bind::<Text, _>(v.clone())
+                            .sql(tail);
+                        p = Box::new(p.and(c.ge(v.clone())).and(exact))
+                    }
                     Some(CoalesceFilter::Prefix(v)) => {
                         p = Box::new(p.and(c.like(like_prefix(v)).escape('!')))
                     }
                 }
                 Some(p)
             }
+        }
+    };
+}
+
+/// [`JobReads`] for one connection type.
+macro_rules! job_reads {
+    ($conn:ty) => {
+        impl JobReads for $conn {
             fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>> {
                 let q = job::table.filter(job::jobid.eq(jobid)).select(JOB_COLUMNS);
                 q.first::<DbJob>(self).optional()
@@ -360,15 +411,18 @@ const EXIT_COLUMNS: (
 macro_rules! impl_sql {
     ($conn:ty) => {
         const _: () = {
-            use diesel::dsl::count_star;
+            use diesel::dsl::{count_star, sql};
             use diesel::prelude::*;
+            use diesel::sql_types::{Integer, Text};
             use schwartz_core::store::JobOrder;
 
-            use crate::conn::clamp_time;
+            use crate::conn::{clamp_time, Dialect};
             use crate::models::{priority_order, JOB_COLUMNS};
             use crate::ops::sql_limit;
             use crate::schema::{error, exitstatus, funcmap};
+            use crate::Backend;
 
+            job_filter!($conn);
             job_reads!($conn);
             job_writes!($conn);
             meta_sql!($conn);
