@@ -688,3 +688,30 @@ fn upstream_schema_reports_its_time_limit_and_clamps() {
     let row = s.lookup(id).unwrap().unwrap();
     assert_eq!(row.run_after, db.store.max_epoch());
 }
+
+/// `admin` takes `mariadb://` URLs as the store does.
+#[test]
+fn admin_accepts_mariadb_urls() {
+    let server = std::env::var("SCHWARTZ_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_string());
+    let Some(rest) = server.strip_prefix("mysql://") else {
+        return;
+    };
+    let maria = format!("mariadb://{rest}");
+    let db = format!("sw_tt_maria_{}", std::process::id());
+    // Reachable at all (through mysql://)? Then mariadb:// must work too.
+    if let Err(e) = admin::drop_database(&server, &db) {
+        if in_ci() {
+            panic!("mysql not reachable with CI=true: {e}");
+        }
+        eprintln!("mysql: skipped ({e})");
+        return;
+    }
+    admin::create_database(&maria, &db).expect("create_database with a mariadb:// URL");
+    let _drop = DropDb(maria.clone(), db.clone());
+    let url = admin::with_database(&maria, &db).unwrap();
+    assert!(url.starts_with("mariadb://"), "{url}");
+    let store = DieselStore::connect(&url).unwrap();
+    store.run_migrations().unwrap();
+    assert!(store.funcid("maria").is_ok());
+}
