@@ -139,13 +139,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the error means the store should be marked dead (TheSchwartz marks a
-    /// database dead on any error that is not a unique violation).
+    /// Whether the error means the store should be marked dead: only connection-level
+    /// failures (the server cannot be reached, the connection was closed) and a missing
+    /// schema. A data error (a constraint, an encoding, a value too long) is about one
+    /// operation's input and leaves the store alive.
     pub fn marks_store_dead(&self) -> bool {
-        matches!(
-            self,
-            Error::Unavailable { .. } | Error::SchemaMissing { .. } | Error::Database { .. }
-        )
+        matches!(self, Error::Unavailable { .. } | Error::SchemaMissing { .. })
     }
 }
 

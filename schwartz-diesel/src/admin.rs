@@ -1,5 +1,5 @@
-//! Creating and dropping whole databases on a PostgreSQL or MySQL server (for test suites,
-//! benchmarks and operator tools).
+//! Creating and dropping whole databases on a PostgreSQL or MySQL/MariaDB server (for test
+//! suites and benchmarks; behind the `testing` feature).
 //!
 //! Database names are restricted to ASCII letters, digits and `_` (at most 63 characters),
 //! so they never need quoting rules of their own.
@@ -59,40 +59,41 @@ fn server_backend(url: &str) -> Result<Backend> {
 }
 
 /// Runs one administrative statement on the server of `url`, connected to `admin_db`.
-#[allow(unused_variables)]
 fn execute(url: &str, backend: Backend, admin_db: &str, sql: &str) -> Result<()> {
-    use diesel::connection::SimpleConnection;
-    use diesel::Connection;
     let target = crate::url::parse(url)?;
-    let admin_url = with_database(url, admin_db)?;
-    let unavailable = |e: String| Error::Unavailable {
-        store: target.describe.clone(),
-        message: match &target.secret {
-            Some(s) if !s.is_empty() => e.replace(s.as_str(), "***"),
-            _ => e,
-        },
-    };
-    let failed = |e: diesel::result::Error| Error::Database {
-        store: target.describe.clone(),
-        message: e.to_string(),
-    };
+    // The driver's form of the URL (`mariadb://` becomes `mysql://`).
+    let admin = crate::url::parse(&with_database(url, admin_db)?)?;
     match backend {
         #[cfg(feature = "postgres")]
-        Backend::Postgres => {
-            let mut c = diesel::pg::PgConnection::establish(&admin_url)
-                .map_err(|e| unavailable(e.to_string()))?;
-            c.batch_execute(sql).map_err(failed)
-        }
+        Backend::Postgres => run::<diesel::pg::PgConnection>(&target, &admin.connect, sql),
         #[cfg(feature = "mysql")]
-        Backend::Mysql => {
-            let mut c = diesel::mysql::MysqlConnection::establish(&admin_url)
-                .map_err(|e| unavailable(e.to_string()))?;
-            c.batch_execute(sql).map_err(failed)
+        Backend::Mysql => run::<diesel::mysql::MysqlConnection>(&target, &admin.connect, sql),
+        other => {
+            let _ = (admin, sql);
+            Err(Error::InvalidInput(format!(
+                "the {other} backend is not compiled in"
+            )))
         }
-        other => Err(Error::InvalidInput(format!(
-            "the {other} backend is not compiled in"
-        ))),
     }
+}
+
+/// Connects to `connect` and runs `sql`; messages name `target` and never its password.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn run<C: diesel::Connection>(target: &crate::url::Target, connect: &str, sql: &str) -> Result<()> {
+    let mut c = C::establish(connect).map_err(|e| {
+        let e = e.to_string();
+        Error::Unavailable {
+            store: target.describe.clone(),
+            message: match &target.secret {
+                Some(s) if !s.is_empty() => e.replace(s.as_str(), "***"),
+                _ => e,
+            },
+        }
+    })?;
+    c.batch_execute(sql).map_err(|e| Error::Database {
+        store: target.describe.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// Creates the database `name` on the server `url` points at (any database of `url` works

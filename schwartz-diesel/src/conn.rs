@@ -40,7 +40,10 @@ pub(crate) enum Class {
     /// SQLite busy/locked, MySQL deadlock or lock wait timeout, PostgreSQL serialization
     /// failure or deadlock: the operation is retried.
     Retry,
-    /// The connection failed: `Error::Unavailable`, and the connection is discarded.
+    /// The connection failed (refused, closed, gone away): `Error::Unavailable`, the
+    /// connection is discarded and the store may be marked dead. Only this class does that:
+    /// data errors (constraints, encoding, values too long) are `Error::Database` or
+    /// `Error::InvalidInput` and leave the store alive.
     Unavailable,
     /// A missing table: `Error::SchemaMissing`.
     SchemaMissing,
@@ -66,6 +69,19 @@ pub(crate) fn classify(e: &DieselError) -> Class {
         DieselError::BrokenTransactionManager => Class::Unavailable,
         DieselError::AlreadyInTransaction | DieselError::NotInTransaction => Class::Other,
         _ => Class::Other,
+    }
+}
+
+/// Whether a failed statement left its connection unusable although the error is about the
+/// data (MySQL closes the connection after a packet over `max_allowed_packet`): such a
+/// connection never goes back to the pool.
+pub(crate) fn poisons_connection(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(_, info) => {
+            let msg = info.message().to_ascii_lowercase();
+            msg.contains("max_allowed_packet") || msg.contains("packet bigger than")
+        }
+        _ => false,
     }
 }
 
@@ -120,11 +136,17 @@ pub(crate) fn classify_message(msg: &str) -> Class {
 pub(crate) struct Ctx {
     /// `Store::describe`.
     pub describe: String,
+    /// The backend.
+    pub backend: Backend,
+    /// The largest `job.arg` this server takes, in bytes (read once; see
+    /// [`Dialect::max_arg_len`]).
+    pub max_arg: OnceLock<usize>,
     /// The password, to scrub from driver messages (never printed).
     pub secret: Option<String>,
     /// `error.message` capacity: (characters, bytes); `None` when unlimited.
     pub message_cap: OnceLock<Option<(usize, usize)>>,
     /// MySQL: (`innodb_autoinc_lock_mode`, `auto_increment_increment`).
+    #[cfg(feature = "mysql")]
     pub autoinc: OnceLock<(i64, i64)>,
     /// Whether `FOR UPDATE SKIP LOCKED` works on this server.
     pub skip_locked: OnceLock<bool>,
@@ -144,8 +166,10 @@ pub(crate) struct Ctx {
 /// [`Ctx::notify_trigger`]: not checked yet.
 pub(crate) const NOTIFY_UNKNOWN: u8 = 0;
 /// [`Ctx::notify_trigger`]: no trigger, send NOTIFY explicitly.
+#[cfg(feature = "postgres")]
 pub(crate) const NOTIFY_EXPLICIT: u8 = 1;
 /// [`Ctx::notify_trigger`]: the trigger notifies.
+#[cfg(feature = "postgres")]
 pub(crate) const NOTIFY_BY_TRIGGER: u8 = 2;
 
 impl Ctx {
@@ -185,8 +209,24 @@ impl Ctx {
         }
     }
 
+    /// A failure message as the `error.message` column can hold it: NUL (which PostgreSQL
+    /// text cannot store) written as `\0`, then truncated to the column's capacity. A
+    /// failure is never dropped because of its message.
+    pub fn sanitize_message<'a>(&self, msg: &'a str) -> std::borrow::Cow<'a, str> {
+        let msg: std::borrow::Cow<'a, str> =
+            if self.backend == Backend::Postgres && msg.contains('\0') {
+                msg.replace('\0', "\\0").into()
+            } else {
+                msg.into()
+            };
+        match msg {
+            std::borrow::Cow::Borrowed(m) => self.truncate_message(m).into(),
+            std::borrow::Cow::Owned(m) => self.truncate_message(&m).to_string().into(),
+        }
+    }
+
     /// Truncates a failure message to the `error.message` column.
-    pub fn truncate_message<'a>(&self, msg: &'a str) -> &'a str {
+    fn truncate_message<'a>(&self, msg: &'a str) -> &'a str {
         match self.message_cap.get().copied().flatten() {
             None => msg,
             Some((chars, bytes)) => {
@@ -285,8 +325,15 @@ impl<C: Dialect> r2d2::ManageConnection for Manager<C> {
 pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     /// The backend.
     const BACKEND: Backend;
-    /// The largest `job.arg` the backend's column takes, in bytes.
+    /// The largest `job.arg` the backend takes, in bytes, when the server does not say
+    /// otherwise.
     const MAX_ARG: usize;
+
+    /// The largest `job.arg` this server takes (MySQL: `max_allowed_packet` minus room for
+    /// the rest of the statement, at most the column's size).
+    fn max_arg_len(&mut self) -> diesel::QueryResult<usize> {
+        Ok(Self::MAX_ARG)
+    }
 
     /// Per-connection settings, run once after connecting.
     fn setup(&mut self) -> diesel::QueryResult<()>;
@@ -341,6 +388,7 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 
     /// Removes the dead rows of `job` (PostgreSQL VACUUM) when enough have piled up; returns
     /// whether it vacuumed. Runs on a background thread, never inside a transaction.
+    #[cfg(feature = "postgres")]
     fn vacuum_job_if_needed(&mut self) -> diesel::QueryResult<bool> {
         Ok(false)
     }
@@ -362,12 +410,21 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     }
 }
 
+/// The largest explicit job id an insert takes: 2^62, so that at least as many generated ids
+/// remain after it on every backend (an id of `i64::MAX` would leave the sequence, the
+/// AUTO_INCREMENT counter or SQLite's rowid nowhere to go, and every later insert would fail).
+pub(crate) const MAX_EXPLICIT_JOB_ID: i64 = 1 << 62;
+
+/// The largest epoch second the time columns hold: they are `INTEGER` in TheSchwartz's
+/// schema files and in ours (2038-01-19T03:14:07Z).
+pub(crate) const MAX_EPOCH: i64 = i32::MAX as i64;
+
 /// Epoch seconds into an `INTEGER` column, refusing values that do not fit.
 pub(crate) fn col_time(t: i64, what: &str) -> Result<i32, OpError> {
     i32::try_from(t).map_err(|_| {
         OpError::Store(Error::InvalidInput(format!(
-            "{what} {t} does not fit the INTEGER time column (epoch seconds up to {})",
-            i32::MAX
+            "{what} {t} does not fit the INTEGER time columns (epoch seconds {} to {MAX_EPOCH}, 2038-01-19T03:14:07Z)",
+            i32::MIN
         )))
     })
 }
@@ -378,20 +435,27 @@ pub(crate) fn clamp_time(t: i64) -> i32 {
 }
 
 /// Checks a job row before it is sent, and converts its numbers to the column types.
-pub(crate) fn check_new_job<C: Dialect>(row: &NewJobRow) -> Result<CheckedJob, OpError> {
+pub(crate) fn check_new_job<C: Dialect>(
+    row: &NewJobRow,
+    max_arg: usize,
+) -> Result<CheckedJob, OpError> {
     let bad = |m: String| OpError::Store(Error::InvalidInput(m));
     if let Some(arg) = &row.arg {
-        if arg.len() > C::MAX_ARG {
+        if arg.len() > max_arg {
             return Err(bad(format!(
-                "job argument of {} bytes exceeds the {} limit of {} bytes for job.arg",
+                "job argument of {} bytes exceeds this {} server's limit of {max_arg} bytes for job.arg",
                 arg.len(),
                 C::BACKEND,
-                C::MAX_ARG
             )));
         }
     }
     for (what, value) in [("uniqkey", &row.uniqkey), ("coalesce", &row.coalesce)] {
         if let Some(v) = value {
+            if C::BACKEND == Backend::Postgres && v.contains('\0') {
+                return Err(bad(format!(
+                    "{what} {v:?} contains a NUL byte, which PostgreSQL text cannot store"
+                )));
+            }
             if v.chars().count() > 255 {
                 return Err(bad(format!(
                     "{what} of {} characters exceeds the column's 255",
@@ -425,8 +489,11 @@ pub(crate) fn check_new_job<C: Dialect>(row: &NewJobRow) -> Result<CheckedJob, O
         out[i] = col_time(t, what)?;
     }
     if let Some(id) = row.jobid {
-        if id.0 <= 0 {
-            return Err(bad(format!("explicit job id {} must be positive", id.0)));
+        if id.0 <= 0 || id.0 > MAX_EXPLICIT_JOB_ID {
+            return Err(bad(format!(
+                "explicit job id {} must be between 1 and {MAX_EXPLICIT_JOB_ID} (the store must be able to number the jobs after it)",
+                id.0
+            )));
         }
     }
     Ok(CheckedJob {

@@ -77,24 +77,14 @@
 //! # fn main() {}
 //! ```
 
-// With only some backends compiled in, helpers of the others are unused.
-#![cfg_attr(
-    not(all(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(
-        dead_code,
-        unused_imports,
-        unused_macros,
-        unused_variables,
-        unreachable_code,
-        unreachable_patterns
-    )
-)]
-
+#[cfg(feature = "testing")]
 pub mod admin;
 mod conn;
+mod finish;
 mod models;
 mod ops;
 mod schema;
+mod sql;
 mod store;
 mod url;
 

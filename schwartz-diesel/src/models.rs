@@ -1,12 +1,10 @@
 //! Row structs for diesel.
 
-use std::collections::{BTreeMap, HashMap};
-
 use diesel::prelude::*;
-use schwartz_core::store::{JobRow, Lease, NewJobRow};
+use schwartz_core::store::{JobRow, NewJobRow};
 use schwartz_core::{FuncId, JobId};
 
-use crate::conn::{col_time, CheckedJob, Dialect, OpError};
+use crate::conn::{CheckedJob, Dialect, OpError};
 use crate::schema::{error, exitstatus, job};
 
 /// A `job` row as loaded.
@@ -144,8 +142,60 @@ pub(crate) const INSERT_CHUNK: usize = 1000;
 pub(crate) const ID_CHUNK: usize = 5000;
 
 /// Checks all rows (before anything is sent) and returns the converted numbers.
-pub(crate) fn check_all<C: Dialect>(rows: &[NewJobRow]) -> Result<Vec<CheckedJob>, OpError> {
-    rows.iter().map(crate::conn::check_new_job::<C>).collect()
+pub(crate) fn check_all<C: Dialect>(
+    rows: &[NewJobRow],
+    max_arg: usize,
+) -> Result<Vec<CheckedJob>, OpError> {
+    rows.iter()
+        .map(|r| crate::conn::check_new_job::<C>(r, max_arg))
+        .collect()
+}
+
+/// Bytes a row adds to an INSERT statement besides its argument and text.
+const ROW_OVERHEAD: usize = 64;
+
+/// Splits rows into the statements of a multi-row INSERT: at most `max_rows` rows and (when
+/// a statement holds more than one row) at most `max_bytes` of data, so that a batch
+/// of large arguments never makes a statement the server refuses (MySQL's
+/// `max_allowed_packet`). `size` tells a row's bytes.
+pub(crate) fn statement_chunks<T>(
+    rows: &[T],
+    max_rows: usize,
+    max_bytes: usize,
+    size: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, r) in rows.iter().enumerate() {
+        let b = size(r).saturating_add(ROW_OVERHEAD);
+        if i > start && (i - start >= max_rows || bytes.saturating_add(b) > max_bytes) {
+            out.push(&rows[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(b);
+    }
+    if start < rows.len() {
+        out.push(&rows[start..]);
+    }
+    out
+}
+
+impl InsertJob<'_> {
+    /// The bytes of the row's argument and text columns.
+    pub fn data_len(&self) -> usize {
+        self.arg.map_or(0, <[u8]>::len)
+            + self.uniqkey.map_or(0, str::len)
+            + self.coalesce.map_or(0, str::len)
+    }
+}
+
+impl InsertJobWithId<'_> {
+    /// The bytes of the row's argument and text columns.
+    pub fn data_len(&self) -> usize {
+        self.arg.map_or(0, <[u8]>::len)
+            + self.uniqkey.map_or(0, str::len)
+            + self.coalesce.map_or(0, str::len)
+    }
 }
 
 /// A new `error` row.
@@ -170,27 +220,48 @@ pub(crate) struct InsertExit {
 }
 
 /// The lease end of each function: now + grab_for (at least 1 s).
-pub(crate) fn lease_ends(leases: &[Lease], now: i64) -> Result<HashMap<i32, i32>, OpError> {
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn lease_ends(
+    leases: &[schwartz_core::store::Lease],
+    now: i64,
+) -> Result<std::collections::HashMap<i32, i32>, OpError> {
     leases
         .iter()
         .map(|l| {
             let t = now.saturating_add(l.grab_for.max(1));
-            Ok((l.funcid.0, col_time(t, "lease end")?))
+            Ok((l.funcid.0, crate::conn::col_time(t, "lease end")?))
         })
         .collect()
 }
 
 /// Sets each row's lease end and groups the ids by it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn group_leases(
     rows: &mut [DbJob],
-    until: &HashMap<i32, i32>,
+    until: &std::collections::HashMap<i32, i32>,
     default_until: i32,
-) -> BTreeMap<i32, Vec<i64>> {
-    let mut by_until: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+) -> std::collections::BTreeMap<i32, Vec<i64>> {
+    let mut by_until = std::collections::BTreeMap::<i32, Vec<i64>>::new();
     for r in rows.iter_mut() {
         let t = until.get(&r.funcid).copied().unwrap_or(default_until);
         r.grabbed_until = t;
         by_until.entry(t).or_default().push(r.jobid);
     }
     by_until
+}
+
+/// `ORDER BY priority IS NULL, priority DESC, jobid`: highest priority first, NULL last.
+pub(crate) type PriorityOrder = (
+    diesel::dsl::Asc<diesel::dsl::IsNull<job::priority>>,
+    diesel::dsl::Desc<job::priority>,
+    diesel::dsl::Asc<job::jobid>,
+);
+
+/// See [`PriorityOrder`].
+pub(crate) fn priority_order() -> PriorityOrder {
+    (
+        job::priority.is_null().asc(),
+        job::priority.desc(),
+        job::jobid.asc(),
+    )
 }

@@ -13,11 +13,18 @@ use schwartz_core::JobOrder;
 
 use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{
-    check_all, group_leases, lease_ends, runs, DbJob, InsertJob, INSERT_CHUNK, JOB_COLUMNS,
+    check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, INSERT_CHUNK,
+    JOB_COLUMNS,
 };
-use crate::ops::{mysql_ops, sql_limit};
+use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::sql::JobFilter;
+use crate::sql::Pred;
 use crate::Backend;
+
+/// Room in a packet for everything of an INSERT but the argument: the statement header,
+/// the other columns (uniqkey and coalesce are at most 1,020 bytes each) and the protocol.
+const PACKET_OVERHEAD: usize = 64 * 1024;
 
 diesel::define_sql_function! {
     /// `UNIX_TIMESTAMP()`: the server's clock in epoch seconds.
@@ -55,6 +62,17 @@ impl Dialect for MysqlConnection {
     // MEDIUMBLOB, TheSchwartz's and our column type.
     const MAX_ARG: usize = (1 << 24) - 1;
 
+    fn max_arg_len(&mut self) -> QueryResult<usize> {
+        // A statement travels in one packet of at most `max_allowed_packet` bytes (16 MiB by
+        // default on MariaDB, 64 MiB on MySQL 8); a larger one makes the server close the
+        // connection. Server variables have no diesel DSL.
+        let packet: i64 = diesel::select(sql::<BigInt>("@@max_allowed_packet")).get_result(self)?;
+        let room = usize::try_from(packet)
+            .unwrap_or(0)
+            .saturating_sub(PACKET_OVERHEAD);
+        Ok(room.min(Self::MAX_ARG))
+    }
+
     fn setup(&mut self) -> QueryResult<()> {
         // Session settings have no diesel DSL. READ COMMITTED: locking reads see the latest
         // committed rows and take no gap locks (fewer deadlocks with concurrent inserts).
@@ -82,7 +100,8 @@ impl Dialect for MysqlConnection {
     }
 
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
-        let checked = check_all::<Self>(rows)?;
+        let max_arg = crate::ops::max_arg(self, ctx)?;
+        let checked = check_all::<Self>(rows, max_arg)?;
         let (mode, increment) = match ctx.autoinc.get() {
             Some(v) => *v,
             None => {
@@ -101,15 +120,23 @@ impl Dialect for MysqlConnection {
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let inserted =
-                    mysql_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                let inserted = crate::ops::insert_with_ids(
+                    self,
+                    &rows[start..end],
+                    &checked[start..end],
+                    max_arg,
+                )?;
                 ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
-                let chunk_size = if consecutive { INSERT_CHUNK } else { 1 };
-                for chunk in values.chunks(chunk_size) {
+                let chunks = if consecutive {
+                    statement_chunks(&values, INSERT_CHUNK, max_arg, InsertJob::data_len)
+                } else {
+                    values.chunks(1).collect()
+                };
+                for chunk in chunks {
                     diesel::insert_into(job::table)
                         .values(chunk)
                         .execute(self)?;
@@ -224,8 +251,7 @@ impl Dialect for MysqlConnection {
         leases: &[Lease],
         now: i64,
     ) -> Result<Option<Vec<JobRow>>, OpError> {
-        let (Some(pred), Some(pred_again)) =
-            (mysql_ops::predicate(query), mysql_ops::predicate(query))
+        let (Some(pred), Some(pred_again)) = (Self::predicate(query), Self::predicate(query))
         else {
             return Ok(Some(Vec::new()));
         };
@@ -271,7 +297,7 @@ impl Dialect for MysqlConnection {
             let lo = candidates.iter().copied().min().unwrap_or(0);
             let hi = candidates.iter().copied().max().unwrap_or(0);
             let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(u64::MAX);
-            let ids: mysql_ops::Pred = if span < 4 * candidates.len() as u64 {
+            let ids: Pred<MysqlConnection> = if span < 4 * candidates.len() as u64 {
                 Box::new(job::jobid.between(lo, hi))
             } else {
                 Box::new(job::jobid.eq_any(candidates))

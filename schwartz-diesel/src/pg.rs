@@ -11,9 +11,12 @@ use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow, Notifier};
 use schwartz_core::{Error, JobOrder, Result};
 
 use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXPLICIT};
-use crate::models::{check_all, group_leases, lease_ends, runs, DbJob, InsertJob, JOB_COLUMNS};
-use crate::ops::{pg_ops, sql_limit};
+use crate::models::{
+    check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, JOB_COLUMNS,
+};
+use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::sql::JobFilter;
 use crate::Backend;
 
 /// The channel `insert_jobs` notifies and [`PgNotifier`] listens on.
@@ -41,8 +44,8 @@ diesel::table! {
 
 impl Dialect for PgConnection {
     const BACKEND: Backend = Backend::Postgres;
-    // bytea values are limited to 1 GiB.
-    const MAX_ARG: usize = (1 << 30) - 1;
+    // A bytea value is at most 1 GiB, and so is a protocol message; room for the rest.
+    const MAX_ARG: usize = (1 << 30) - (1 << 20);
 
     fn setup(&mut self) -> QueryResult<()> {
         // Session settings have no diesel DSL. diesel keeps prepared statements; a generic
@@ -69,13 +72,18 @@ impl Dialect for PgConnection {
         self.transaction(f)
     }
 
-    fn insert_rows(&mut self, _ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
-        let checked = check_all::<Self>(rows)?;
+    fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
+        let max_arg = crate::ops::max_arg(self, ctx)?;
+        let checked = check_all::<Self>(rows, max_arg)?;
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let inserted =
-                    pg_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                let inserted = crate::ops::insert_with_ids(
+                    self,
+                    &rows[start..end],
+                    &checked[start..end],
+                    max_arg,
+                )?;
                 let max = inserted.iter().copied().max().unwrap_or(0);
                 ids.extend(inserted);
                 // Unlike MySQL's AUTO_INCREMENT and SQLite's rowid, a sequence does not move
@@ -99,10 +107,13 @@ impl Dialect for PgConnection {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
-                let mut got = insert_unnest(self, &values)?;
-                // nextval() runs in row order; RETURNING order is not promised.
-                got.sort_unstable();
-                ids.extend(got);
+                // One statement, unless the arguments together are too large for one.
+                for chunk in statement_chunks(&values, usize::MAX, max_arg, InsertJob::data_len) {
+                    let mut got = insert_unnest(self, chunk)?;
+                    // nextval() runs in row order; RETURNING order is not promised.
+                    got.sort_unstable();
+                    ids.extend(got);
+                }
             }
         }
         Ok(ids)
@@ -282,7 +293,7 @@ impl Dialect for PgConnection {
         leases: &[Lease],
         now: i64,
     ) -> Result<Option<Vec<JobRow>>, OpError> {
-        let Some(pred) = pg_ops::predicate(query) else {
+        let Some(pred) = Self::predicate(query) else {
             return Ok(Some(Vec::new()));
         };
         let until = lease_ends(leases, now)?;

@@ -6,8 +6,7 @@ use diesel::sqlite::SqliteConnection;
 use schwartz_core::store::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
-use crate::models::{check_all, runs, InsertJob, INSERT_CHUNK};
-use crate::ops::sqlite_ops;
+use crate::models::{check_all, runs, statement_chunks, InsertJob, INSERT_CHUNK};
 use crate::schema::job;
 use crate::Backend;
 
@@ -24,8 +23,9 @@ diesel::define_sql_function! {
 
 impl Dialect for SqliteConnection {
     const BACKEND: Backend = Backend::Sqlite;
-    // SQLITE_MAX_LENGTH of the bundled library: 1,000,000,000 bytes.
-    const MAX_ARG: usize = 1_000_000_000;
+    // SQLITE_MAX_LENGTH of the bundled library (1,000,000,000 bytes, also the largest row),
+    // less room for the row's other columns.
+    const MAX_ARG: usize = 1_000_000_000 - (1 << 20);
 
     fn setup(&mut self) -> QueryResult<()> {
         // PRAGMAs have no diesel DSL. busy_timeout first so that switching to WAL waits for
@@ -56,19 +56,24 @@ impl Dialect for SqliteConnection {
         self.immediate_transaction(f)
     }
 
-    fn insert_rows(&mut self, _ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
-        let checked = check_all::<Self>(rows)?;
+    fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
+        let max_arg = crate::ops::max_arg(self, ctx)?;
+        let checked = check_all::<Self>(rows, max_arg)?;
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
-                let inserted =
-                    sqlite_ops::insert_with_ids(self, &rows[start..end], &checked[start..end])?;
+                let inserted = crate::ops::insert_with_ids(
+                    self,
+                    &rows[start..end],
+                    &checked[start..end],
+                    max_arg,
+                )?;
                 ids.extend(inserted);
             } else {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
-                for chunk in values.chunks(INSERT_CHUNK) {
+                for chunk in statement_chunks(&values, INSERT_CHUNK, max_arg, InsertJob::data_len) {
                     let mut got: Vec<i64> = diesel::insert_into(job::table)
                         .values(chunk)
                         .returning(job::jobid)

@@ -168,8 +168,11 @@ impl DieselStoreBuilder {
         };
         let ctx = Ctx {
             describe: target.describe.clone(),
+            backend: target.backend,
+            max_arg: OnceLock::new(),
             secret: target.secret.clone(),
             message_cap: OnceLock::new(),
+            #[cfg(feature = "mysql")]
             autoinc: OnceLock::new(),
             skip_locked: OnceLock::new(),
             notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
@@ -208,6 +211,52 @@ impl DieselStore {
     /// The backend this store talks to.
     pub fn backend(&self) -> Backend {
         self.target.backend
+    }
+
+    /// The largest explicit job id an insert takes (2^62): larger ids, `i64::MAX` above all,
+    /// would leave the backend's id generator (sequence, AUTO_INCREMENT, rowid) no room, so
+    /// every later insert would fail; they are refused with [`Error::InvalidInput`].
+    pub const MAX_EXPLICIT_JOB_ID: i64 = crate::conn::MAX_EXPLICIT_JOB_ID;
+
+    /// The largest job argument this store takes, in bytes; larger ones are refused with
+    /// [`Error::InvalidInput`] before any SQL. MySQL/MariaDB: the server's
+    /// `max_allowed_packet` less 64 KiB for the rest of the statement, at most the
+    /// MEDIUMBLOB column's 16 MiB - 1 (read from the server once; while it cannot be reached,
+    /// the column's size). PostgreSQL: 1 GiB - 1 MiB (bytea and protocol messages are at
+    /// most 1 GiB). SQLite: `SQLITE_MAX_LENGTH` (1,000,000,000) - 1 MiB.
+    pub fn max_arg_len(&self) -> usize {
+        if let Some(n) = self.ctx.max_arg.get() {
+            return *n;
+        }
+        let ctx = &self.ctx;
+        let read: Result<usize> = with_conn!(self, |c| crate::ops::max_arg(c, ctx));
+        read.unwrap_or_else(|_| self.default_max_arg())
+    }
+
+    fn default_max_arg(&self) -> usize {
+        fn of<C: crate::conn::Dialect>(_: &r2d2::Pool<Manager<C>>) -> usize {
+            C::MAX_ARG
+        }
+        match &self.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite(pool) => of(pool),
+            #[cfg(feature = "postgres")]
+            Pools::Pg(pool) => of(pool),
+            #[cfg(feature = "mysql")]
+            Pools::Mysql(pool) => of(pool),
+            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+            Pools::None(never) => match *never {},
+        }
+    }
+
+    /// The latest time (epoch seconds) a job can be scheduled at: the time columns are
+    /// `INTEGER`, in TheSchwartz's schema files and in this crate's migrations, so this is
+    /// 2038-01-19T03:14:07Z (`i32::MAX`). Inserting a later time is refused with
+    /// [`Error::InvalidInput`] naming this limit; retry and decline times computed by a
+    /// worker (`finish`, `reschedule`) are clamped to it instead, so a job is never left
+    /// stuck.
+    pub fn max_epoch(&self) -> i64 {
+        crate::conn::MAX_EPOCH
     }
 
     /// Applies the embedded migrations that are not applied yet; returns their names
@@ -408,6 +457,12 @@ impl DieselStore {
             if result.is_err() && conn.inner.is_broken() {
                 conn.broken = true;
             }
+            if let Err(OpError::Db(e)) = &result {
+                // A connection the server closed after a data error never goes back.
+                if crate::conn::poisons_connection(e) {
+                    conn.broken = true;
+                }
+            }
             match result {
                 Ok(v) => return Ok(v),
                 Err(OpError::Db(e)) => match classify(&e) {
@@ -507,6 +562,7 @@ impl DieselStore {
 
 /// Runs [`Dialect::vacuum_job_if_needed`](crate::conn::Dialect::vacuum_job_if_needed) on a
 /// pooled connection on a new thread, then clears `ctx.vacuuming`.
+#[cfg(feature = "postgres")]
 fn spawn_vacuum<C: crate::conn::Dialect>(pool: &r2d2::Pool<Manager<C>>, ctx: &Ctx) {
     let pool = pool.clone();
     let busy = Arc::clone(&ctx.vacuuming);

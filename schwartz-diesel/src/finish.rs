@@ -1,0 +1,277 @@
+//! `Store::finish`, written once over the SQL primitives: fenced removes grouped by token,
+//! reschedules and replacements one by one (a replacement in a savepoint), then the side
+//! writes (failure log, exit statuses) of the items whose fence matched, all in one write
+//! transaction.
+//!
+//! Computed times (a retry's or decline's `run_after`, a failure's time, an exit status's
+//! expiry) past what the time columns hold are clamped to their largest value, and a
+//! failure message the column cannot hold is sanitized: an outcome is never refused for its
+//! numbers or its text, so a job never stays stuck under an expired lease.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use schwartz_core::store::{ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus};
+use schwartz_core::JobId;
+
+use crate::conn::{clamp_time, classify, Class, Ctx, OpError};
+use crate::models::{InsertError, InsertExit, ID_CHUNK, INSERT_CHUNK};
+use crate::ops::duplicate_error;
+use crate::sql::Sql;
+
+/// Exit status into the SMALLINT column (clamped).
+fn status_col(s: i32) -> i16 {
+    s.clamp(i16::MIN as i32, i16::MAX as i32) as i16
+}
+
+/// Which items of a batch landed where, while `finish` runs.
+struct FinishPlan<'a> {
+    statuses: Vec<Option<FinishStatus>>,
+    done_ids: HashSet<i64>,
+    failures: Vec<(&'a FailureRecord, i64)>,
+    exits: HashMap<i64, (i32, ExitStatusWrite)>,
+}
+
+impl<'a> FinishPlan<'a> {
+    fn new(n: usize) -> Self {
+        FinishPlan {
+            statuses: (0..n).map(|_| None).collect(),
+            done_ids: HashSet::new(),
+            failures: Vec::new(),
+            exits: HashMap::new(),
+        }
+    }
+
+    /// Records that item `i` matched its fence, with its status and side writes.
+    fn matched(&mut self, i: usize, item: &'a Finish, status: FinishStatus) {
+        self.done_ids.insert(item.jobid.0);
+        self.statuses[i] = Some(status);
+        if let Some(f) = &item.failure {
+            self.failures.push((f, item.jobid.0));
+        }
+        let exit = match &item.action {
+            FinishAction::Remove { exit_status } => *exit_status,
+            FinishAction::Replace { exit_status, .. } => *exit_status,
+            FinishAction::Reschedule { .. } => None,
+        };
+        if let Some(e) = exit {
+            self.exits.insert(item.jobid.0, (item.funcid.0, e));
+        }
+    }
+
+    fn lost(&mut self, i: usize) {
+        self.statuses[i] = Some(FinishStatus::LeaseLost);
+    }
+}
+
+/// Groups the `Remove` items by token: token -> item indexes.
+fn remove_groups(items: &[Finish]) -> BTreeMap<i64, Vec<usize>> {
+    let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if matches!(it.action, FinishAction::Remove { .. }) {
+            groups.entry(it.token).or_default().push(i);
+        }
+    }
+    groups
+}
+
+/// `Store::finish`.
+pub(crate) fn finish<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    items: &[Finish],
+) -> Result<Vec<FinishStatus>, OpError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    if items.iter().any(|i| i.failure.is_some()) && ctx.message_cap.get().is_none() {
+        let cap = c.message_capacity()?;
+        let _ = ctx.message_cap.set(cap);
+    }
+    if let [it] = items {
+        if let Some(status) = finish_one_statement(c, it)? {
+            return Ok(vec![status]);
+        }
+    }
+    c.write_txn(|c| {
+        let mut plan = FinishPlan::new(items.len());
+        remove_grouped(c, items, &mut plan)?;
+        for (i, it) in items.iter().enumerate() {
+            if plan.statuses[i].is_none() {
+                finish_singly(c, ctx, i, it, &mut plan)?;
+            }
+        }
+        side_writes(c, ctx, &plan)?;
+        Ok(plan
+            .statuses
+            .into_iter()
+            .map(|s| s.unwrap_or(FinishStatus::LeaseLost))
+            .collect())
+    })
+}
+
+/// One item with no side write (a plain completion or a release) is one fenced statement:
+/// no transaction needed. `None` when the item needs the full path.
+fn finish_one_statement<C: Sql>(c: &mut C, it: &Finish) -> Result<Option<FinishStatus>, OpError> {
+    if it.failure.is_some() {
+        return Ok(None);
+    }
+    let Ok(token) = i32::try_from(it.token) else {
+        return Ok(Some(FinishStatus::LeaseLost));
+    };
+    let n = match &it.action {
+        FinishAction::Remove { exit_status: None } => c.delete_fenced_one(it.jobid.0, token)?,
+        FinishAction::Reschedule { run_after } => {
+            c.release_fenced(it.jobid.0, token, run_after.map(clamp_time))?
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(if n > 0 {
+        FinishStatus::Done
+    } else {
+        FinishStatus::LeaseLost
+    }))
+}
+
+/// Removes, grouped by token: one fenced DELETE per token (and id chunk).
+fn remove_grouped<'a, C: Sql>(
+    c: &mut C,
+    items: &'a [Finish],
+    plan: &mut FinishPlan<'a>,
+) -> Result<(), OpError> {
+    for (token, idxs) in remove_groups(items) {
+        let Ok(token32) = i32::try_from(token) else {
+            idxs.into_iter().for_each(|i| plan.lost(i));
+            continue;
+        };
+        let mut ids: Vec<i64> = idxs.iter().map(|&i| items[i].jobid.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut deleted: HashSet<i64> = HashSet::new();
+        for chunk in ids.chunks(ID_CHUNK) {
+            deleted.extend(c.delete_fenced(token32, chunk)?);
+        }
+        for i in idxs {
+            let id = items[i].jobid.0;
+            if deleted.contains(&id) && !plan.done_ids.contains(&id) {
+                plan.matched(i, &items[i], FinishStatus::Done);
+            } else {
+                plan.lost(i);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A reschedule or a replacement (in a savepoint: a failed replacement leaves this job as it
+/// was while the rest of the batch commits).
+fn finish_singly<'a, C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    i: usize,
+    it: &'a Finish,
+    plan: &mut FinishPlan<'a>,
+) -> Result<(), OpError> {
+    let id = it.jobid.0;
+    let token = match i32::try_from(it.token) {
+        Ok(t) if !plan.done_ids.contains(&id) => t,
+        _ => {
+            plan.lost(i);
+            return Ok(());
+        }
+    };
+    let jobs = match &it.action {
+        FinishAction::Remove { .. } => {
+            plan.lost(i);
+            return Ok(());
+        }
+        FinishAction::Reschedule { run_after } => {
+            if c.release_fenced(id, token, run_after.map(clamp_time))? > 0 {
+                plan.matched(i, it, FinishStatus::Done);
+            } else {
+                plan.lost(i);
+            }
+            return Ok(());
+        }
+        FinishAction::Replace { jobs, .. } => jobs,
+    };
+    let r = c.transaction(|c| {
+        if c.delete_fenced_one(id, token)? == 0 {
+            return Err(OpError::LeaseLost);
+        }
+        let ids = c.insert_rows(ctx, jobs)?;
+        if !jobs.is_empty() {
+            c.notify_new_jobs(ctx)?;
+        }
+        Ok(ids)
+    });
+    match r {
+        Ok(ids) => {
+            let ids = ids.into_iter().map(JobId).collect();
+            plan.matched(i, it, FinishStatus::Replaced(ids));
+        }
+        Err(OpError::LeaseLost) => plan.lost(i),
+        Err(OpError::Store(e)) => plan.statuses[i] = Some(FinishStatus::Rejected(e)),
+        Err(OpError::Db(e)) => match classify(&e) {
+            Class::Unique => {
+                let err = duplicate_error(c, ctx, jobs);
+                plan.statuses[i] = Some(FinishStatus::Rejected(err));
+            }
+            // The connection or the transaction is gone: the whole batch fails (and may be
+            // retried).
+            Class::Unavailable | Class::Retry => return Err(OpError::Db(e)),
+            _ => plan.statuses[i] = Some(FinishStatus::Rejected(ctx.map_db(&e))),
+        },
+    }
+    Ok(())
+}
+
+/// The failure log and exit statuses of the matched items.
+fn side_writes<C: Sql>(c: &mut C, ctx: &Ctx, plan: &FinishPlan<'_>) -> Result<(), OpError> {
+    if !plan.failures.is_empty() {
+        let messages: Vec<_> = plan
+            .failures
+            .iter()
+            .map(|(f, _)| ctx.sanitize_message(&f.message))
+            .collect();
+        let rows: Vec<InsertError<'_>> = plan
+            .failures
+            .iter()
+            .zip(&messages)
+            .map(|((f, jobid), message)| InsertError {
+                error_time: clamp_time(f.error_time),
+                jobid: *jobid,
+                message,
+                funcid: f.funcid.0,
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            c.insert_errors(chunk)?;
+        }
+    }
+    if !plan.exits.is_empty() {
+        // Upsert as delete + insert inside this transaction (portable; the job's fence makes
+        // concurrent writers for one jobid impossible).
+        let mut ids: Vec<i64> = plan.exits.keys().copied().collect();
+        ids.sort_unstable();
+        for chunk in ids.chunks(ID_CHUNK) {
+            c.delete_exits(chunk)?;
+        }
+        let rows: Vec<InsertExit> = ids
+            .iter()
+            .map(|id| {
+                let (funcid, e) = plan.exits[id];
+                InsertExit {
+                    jobid: *id,
+                    funcid,
+                    status: Some(status_col(e.status)),
+                    completion_time: Some(clamp_time(e.completion_time)),
+                    delete_after: Some(clamp_time(e.delete_after)),
+                }
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            c.insert_exits(chunk)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,439 @@
+//! The SQL primitives the store's algorithms ([`crate::ops`]) are written over.
+//!
+//! Each primitive is one diesel DSL statement. Diesel checks a query against the backend it
+//! runs on, so the same statement has to be compiled once per connection type; the short
+//! macros below do that (one trait each, so every macro body stays small). Everything that
+//! decides *what* to run (batching, fencing, savepoints, error mapping) lives in
+//! [`crate::ops`], written once, in the way `diesel_migrations`' `MigrationHarness` writes
+//! its algorithms over three primitives.
+
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::Bool;
+use diesel::{Connection, QueryResult};
+use schwartz_core::store::JobQuery;
+
+use crate::conn::Dialect;
+use crate::models::{DbJob, InsertError, InsertExit, InsertJobWithId};
+use crate::schema::job;
+use crate::Backend;
+
+/// A boxed `WHERE` clause over `job` for the connection type `C`.
+pub(crate) type Pred<C> =
+    Box<dyn BoxableExpression<job::table, <C as Connection>::Backend, SqlType = Bool>>;
+
+/// A failure row: (error_time, jobid, message, funcid).
+pub(crate) type ErrorRow = (i32, i64, String, i32);
+
+/// An exit status row: (jobid, funcid, status, completion_time, delete_after).
+pub(crate) type ExitRow = (i64, i32, Option<i16>, Option<i32>, Option<i32>);
+
+/// The `WHERE` clause of a job query.
+pub(crate) trait JobFilter: Connection + Sized {
+    /// The `WHERE` clause of a [`JobQuery`]; `None` when it matches nothing.
+    fn predicate(q: &JobQuery) -> Option<Pred<Self>>;
+}
+
+/// Reads of `job`.
+pub(crate) trait JobReads: JobFilter {
+    /// The row of one job.
+    fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>>;
+    /// The rows a query selects, in its order, up to its limit.
+    fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>>;
+    /// Whether a job row exists.
+    fn job_exists(&mut self, jobid: i64) -> QueryResult<bool>;
+    /// (funcid, uniqkey) of the jobs holding any of `keys` (at most 1,000).
+    fn uniqkey_owners(&mut self, keys: &[&str]) -> QueryResult<Vec<(i32, Option<String>)>>;
+}
+
+/// Fenced and plain writes of `job`.
+pub(crate) trait JobWrites: Connection + Sized {
+    /// Inserts rows with explicit ids (one statement).
+    fn insert_job_values(&mut self, rows: &[InsertJobWithId<'_>]) -> QueryResult<usize>;
+    /// `UPDATE job SET grabbed_until = until WHERE jobid AND grabbed_until = expected AND
+    /// grabbed_until <= now`.
+    fn claim_one(&mut self, jobid: i64, expected: i32, until: i32, now: i32) -> QueryResult<usize>;
+    /// Deletes one job if its lease token still matches.
+    fn delete_fenced_one(&mut self, jobid: i64, token: i32) -> QueryResult<usize>;
+    /// Releases one job (grabbed_until = 0, optionally a new run_after) if its token matches.
+    fn release_fenced(
+        &mut self,
+        jobid: i64,
+        token: i32,
+        run_after: Option<i32>,
+    ) -> QueryResult<usize>;
+    /// Moves a lease end forward if the token matches.
+    fn set_lease(&mut self, jobid: i64, token: i32, until: i32) -> QueryResult<usize>;
+    /// Sets run_after and clears the lease, whatever the lease.
+    fn set_run_after(&mut self, jobid: i64, run_after: i32) -> QueryResult<usize>;
+}
+
+/// `funcmap`, `error` and the table counts.
+pub(crate) trait MetaSql: Connection + Sized {
+    /// Every (funcid, funcname), by funcid.
+    fn funcmap_rows(&mut self) -> QueryResult<Vec<(i32, String)>>;
+    /// The id of a function name.
+    fn find_funcid(&mut self, name: &str) -> QueryResult<Option<i32>>;
+    /// Inserts a function name.
+    fn insert_funcname(&mut self, name: &str) -> QueryResult<usize>;
+    /// The name of a function id.
+    fn funcname(&mut self, id: i32) -> QueryResult<Option<String>>;
+    /// Inserts failure rows (one statement).
+    fn insert_errors(&mut self, rows: &[InsertError<'_>]) -> QueryResult<usize>;
+    /// The failures of one job, in storage order.
+    fn error_rows(&mut self, jobid: i64) -> QueryResult<Vec<ErrorRow>>;
+    /// The newest failures, optionally since a time and of one function.
+    fn recent_error_rows(
+        &mut self,
+        since: Option<i32>,
+        funcid: Option<i32>,
+        limit: i64,
+    ) -> QueryResult<Vec<ErrorRow>>;
+    /// Row counts of job, error and exitstatus.
+    fn table_counts(&mut self) -> QueryResult<(i64, i64, i64)>;
+}
+
+/// `exitstatus`.
+pub(crate) trait ExitSql: Connection + Sized {
+    /// Deletes the exit statuses of these jobs.
+    fn delete_exits(&mut self, ids: &[i64]) -> QueryResult<usize>;
+    /// Inserts exit statuses (one statement).
+    fn insert_exits(&mut self, rows: &[InsertExit]) -> QueryResult<usize>;
+    /// The exit status of one job.
+    fn exit_row(&mut self, jobid: i64) -> QueryResult<Option<ExitRow>>;
+    /// Up to `limit` jobs whose exit status expired before `now`.
+    fn expired_exit_ids(&mut self, now: i32, limit: i64) -> QueryResult<Vec<i64>>;
+    /// Deletes those of `ids` whose exit status expired before `now`.
+    fn delete_expired_exits(&mut self, ids: &[i64], now: i32) -> QueryResult<usize>;
+}
+
+/// Everything the algorithms need from a backend.
+pub(crate) trait Sql:
+    Dialect + JobFilter + JobReads + JobWrites + MetaSql + ExitSql
+{
+}
+
+impl<C: Dialect + JobReads + JobWrites + MetaSql + ExitSql> Sql for C {}
+
+/// SQL for "`coalesce` starts with `prefix`" where LIKE is not exact, as (text before the
+/// length, between length and prefix, after the prefix, length). SQLite's LIKE stops at a
+/// NUL byte (a prefix holding one matched nearly everything) and its `substr`/`length` of
+/// text count characters up to the first NUL, so the bytes are compared as BLOBs. MariaDB's
+/// range optimizer bounds `LIKE 'p%'` with a filler character that sorts below emoji and
+/// other supplementary characters, so rows continuing with one are missed; `LEFT` compares
+/// characters in the column's collation. Raw SQL: diesel has neither CAST nor LEFT.
+fn exact_prefix(backend: Backend, prefix: &str) -> (&'static str, &'static str, &'static str, i32) {
+    if backend == Backend::Sqlite {
+        let n = i32::try_from(prefix.len()).unwrap_or(i32::MAX);
+        (
+            "substr(CAST(job.\"coalesce\" AS BLOB), 1, ",
+            ") = CAST(",
+            " AS BLOB)",
+            n,
+        )
+    } else {
+        let n = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        ("LEFT(job.`coalesce`, ", ") = ", "", n)
+    }
+}
+
+/// [`JobFilter`] for one connection type.
+macro_rules! job_filter {
+    ($conn:ty) => {
+        impl JobFilter for $conn {
+            fn predicate(q: &JobQuery) -> Option<Pred<Self>> {
+                use crate::ops::{like_prefix, matches_nothing};
+                use schwartz_core::store::CoalesceFilter;
+                if matches_nothing(q, <Self as crate::conn::Dialect>::BACKEND) {
+                    return None;
+                }
+                let ids: Vec<i32> = q.funcids.iter().map(|f| f.0).collect();
+                let mut p: Pred<Self> = Box::new(job::funcid.eq_any(ids));
+                if let Some(t) = q.run_after_max {
+                    p = Box::new(p.and(job::run_after.le(clamp_time(t))));
+                }
+                if let Some(t) = q.grabbed_until_max {
+                    p = Box::new(p.and(job::grabbed_until.le(clamp_time(t))));
+                }
+                if let Some(id) = q.jobid {
+                    p = Box::new(p.and(job::jobid.eq(id.0)));
+                }
+                if let Some(floor) = q.floor {
+                    let f = floor.max(i16::MIN as i32) as i16;
+                    p = Box::new(p.and(job::priority.assume_not_null().ge(f)));
+                }
+                let c = job::coalesce.assume_not_null();
+                match &q.coalesce {
+                    None => {}
+                    Some(CoalesceFilter::Equals(v)) => p = Box::new(p.and(c.eq(v.clone()))),
+                    Some(CoalesceFilter::Prefix(v)) if v.is_empty() => {
+                        p = Box::new(p.and(job::coalesce.is_not_null()))
+                    }
+                    // See `exact_prefix`; `>=` lets the index narrow the scan.
+                    Some(CoalesceFilter::Prefix(v)) if Self::BACKEND != Backend::Postgres => {
+                        let (head, mid, tail, n) = exact_prefix(Self::BACKEND, v);
+                        let exact = sql::<Bool>(head)
+                            .bind::<Integer, _>(n)
+                            .sql(mid)
+                            .bind::<Text, _>(v.clone())
+                            .sql(tail);
+                        p = Box::new(p.and(c.ge(v.clone())).and(exact))
+                    }
+                    Some(CoalesceFilter::Prefix(v)) => {
+                        p = Box::new(p.and(c.like(like_prefix(v)).escape('!')))
+                    }
+                }
+                Some(p)
+            }
+        }
+    };
+}
+
+/// [`JobReads`] for one connection type.
+macro_rules! job_reads {
+    ($conn:ty) => {
+        impl JobReads for $conn {
+            fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>> {
+                let q = job::table.filter(job::jobid.eq(jobid)).select(JOB_COLUMNS);
+                q.first::<DbJob>(self).optional()
+            }
+            fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>> {
+                let Some(pred) = Self::predicate(q) else {
+                    return Ok(Vec::new());
+                };
+                let query = job::table.select(JOB_COLUMNS).filter(pred).into_boxed();
+                let query = match q.order {
+                    JobOrder::JobId => query.order_by(job::jobid.asc()),
+                    JobOrder::PriorityDesc => query.order_by(priority_order()),
+                };
+                query.limit(sql_limit(q.limit)).load(self)
+            }
+            fn job_exists(&mut self, jobid: i64) -> QueryResult<bool> {
+                let q = job::table.filter(job::jobid.eq(jobid)).select(job::jobid);
+                Ok(q.first::<i64>(self).optional()?.is_some())
+            }
+            fn uniqkey_owners(&mut self, keys: &[&str]) -> QueryResult<Vec<(i32, Option<String>)>> {
+                let q = job::table.filter(job::uniqkey.eq_any(keys));
+                q.select((job::funcid, job::uniqkey)).limit(1000).load(self)
+            }
+        }
+    };
+}
+
+/// `job` rows with this id and lease token.
+type Fenced = diesel::dsl::Filter<
+    diesel::dsl::Filter<job::table, diesel::dsl::Eq<job::jobid, i64>>,
+    diesel::dsl::Eq<job::grabbed_until, i32>,
+>;
+
+/// The row of job `id` if its lease token is still `token` (the fence of every write by a
+/// lease holder).
+fn fenced(id: i64, token: i32) -> Fenced {
+    use diesel::{ExpressionMethods, QueryDsl};
+    job::table
+        .filter(job::jobid.eq(id))
+        .filter(job::grabbed_until.eq(token))
+}
+
+/// [`JobWrites`] for one connection type.
+macro_rules! job_writes {
+    ($conn:ty) => {
+        impl JobWrites for $conn {
+            fn insert_job_values(&mut self, rows: &[InsertJobWithId<'_>]) -> QueryResult<usize> {
+                diesel::insert_into(job::table).values(rows).execute(self)
+            }
+            fn claim_one(
+                &mut self,
+                id: i64,
+                expected: i32,
+                until: i32,
+                now: i32,
+            ) -> QueryResult<usize> {
+                let target = job::table
+                    .filter(job::jobid.eq(id))
+                    .filter(job::grabbed_until.eq(expected))
+                    .filter(job::grabbed_until.le(now));
+                diesel::update(target)
+                    .set(job::grabbed_until.eq(until))
+                    .execute(self)
+            }
+            fn delete_fenced_one(&mut self, id: i64, token: i32) -> QueryResult<usize> {
+                let target = fenced(id, token);
+                diesel::delete(target).execute(self)
+            }
+            fn release_fenced(
+                &mut self,
+                id: i64,
+                token: i32,
+                run_after: Option<i32>,
+            ) -> QueryResult<usize> {
+                let target = fenced(id, token);
+                match run_after {
+                    Some(t) => diesel::update(target)
+                        .set((job::grabbed_until.eq(0), job::run_after.eq(t)))
+                        .execute(self),
+                    None => diesel::update(target)
+                        .set(job::grabbed_until.eq(0))
+                        .execute(self),
+                }
+            }
+            fn set_lease(&mut self, id: i64, token: i32, until: i32) -> QueryResult<usize> {
+                let target = fenced(id, token);
+                diesel::update(target)
+                    .set(job::grabbed_until.eq(until))
+                    .execute(self)
+            }
+            fn set_run_after(&mut self, id: i64, run_after: i32) -> QueryResult<usize> {
+                diesel::update(job::table.filter(job::jobid.eq(id)))
+                    .set((job::run_after.eq(run_after), job::grabbed_until.eq(0)))
+                    .execute(self)
+            }
+        }
+    };
+}
+
+/// [`MetaSql`] for one connection type.
+macro_rules! meta_sql {
+    ($conn:ty) => {
+        impl MetaSql for $conn {
+            fn funcmap_rows(&mut self) -> QueryResult<Vec<(i32, String)>> {
+                let q = funcmap::table.select((funcmap::funcid, funcmap::funcname));
+                q.order(funcmap::funcid.asc()).load(self)
+            }
+            fn find_funcid(&mut self, name: &str) -> QueryResult<Option<i32>> {
+                let q = funcmap::table
+                    .filter(funcmap::funcname.eq(name))
+                    .select(funcmap::funcid);
+                q.first::<i32>(self).optional()
+            }
+            fn insert_funcname(&mut self, name: &str) -> QueryResult<usize> {
+                diesel::insert_into(funcmap::table)
+                    .values(funcmap::funcname.eq(name))
+                    .execute(self)
+            }
+            fn funcname(&mut self, id: i32) -> QueryResult<Option<String>> {
+                let q = funcmap::table
+                    .filter(funcmap::funcid.eq(id))
+                    .select(funcmap::funcname);
+                q.first::<String>(self).optional()
+            }
+            fn insert_errors(&mut self, rows: &[InsertError<'_>]) -> QueryResult<usize> {
+                diesel::insert_into(error::table).values(rows).execute(self)
+            }
+            fn error_rows(&mut self, jobid: i64) -> QueryResult<Vec<ErrorRow>> {
+                let q = error::table.filter(error::jobid.eq(jobid));
+                q.select(ERROR_COLUMNS).load(self)
+            }
+            fn recent_error_rows(
+                &mut self,
+                since: Option<i32>,
+                funcid: Option<i32>,
+                limit: i64,
+            ) -> QueryResult<Vec<ErrorRow>> {
+                let mut q = error::table.select(ERROR_COLUMNS).into_boxed();
+                if let Some(t) = since {
+                    q = q.filter(error::error_time.ge(t));
+                }
+                if let Some(f) = funcid {
+                    q = q.filter(error::funcid.eq(f));
+                }
+                q.order_by(error::error_time.desc()).limit(limit).load(self)
+            }
+            fn table_counts(&mut self) -> QueryResult<(i64, i64, i64)> {
+                let jobs: i64 = job::table.select(count_star()).first(self)?;
+                let errors: i64 = error::table.select(count_star()).first(self)?;
+                let exits: i64 = exitstatus::table.select(count_star()).first(self)?;
+                Ok((jobs, errors, exits))
+            }
+        }
+    };
+}
+
+/// [`ExitSql`] for one connection type.
+macro_rules! exit_sql {
+    ($conn:ty) => {
+        impl ExitSql for $conn {
+            fn delete_exits(&mut self, ids: &[i64]) -> QueryResult<usize> {
+                diesel::delete(exitstatus::table.filter(exitstatus::jobid.eq_any(ids)))
+                    .execute(self)
+            }
+            fn insert_exits(&mut self, rows: &[InsertExit]) -> QueryResult<usize> {
+                diesel::insert_into(exitstatus::table)
+                    .values(rows)
+                    .execute(self)
+            }
+            fn exit_row(&mut self, jobid: i64) -> QueryResult<Option<ExitRow>> {
+                let q = exitstatus::table.filter(exitstatus::jobid.eq(jobid));
+                q.select(EXIT_COLUMNS).first(self).optional()
+            }
+            fn expired_exit_ids(&mut self, now: i32, limit: i64) -> QueryResult<Vec<i64>> {
+                let q = exitstatus::table.filter(exitstatus::delete_after.lt(now));
+                q.select(exitstatus::jobid).limit(limit).load(self)
+            }
+            fn delete_expired_exits(&mut self, ids: &[i64], now: i32) -> QueryResult<usize> {
+                let target = exitstatus::table
+                    .filter(exitstatus::jobid.eq_any(ids))
+                    .filter(exitstatus::delete_after.lt(now));
+                diesel::delete(target).execute(self)
+            }
+        }
+    };
+}
+
+/// The columns of [`ErrorRow`].
+const ERROR_COLUMNS: (
+    crate::schema::error::error_time,
+    crate::schema::error::jobid,
+    crate::schema::error::message,
+    crate::schema::error::funcid,
+) = (
+    crate::schema::error::error_time,
+    crate::schema::error::jobid,
+    crate::schema::error::message,
+    crate::schema::error::funcid,
+);
+
+/// The columns of [`ExitRow`].
+const EXIT_COLUMNS: (
+    crate::schema::exitstatus::jobid,
+    crate::schema::exitstatus::funcid,
+    crate::schema::exitstatus::status,
+    crate::schema::exitstatus::completion_time,
+    crate::schema::exitstatus::delete_after,
+) = (
+    crate::schema::exitstatus::jobid,
+    crate::schema::exitstatus::funcid,
+    crate::schema::exitstatus::status,
+    crate::schema::exitstatus::completion_time,
+    crate::schema::exitstatus::delete_after,
+);
+
+/// Implements every primitive trait for one connection type.
+macro_rules! impl_sql {
+    ($conn:ty) => {
+        const _: () = {
+            use diesel::dsl::{count_star, sql};
+            use diesel::prelude::*;
+            use diesel::sql_types::{Integer, Text};
+            use schwartz_core::store::JobOrder;
+
+            use crate::conn::{clamp_time, Dialect};
+            use crate::models::{priority_order, JOB_COLUMNS};
+            use crate::ops::sql_limit;
+            use crate::schema::{error, exitstatus, funcmap};
+            use crate::Backend;
+
+            job_filter!($conn);
+            job_reads!($conn);
+            job_writes!($conn);
+            meta_sql!($conn);
+            exit_sql!($conn);
+        };
+    };
+}
+
+#[cfg(feature = "sqlite")]
+impl_sql!(diesel::sqlite::SqliteConnection);
+#[cfg(feature = "postgres")]
+impl_sql!(diesel::pg::PgConnection);
+#[cfg(feature = "mysql")]
+impl_sql!(diesel::mysql::MysqlConnection);
