@@ -67,6 +67,7 @@ mod queued;
 mod queued_impl;
 pub mod scoreboard;
 pub mod store;
+pub mod validate;
 mod worker;
 
 #[cfg(test)]
