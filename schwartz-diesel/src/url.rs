@@ -35,6 +35,8 @@ impl std::fmt::Debug for Target {
 }
 
 mod dsn;
+#[cfg(test)]
+mod props;
 
 pub(crate) use dsn::redact;
 use dsn::{Flavor, ServerUrl};

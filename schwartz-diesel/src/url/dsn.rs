@@ -115,6 +115,13 @@ pub fn parse_server(rest: &str, flavor: Flavor) -> Result<ServerUrl, String> {
             }
         }
     };
+    // Whatever a driver makes of the rest, an '@' there means the user part did not end
+    // where the writer meant: refuse rather than connect somewhere else.
+    if after_user.contains('@') {
+        return Err(format!(
+            "an '@' after the user part (a password with an unencoded '@', '/', '?' or '#'?): {at_hint}"
+        ));
+    }
     let mut url = ServerUrl::default();
     if let Some(u) = userinfo {
         let (user, password) = match u.split_once(':') {
@@ -144,11 +151,6 @@ pub fn parse_server(rest: &str, flavor: Flavor) -> Result<ServerUrl, String> {
         Some((n, p)) => (n, p),
         None => (main, ""),
     };
-    if netloc.contains('@') || path.contains('@') || query.is_some_and(|q| q.contains('@')) {
-        return Err(format!(
-            "an '@' after the user part (a password with an unencoded '@', '/', '?' or '#'?): {at_hint}"
-        ));
-    }
     if path.contains('/') {
         return Err("the database name contains '/'".into());
     }
