@@ -39,7 +39,7 @@ pub enum Error {
     /// A handle string is not `<32 hex digits>-<jobid>`.
     #[error("malformed job handle {input:?}: {reason} (expected <32 hex digits>-<job id>)")]
     MalformedHandle {
-        /// The string given.
+        /// The string given; when over 80 bytes, its start and its length.
         input: String,
         /// What is wrong with it.
         reason: String,

@@ -202,22 +202,23 @@ fn decode_bounded<T: DeserializeOwned>(
     const K: usize = 1 << 10;
     const M: usize = 1 << 20;
     const G: usize = 1 << 30;
-    match arg_decode_limit(bytes.len()) {
-        0..=256 => decode_limited::<T, 256>(bytes),
-        ..=K => decode_limited::<T, K>(bytes),
-        ..=4096 => decode_limited::<T, { 4 * K }>(bytes),
-        ..=16384 => decode_limited::<T, { 16 * K }>(bytes),
-        ..=65536 => decode_limited::<T, { 64 * K }>(bytes),
-        ..=262_144 => decode_limited::<T, { 256 * K }>(bytes),
-        ..=M => decode_limited::<T, M>(bytes),
-        ..=4_194_304 => decode_limited::<T, { 4 * M }>(bytes),
-        ..=16_777_216 => decode_limited::<T, { 16 * M }>(bytes),
-        ..=67_108_864 => decode_limited::<T, { 64 * M }>(bytes),
-        ..=268_435_456 => decode_limited::<T, { 256 * M }>(bytes),
-        ..=G => decode_limited::<T, G>(bytes),
-        ..=4_294_967_296 => decode_limited::<T, { 4 * G }>(bytes),
-        ..=17_179_869_184 => decode_limited::<T, { 16 * G }>(bytes),
-        ..=68_719_476_736 => decode_limited::<T, { 64 * G }>(bytes),
+    // The limit is a power of two: pick the instance for the next power of four.
+    match arg_decode_limit(bytes.len()).trailing_zeros() {
+        0..=8 => decode_limited::<T, 256>(bytes),
+        9..=10 => decode_limited::<T, K>(bytes),
+        11..=12 => decode_limited::<T, { 4 * K }>(bytes),
+        13..=14 => decode_limited::<T, { 16 * K }>(bytes),
+        15..=16 => decode_limited::<T, { 64 * K }>(bytes),
+        17..=18 => decode_limited::<T, { 256 * K }>(bytes),
+        19..=20 => decode_limited::<T, M>(bytes),
+        21..=22 => decode_limited::<T, { 4 * M }>(bytes),
+        23..=24 => decode_limited::<T, { 16 * M }>(bytes),
+        25..=26 => decode_limited::<T, { 64 * M }>(bytes),
+        27..=28 => decode_limited::<T, { 256 * M }>(bytes),
+        29..=30 => decode_limited::<T, G>(bytes),
+        31..=32 => decode_limited::<T, { 4 * G }>(bytes),
+        33..=34 => decode_limited::<T, { 16 * G }>(bytes),
+        35..=36 => decode_limited::<T, { 64 * G }>(bytes),
         _ => decode_limited::<T, { usize::MAX }>(bytes),
     }
 }

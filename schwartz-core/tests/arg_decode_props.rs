@@ -141,16 +141,16 @@ fn decoding_arbitrary_bytes_is_bounded_and_never_panics() {
     runner
         .run(&hostile_bytes(), |bytes| {
             let mut tally = tally.borrow_mut();
-            check::<String>(&bytes, &mut *tally);
-            check::<Vec<u8>>(&bytes, &mut *tally);
-            check::<u64>(&bytes, &mut *tally);
-            check::<Vec<u64>>(&bytes, &mut *tally);
-            check::<Vec<String>>(&bytes, &mut *tally);
-            check::<Email>(&bytes, &mut *tally);
-            check::<Command>(&bytes, &mut *tally);
-            check::<HashMap<String, Vec<u8>>>(&bytes, &mut *tally);
-            check::<(u8, String, Option<char>)>(&bytes, &mut *tally);
-            check::<Vec<Vec<u128>>>(&bytes, &mut *tally);
+            check::<String>(&bytes, &mut tally);
+            check::<Vec<u8>>(&bytes, &mut tally);
+            check::<u64>(&bytes, &mut tally);
+            check::<Vec<u64>>(&bytes, &mut tally);
+            check::<Vec<String>>(&bytes, &mut tally);
+            check::<Email>(&bytes, &mut tally);
+            check::<Command>(&bytes, &mut tally);
+            check::<HashMap<String, Vec<u8>>>(&bytes, &mut tally);
+            check::<(u8, String, Option<char>)>(&bytes, &mut tally);
+            check::<Vec<Vec<u128>>>(&bytes, &mut tally);
             Ok(())
         })
         .unwrap();
