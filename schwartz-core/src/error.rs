@@ -39,7 +39,7 @@ pub enum Error {
     /// A handle string is not `<32 hex digits>-<jobid>`.
     #[error("malformed job handle {input:?}: {reason} (expected <32 hex digits>-<job id>)")]
     MalformedHandle {
-        /// The string given.
+        /// The string given; when over 80 bytes, its start and its length.
         input: String,
         /// What is wrong with it.
         reason: String,
@@ -144,7 +144,10 @@ impl Error {
     /// schema. A data error (a constraint, an encoding, a value too long) is about one
     /// operation's input and leaves the store alive.
     pub fn marks_store_dead(&self) -> bool {
-        matches!(self, Error::Unavailable { .. } | Error::SchemaMissing { .. })
+        matches!(
+            self,
+            Error::Unavailable { .. } | Error::SchemaMissing { .. }
+        )
     }
 }
 

@@ -44,13 +44,30 @@ impl fmt::Display for JobHandle {
     }
 }
 
+/// The longest input a [`Error::MalformedHandle`] repeats whole; longer ones are cut.
+const SHOWN_INPUT: usize = 80;
+
+/// The input as an error repeats it: whole when short, else its start and its length.
+fn shown(s: &str) -> String {
+    if s.len() <= SHOWN_INPUT {
+        return s.to_string();
+    }
+    let mut end = SHOWN_INPUT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &s[..end], s.len())
+}
+
 impl FromStr for JobHandle {
     type Err = Error;
 
-    /// Parses `<hash>-<jobid>`, splitting on the first `-` as TheSchwartz does.
+    /// Parses `<hash>-<jobid>`, splitting on the first `-` as TheSchwartz does. Only the
+    /// canonical form is accepted, the one [`Display`](fmt::Display) prints: 32 lowercase
+    /// hex digits, `-`, a positive decimal job id without sign or leading zeros.
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = |reason: &str| Error::MalformedHandle {
-            input: s.to_string(),
+            input: shown(s),
             reason: reason.to_string(),
         };
         let (hash, id) = s.split_once('-').ok_or_else(|| bad("no '-' separator"))?;
@@ -63,6 +80,14 @@ impl FromStr for JobHandle {
         }
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("the job id is not a positive decimal number"));
+        }
+        if id.bytes().all(|b| b == b'0') {
+            return Err(bad("job id 0 names no job (job ids start at 1)"));
+        }
+        if id.starts_with('0') {
+            return Err(bad(
+                "the job id has leading zeros (a handle is written without them)",
+            ));
         }
         let jobid: i64 = id
             .parse()
@@ -109,11 +134,15 @@ mod tests {
             String::from("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-1"),
             String::from("é-1"),
             format!("{HASH}-١"),
+            format!("{HASH}-0"),
+            format!("{HASH}-00"),
+            format!("{HASH}-01"),
+            format!("{HASH}-007"),
         ];
         for c in cases {
             match c.parse::<JobHandle>() {
                 Err(Error::MalformedHandle { input, reason }) => {
-                    assert_eq!(input, c);
+                    assert_eq!(input, c, "short inputs are repeated whole");
                     assert!(!reason.is_empty());
                 }
                 other => panic!("{c:?} parsed as {other:?}"),
@@ -122,9 +151,20 @@ mod tests {
     }
 
     #[test]
+    fn long_input_is_cut_in_the_error() {
+        let huge = format!("{HASH}-{}", "é".repeat(512 * 1024));
+        let e = huge.parse::<JobHandle>().unwrap_err();
+        let text = e.to_string();
+        assert!(text.len() < 400, "{} bytes of error", text.len());
+        assert!(
+            text.contains(&format!("({} bytes in all)", huge.len())),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn splits_on_first_dash() {
         // TheSchwartz splits on the first '-': a hash never contains one.
-        assert!(format!("{HASH}-0").parse::<JobHandle>().is_ok());
         assert_eq!(
             format!("{HASH}-{}", i64::MAX)
                 .parse::<JobHandle>()

@@ -138,44 +138,24 @@ impl Job {
         self.jobid
     }
 
-    /// Checks the fields a store would reject.
+    /// Checks what no store can hold, whatever its limits: empty, over-255-byte or
+    /// NUL-containing funcname, uniqkey or coalesce, an explicit job id below 1, times
+    /// before 1970 ([`crate::validate::job_shape`]). The client also checks each job
+    /// against its target store's [`Limits`](crate::store::Limits) before inserting.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty or over-255-byte funcname, uniqkey or coalesce.
+    /// [`Error::InvalidInput`] naming the field.
     pub fn validate(&self) -> Result<()> {
-        check_name("funcname", &self.funcname)?;
-        if let Some(k) = &self.uniqkey {
-            check_name("uniqkey", k)?;
-        }
-        if let Some(c) = &self.coalesce {
-            if c.len() > MAX_NAME_LEN {
-                return Err(Error::InvalidInput(format!(
-                    "coalesce value of job {:?} is {} bytes long; at most {MAX_NAME_LEN} allowed",
-                    self.funcname,
-                    c.len()
-                )));
-            }
-        }
-        Ok(())
+        crate::validate::job_shape(self)
     }
 }
 
-/// Validates a funcname or uniqkey: 1 to 255 bytes.
+/// Validates a funcname or uniqkey: 1 to 255 bytes, no NUL.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the field and the offending length.
+/// [`Error::InvalidInput`] naming the field and what is wrong.
 pub fn check_name(what: &str, value: &str) -> Result<()> {
-    if value.is_empty() {
-        return Err(Error::InvalidInput(format!("{what} must not be empty")));
-    }
-    if value.len() > MAX_NAME_LEN {
-        let shown: String = value.chars().take(40).collect();
-        return Err(Error::InvalidInput(format!(
-            "{what} {shown:?}... is {} bytes long; at most {MAX_NAME_LEN} allowed",
-            value.len()
-        )));
-    }
-    Ok(())
+    crate::validate::text(what, value, false)
 }
 
 fn bincode_config() -> bincode::config::Configuration {
@@ -193,23 +173,88 @@ pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     })
 }
 
+/// How many bytes bincode may claim while decoding an argument of `len` bytes: 16 times
+/// the argument (the largest legitimate expansion, a one-byte varint decoded into a `u128`),
+/// at least 256, rounded up to a power of two.
+///
+/// bincode counts every string or byte buffer it is about to allocate, and the in-memory
+/// size of every number, against this limit before allocating, so a length prefix that
+/// claims more than the argument can hold fails with a clear error instead of allocating.
+pub(crate) fn arg_decode_limit(len: usize) -> usize {
+    len.saturating_mul(16)
+        .max(256)
+        .checked_next_power_of_two()
+        .unwrap_or(usize::MAX)
+}
+
+/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2).
+fn decode_limited<T: DeserializeOwned, const N: usize>(
+    bytes: &[u8],
+) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
+    bincode::serde::decode_from_slice(bytes, bincode_config().with_limit::<N>())
+}
+
+/// Decodes `bytes` with the limit of [`arg_decode_limit`], rounded up to a power of four
+/// (one instance of the decoder per power of four, not per power of two).
+fn decode_bounded<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
+    const K: usize = 1 << 10;
+    const M: usize = 1 << 20;
+    const G: usize = 1 << 30;
+    // The limit is a power of two: pick the instance for the next power of four.
+    match arg_decode_limit(bytes.len()).trailing_zeros() {
+        0..=8 => decode_limited::<T, 256>(bytes),
+        9..=10 => decode_limited::<T, K>(bytes),
+        11..=12 => decode_limited::<T, { 4 * K }>(bytes),
+        13..=14 => decode_limited::<T, { 16 * K }>(bytes),
+        15..=16 => decode_limited::<T, { 64 * K }>(bytes),
+        17..=18 => decode_limited::<T, { 256 * K }>(bytes),
+        19..=20 => decode_limited::<T, M>(bytes),
+        21..=22 => decode_limited::<T, { 4 * M }>(bytes),
+        23..=24 => decode_limited::<T, { 16 * M }>(bytes),
+        25..=26 => decode_limited::<T, { 64 * M }>(bytes),
+        27..=28 => decode_limited::<T, { 256 * M }>(bytes),
+        29..=30 => decode_limited::<T, G>(bytes),
+        31..=32 => decode_limited::<T, { 4 * G }>(bytes),
+        33..=34 => decode_limited::<T, { 16 * G }>(bytes),
+        35..=36 => decode_limited::<T, { 64 * G }>(bytes),
+        _ => decode_limited::<T, { usize::MAX }>(bytes),
+    }
+}
+
 /// Decodes a typed argument; trailing bytes are an error.
 ///
+/// Decoding is bounded by the argument's own size: a length prefix that claims more than
+/// the argument can hold is an error, never an allocation: bincode may claim at most 64
+/// times the argument's length (at least 256 bytes) before it fails; only serde's own
+/// pre-allocation of a sequence, capped by serde at 1 MiB, is not counted.
+///
 /// # Errors
-/// [`Error::ArgDecode`] naming `jobid` and the expected type.
+/// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
+/// encoding of `T`, a claimed length beyond the argument, or bytes left over after the
+/// value (the usual sign of decoding as the wrong type).
 pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> {
     let fail = |message: String| Error::ArgDecode {
         jobid,
         expected: std::any::type_name::<T>(),
         message,
     };
-    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode_config())
-        .map_err(|e| fail(e.to_string()))?;
+    let (value, used) = decode_bounded::<T>(bytes).map_err(|e| {
+        fail(match e {
+            bincode::error::DecodeError::LimitExceeded => format!(
+                "a length in the argument claims more than its {} bytes can hold",
+                bytes.len()
+            ),
+            e => e.to_string(),
+        })
+    })?;
     if used != bytes.len() {
         return Err(fail(format!(
-            "{} trailing bytes after the value ({} bytes in all)",
+            "{} trailing bytes after the value ({} bytes in all): probably not a {}",
             bytes.len() - used,
-            bytes.len()
+            bytes.len(),
+            std::any::type_name::<T>()
         )));
     }
     Ok(value)
@@ -313,6 +358,18 @@ mod tests {
         bytes.push(0);
         let e = decode_arg::<u32>(JobId(1), &bytes).unwrap_err();
         assert!(e.to_string().contains("trailing"), "{e}");
+        // A length prefix claiming terabytes: an error, no allocation (issue 8's example).
+        let poison = [
+            253, 54, 149, 20, 232, 122, 36, 225, 73, 167, 170, 68, 225, 216, 207, 189,
+        ];
+        let e = decode_arg::<String>(JobId(3), &poison).unwrap_err();
+        assert!(matches!(e, Error::ArgDecode { .. }), "{e}");
+        assert!(e.to_string().contains("16 bytes"), "{e}");
+        // Every type a worker may ask for decodes what encode_arg wrote, however the
+        // numbers expand (a one-byte varint into a u128).
+        let wide = vec![0u128; 1000];
+        let back: Vec<u128> = decode_arg(JobId(1), &encode_arg(&wide).unwrap()).unwrap();
+        assert_eq!(back, wide);
         // Garbage and empty input never panic.
         assert!(decode_arg::<Feed>(JobId(1), b"").is_err());
         assert!(decode_arg::<Feed>(JobId(1), &[0xff; 64]).is_err());

@@ -80,6 +80,7 @@ pub mod panic;
 mod queued;
 pub mod scoreboard;
 pub mod store;
+pub mod validate;
 mod worker;
 
 /// Test hooks for the conformance suite and a backend's own tests: a clock shift

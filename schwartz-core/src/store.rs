@@ -248,6 +248,46 @@ pub struct StoreStats {
     pub exit_statuses: u64,
 }
 
+/// What a store can hold: the client checks every job against these before any SQL
+/// ([`Store::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// The longest `job.arg`, in bytes.
+    pub max_arg_bytes: usize,
+    /// The latest time the time columns (`run_after`, `grabbed_until`, ...) hold, in epoch
+    /// seconds.
+    pub max_epoch: Epoch,
+    /// The largest explicit job id accepted.
+    pub max_job_id: i64,
+}
+
+impl Limits {
+    /// TheSchwartz's portable limits: a MEDIUMBLOB argument (16 MiB - 1 bytes), 32-bit time
+    /// columns (up to 2038-01-19), any positive 64-bit job id.
+    pub const PORTABLE: Limits = Limits {
+        max_arg_bytes: (1 << 24) - 1,
+        max_epoch: i32::MAX as Epoch,
+        max_job_id: i64::MAX,
+    };
+
+    /// Limits with these values (the struct is `#[non_exhaustive]`; change the fields of
+    /// [`Limits::PORTABLE`] or build one here).
+    pub fn new(max_arg_bytes: usize, max_epoch: Epoch, max_job_id: i64) -> Self {
+        Limits {
+            max_arg_bytes,
+            max_epoch,
+            max_job_id,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::PORTABLE
+    }
+}
+
 /// Waits for "new jobs" notifications from a store (PostgreSQL LISTEN/NOTIFY).
 pub trait Notifier: Send + Debug {
     /// Blocks up to `timeout`; `Ok(true)` when a notification arrived (all pending ones are
@@ -372,5 +412,12 @@ pub trait Store: Send + Sync + Debug {
     /// A listener for "new jobs" notifications, when the backend has them.
     fn notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
         Ok(None)
+    }
+
+    /// What this store can hold; the client validates every job against it before any SQL
+    /// (default: [`Limits::PORTABLE`]). A store whose columns or server allow more (64-bit
+    /// time columns, a larger `max_allowed_packet`) says so here.
+    fn limits(&self) -> Limits {
+        Limits::PORTABLE
     }
 }

@@ -154,7 +154,19 @@ impl std::fmt::Display for Backend {
     }
 }
 
-/// Removes a password from a database URL, for messages (`user:***@host`).
+/// Removes every password from text that may hold a database URL or a `key=value`
+/// connection string, for messages: `user:***@host`, `password=***`, `sslpassword=***`.
+///
+/// The one redaction routine of the project (the stores, their errors and `cargo xtask`
+/// use it). It is defensive: a password with an unencoded `@`, `/`, `?` or `#`, a mistyped
+/// scheme (`postgres:/host`) or a missing one is hidden whole; when in doubt it hides too
+/// much.
+///
+/// ```
+/// use schwartz_diesel::redact_url;
+/// assert_eq!(redact_url("postgres://app:p@ss/w@db/jobs"), "postgres://app:***@db/jobs");
+/// assert_eq!(redact_url("host=db password='a b'"), "host=db password=***");
+/// ```
 pub fn redact_url(url: &str) -> String {
     url::redact(url)
 }

@@ -8,7 +8,7 @@ use diesel::r2d2::R2D2Connection;
 use diesel_migrations::MigrationHarness;
 use schwartz_core::store::{
     Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
-    NewJobRow, Notifier, Store, StoreStats,
+    Limits, NewJobRow, Notifier, Store, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -592,6 +592,14 @@ fn spawn_vacuum<C: crate::conn::Dialect>(pool: &r2d2::Pool<Manager<C>>, ctx: &Ct
 }
 
 impl Store for DieselStore {
+    fn limits(&self) -> Limits {
+        Limits::new(
+            self.max_arg_len(),
+            self.max_epoch(),
+            Self::MAX_EXPLICIT_JOB_ID,
+        )
+    }
+
     fn identity(&self) -> String {
         self.target.identity.clone()
     }

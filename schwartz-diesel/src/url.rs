@@ -34,141 +34,22 @@ impl std::fmt::Debug for Target {
     }
 }
 
-/// The parts of a `scheme://user:pass@host:port/db?query` URL.
-#[derive(Debug, Default)]
-struct ServerUrl {
-    user: String,
-    host: String,
-    port: Option<u16>,
-    database: String,
-    query: Option<String>,
-}
+mod dsn;
+#[cfg(test)]
+mod props;
 
-/// Decodes `%XX` escapes (user names and database names may carry them).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() && s.is_char_boundary(i + 3) {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub(crate) use dsn::redact;
+use dsn::{Flavor, ServerUrl};
 
-fn parse_server_url(url: &str, rest: &str) -> Result<ServerUrl> {
-    let invalid =
-        |why: &str| Error::InvalidInput(format!("malformed database URL {}: {why}", redact(url)));
-    let (authority_and_path, query) = match rest.split_once('?') {
-        Some((a, q)) => (a, Some(q.to_string())),
-        None => (rest, None),
-    };
-    let (authority, path) = match authority_and_path.split_once('/') {
-        Some((a, p)) => (a, p),
-        None => (authority_and_path, ""),
-    };
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, authority),
-    };
-    let user = match userinfo {
-        Some(u) => percent_decode(u.split_once(':').map_or(u, |(user, _)| user)),
-        None => String::new(),
-    };
-    let (host, port) = if let Some(stripped) = hostport.strip_prefix('[') {
-        // IPv6 literal.
-        let (h, after) = stripped
-            .split_once(']')
-            .ok_or_else(|| invalid("unclosed '[' in the host"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(invalid("junk after the IPv6 host")),
-        };
-        (format!("[{h}]"), port)
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (hostport.to_string(), None),
-        }
-    };
-    let port = match port {
-        Some("") | None => None,
-        Some(p) => Some(
-            p.parse::<u16>()
-                .map_err(|_| invalid(&format!("port {p:?} is not a number")))?,
-        ),
-    };
-    if path.contains('/') {
-        return Err(invalid("the database name contains '/'"));
-    }
-    Ok(ServerUrl {
-        user,
-        host: host.to_ascii_lowercase(),
-        port,
-        database: percent_decode(path),
-        query,
-    })
-}
-
-/// The URL with any password replaced by `***` (for messages).
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    let mut out = format!("{scheme}://");
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => out.push_str(&format!("{user}:***@{host}")),
-            None => out.push_str(&format!("{userinfo}@{host}")),
-        },
-        None => out.push_str(authority),
-    }
-    // Query parameters named password are redacted too.
-    match tail.split_once('?') {
-        Some((path, query)) => {
-            out.push_str(path);
-            out.push('?');
-            out.push_str(&redact_query(query));
-        }
-        None => out.push_str(tail),
-    }
-    out
-}
-
-fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-            _ => kv.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Query parameters other than passwords, sorted (part of the identity).
-fn identity_query(query: &Option<String>) -> String {
+/// Query parameters other than secrets, sorted (part of the identity).
+fn identity_query(query: Option<&str>) -> String {
     let Some(q) = query else { return String::new() };
     let mut parts: Vec<&str> = q
         .split('&')
         .filter(|kv| {
-            !kv.is_empty()
-                && !kv
-                    .split('=')
-                    .next()
-                    .is_some_and(|k| k.eq_ignore_ascii_case("password"))
+            let key = kv.split('=').next().unwrap_or_default();
+            let key = dsn::percent_decode(key).unwrap_or_else(|| key.to_string());
+            !kv.is_empty() && !dsn::is_secret_key(&key)
         })
         .collect();
     if parts.is_empty() {
@@ -176,23 +57,6 @@ fn identity_query(query: &Option<String>) -> String {
     }
     parts.sort_unstable();
     format!("?{}", parts.join("&"))
-}
-
-/// The password in the userinfo or in a `password=` query parameter.
-fn password_of(rest: &str) -> Option<String> {
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        if let Some((_, pw)) = userinfo.split_once(':') {
-            if !pw.is_empty() {
-                return Some(pw.to_string());
-            }
-        }
-    }
-    let (_, query) = rest.split_once('?')?;
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k.eq_ignore_ascii_case("password") && !v.is_empty()).then(|| v.to_string())
-    })
 }
 
 fn feature_missing(scheme: &str, feature: &str) -> Error {
@@ -214,17 +78,18 @@ pub(crate) fn parse(url: &str) -> Result<Target> {
                 if !cfg!(feature = "postgres") {
                     return Err(feature_missing(scheme, "postgres"));
                 }
-                server_target(url, rest, Backend::Postgres, "postgres", 5432)
+                let mut t = server_target(url, rest, Backend::Postgres, "postgres", 5432)?;
+                // libpq only knows the lowercase scheme.
+                t.connect = format!("{lower}://{rest}");
+                Ok(t)
             }
             "mysql" | "mariadb" => {
                 if !cfg!(feature = "mysql") {
                     return Err(feature_missing(scheme, "mysql"));
                 }
                 let mut t = server_target(url, rest, Backend::Mysql, "mysql", 3306)?;
-                if lower == "mariadb" {
-                    // The driver only knows mysql://.
-                    t.connect = format!("mysql://{rest}");
-                }
+                // The driver only knows mysql:// (lowercase).
+                t.connect = format!("mysql://{rest}");
                 Ok(t)
             }
             "sqlite" | "file" => {
@@ -233,7 +98,8 @@ pub(crate) fn parse(url: &str) -> Result<Target> {
                 }
                 if rest.is_empty() {
                     return Err(Error::InvalidInput(format!(
-                        "malformed database URL {url:?}: no SQLite file path"
+                        "malformed database URL {:?}: no SQLite file path",
+                        redact(url)
                     )));
                 }
                 if rest == ":memory:" {
@@ -287,7 +153,8 @@ fn memory_target() -> Target {
 }
 
 fn sqlite_file_target(path: &Path) -> Result<Target> {
-    let text = path.to_string_lossy();
+    // Messages show the path redacted: a mistyped server URL can land here.
+    let text = redact(&path.to_string_lossy());
     if text.is_empty() {
         return Err(Error::InvalidInput("empty SQLite file path".into()));
     }
@@ -306,23 +173,28 @@ fn sqlite_file_target(path: &Path) -> Result<Target> {
     let parent = parent.canonicalize().map_err(|e| {
         Error::InvalidInput(format!(
             "SQLite path {text:?}: its directory {} is not usable ({e}); not creating a database there",
-            parent.display()
+            redact(&parent.display().to_string())
         ))
     })?;
     if !parent.is_dir() {
         return Err(Error::InvalidInput(format!(
             "SQLite path {text:?}: {} is not a directory",
-            parent.display()
+            redact(&parent.display().to_string())
         )));
     }
     let full = parent.join(file_name);
     if full.is_dir() {
         return Err(Error::InvalidInput(format!(
             "SQLite path {} is a directory",
-            full.display()
+            redact(&full.display().to_string())
         )));
     }
     let full_text = full.to_string_lossy().into_owned();
+    if redact(&full_text) != full_text {
+        return Err(Error::InvalidInput(format!(
+            "SQLite path {text:?} looks like a server URL with a password; give a postgres:// or mysql:// URL, or a plain file path"
+        )));
+    }
     Ok(Target {
         backend: Backend::Sqlite,
         connect: full_text.clone(),
@@ -340,28 +212,69 @@ fn server_target(
     scheme: &str,
     default_port: u16,
 ) -> Result<Target> {
-    let parts = parse_server_url(url, rest)?;
-    let host = if parts.host.is_empty() {
+    let flavor = match backend {
+        Backend::Postgres => Flavor::Libpq,
+        _ => Flavor::Whatwg,
+    };
+    let parts: ServerUrl = dsn::parse_server(rest, flavor).map_err(|why| {
+        Error::InvalidInput(format!("malformed database URL {}: {why}", redact(url)))
+    })?;
+    let identity_host = if parts.host.is_empty() {
         "localhost".to_string()
     } else {
         parts.host.clone()
     };
-    let port = parts.port.unwrap_or(default_port);
     let identity = format!(
-        "{scheme}://{host}:{port}/{}{}|{}",
+        "{scheme}://{identity_host}:{}/{}{}|{}",
+        parts.port.unwrap_or(default_port),
         parts.database,
-        identity_query(&parts.query),
+        identity_query(parts.query.as_deref()),
         parts.user
     );
-    let describe = format!("{scheme} {host}:{port}/{}", parts.database);
+    // What the driver connects to: libpq lets query parameters override the URL's.
+    let (mut host, mut port, mut database) = (
+        identity_host,
+        parts
+            .port
+            .map_or(default_port.to_string(), |p| p.to_string()),
+        parts.database.clone(),
+    );
+    let mut secret = parts.password.clone().filter(|p| !p.is_empty());
+    for (k, v) in &parts.params {
+        match (flavor, k.as_str()) {
+            (Flavor::Libpq, "host" | "hostaddr") => host = v.to_ascii_lowercase(),
+            (Flavor::Libpq, "port") => port = v.clone(),
+            (Flavor::Libpq, "dbname") => database = v.clone(),
+            (_, k) if dsn::is_secret_key(k) && secret.is_none() && !v.is_empty() => {
+                secret = Some(v.clone());
+            }
+            _ => {}
+        }
+    }
+    let describe = redact(&format!("{scheme} {host}:{port}/{database}"));
     Ok(Target {
         backend,
         connect: url.to_string(),
         identity,
         describe,
         memory: false,
-        secret: password_of(rest),
+        secret: raw_password(rest, flavor).or(secret),
     })
+}
+
+/// The password as written in the URL (what a driver message would repeat).
+fn raw_password(rest: &str, flavor: Flavor) -> Option<String> {
+    let end = match flavor {
+        Flavor::Libpq => rest
+            .find(['@', '/'])
+            .filter(|&i| rest.as_bytes()[i] == b'@')?,
+        Flavor::Whatwg => {
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            authority.rfind('@')?
+        }
+    };
+    let (_, pw) = rest[..end].split_once(':')?;
+    (!pw.is_empty()).then(|| pw.to_string())
 }
 
 #[cfg(test)]

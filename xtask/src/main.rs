@@ -6,6 +6,12 @@ mod bench;
 mod migrate;
 mod test;
 
+/// The database URL parser and redaction routine of schwartz-diesel, the same file (xtask
+/// links none of the project's crates).
+#[allow(dead_code)]
+#[path = "../../schwartz-diesel/src/url/dsn.rs"]
+mod dsn;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

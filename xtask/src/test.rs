@@ -13,6 +13,8 @@
 
 use std::process::{Command, Stdio};
 
+use crate::dsn::redact;
+
 /// What the build and the tests need from the system: a check, and the Debian packages
 /// that satisfy it.
 const NEEDS: &[(&str, &[&str], &[&str])] = &[
@@ -108,35 +110,13 @@ fn ensure_system_packages() -> Result<(), String> {
     apt(&install)
 }
 
-/// A URL with its password replaced by `***`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 /// Whether the tests run under CI: `CI` is `1`, `true` or `yes` (any case).
 ///
 /// This mirrors `schwartz_testkit::env::ci`, the function every test target asks (xtask
 /// links no schwartz crate, to stay quick to build); keep the two in step.
 fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes"
-        )
-    })
+    std::env::var("CI")
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
 }
 
 /// Arguments of `cargo xtask test`.
@@ -208,7 +188,7 @@ pub fn run(args: Args) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use crate::dsn::redact;
 
     #[test]
     fn redacts_passwords_only() {
@@ -222,5 +202,12 @@ mod tests {
         );
         assert_eq!(redact("mysql://u:p@w@h/d"), "mysql://u:***@h/d");
         assert_eq!(redact("app.db"), "app.db");
+        // Mistyped, unencoded and query passwords: the same routine as the library's.
+        assert_eq!(redact("postgres:/u:s3cret@h/d"), "postgres:/u:***@h/d");
+        assert_eq!(redact("postgres://u:a/b?c@h/d"), "postgres://u:***@h/d");
+        assert_eq!(
+            redact("postgres://u@h/d?sslpassword=k&x=1"),
+            "postgres://u@h/d?sslpassword=***&x=1"
+        );
     }
 }

@@ -137,6 +137,7 @@ impl Client {
         for name in names {
             check_name("funcname", name)?;
         }
+        crate::validate::coalesce_filter(coalesce.as_ref())?;
         if names.is_empty() {
             return Ok(None);
         }

@@ -57,6 +57,11 @@ impl Context {
 
     /// The rows for `jobs` in one store (funcids created as needed).
     pub(crate) fn new_rows(&self, idx: usize, jobs: &[Job], now: Epoch) -> Result<Vec<NewJobRow>> {
+        // Before any SQL, funcmap rows included: what this store cannot hold is InvalidInput.
+        let limits = self.entry(idx).store.limits();
+        for job in jobs {
+            crate::validate::job_against(job, &limits)?;
+        }
         jobs.iter()
             .map(|job| {
                 Ok(NewJobRow {

@@ -84,6 +84,7 @@ impl Client {
         for name in &filter.funcnames {
             check_name("funcname", name)?;
         }
+        crate::validate::coalesce_filter(filter.coalesce.as_ref())?;
         let settings = self.settings();
         let limit = filter.limit.unwrap_or(settings.batch_size);
         let live = self.ctx().live_shuffled();
