@@ -67,6 +67,7 @@ mod queued;
 mod queued_impl;
 pub mod scoreboard;
 pub mod store;
+mod store_inspect;
 mod worker;
 
 #[cfg(test)]

@@ -92,6 +92,7 @@
 
 pub mod admin;
 mod conn;
+mod inspect;
 mod models;
 mod ops;
 mod schema;

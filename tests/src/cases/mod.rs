@@ -20,6 +20,7 @@ mod grab_and_work_on;
 mod grab_race;
 mod high_funcid_starvation;
 mod insert_and_do;
+mod inspect;
 mod job_ctor;
 mod lease;
 mod parallel_workers;
@@ -66,5 +67,9 @@ pub(crate) fn all() -> Vec<Case> {
         bad_input::cases,
         store::cases,
     ];
-    groups.iter().flat_map(|g| g()).collect()
+    groups
+        .iter()
+        .flat_map(|g| g())
+        .chain(inspect::cases())
+        .collect()
 }
