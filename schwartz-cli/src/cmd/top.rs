@@ -31,7 +31,7 @@ pub struct TopArgs {
     #[arg(long, value_name = "DIR")]
     scoreboard_dir: Option<PathBuf>,
     /// Seconds between refreshes.
-    #[arg(long, short = 'd', default_value_t = 3.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
     delay: f64,
     /// Print one snapshot and exit (for scripts).
     #[arg(long)]
