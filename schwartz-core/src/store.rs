@@ -378,10 +378,17 @@ pub trait Store: Send + Sync + Debug {
 
     /// One [`QueueSummary`] per `funcmap` row, ordered by function name: due, scheduled and
     /// running (leased) jobs at `now`, the oldest due `run_after`, and the `error` rows with
-    /// `error_time >= errors_since`. The default reads every job; SQL stores answer from
+    /// `error_time >= errors_since`. Due and scheduled counts stop at `count_limit` (and say
+    /// so in [`QueueSummary::capped`]), which bounds the work on a large backlog; pass
+    /// `u64::MAX` for exact counts. The default reads every job; SQL stores answer from
     /// their indexes.
-    fn queue_summary(&self, now: Epoch, errors_since: Epoch) -> Result<Vec<QueueSummary>> {
-        crate::store_inspect::queue_summary(self, now, errors_since)
+    fn queue_summary(
+        &self,
+        now: Epoch,
+        errors_since: Epoch,
+        count_limit: u64,
+    ) -> Result<Vec<QueueSummary>> {
+        crate::store_inspect::queue_summary(self, now, errors_since, count_limit)
     }
 
     /// `error` rows with `error_time >= since` (of `funcid` when given), oldest first

@@ -36,6 +36,9 @@ pub struct QueueSummary {
     pub oldest_due: Option<Epoch>,
     /// `error` rows of the function with `error_time >= errors_since`.
     pub errors: u64,
+    /// Whether `due` or `scheduled` stopped at the count limit (the queue has at least
+    /// that many).
+    pub capped: bool,
 }
 
 /// What an operator change ([`Store::cancel_jobs`], [`Store::reschedule_jobs`]) did to one
@@ -57,6 +60,7 @@ pub(crate) fn queue_summary<S: Store + ?Sized>(
     store: &S,
     now: Epoch,
     errors_since: Epoch,
+    count_limit: u64,
 ) -> Result<Vec<QueueSummary>> {
     let mut funcs = store.funcmap()?;
     funcs.sort_by(|a, b| a.funcname.cmp(&b.funcname));
@@ -75,6 +79,7 @@ pub(crate) fn queue_summary<S: Store + ?Sized>(
             running: 0,
             oldest_due: None,
             errors: 0,
+            capped: false,
         };
         for r in rows {
             if r.grabbed_until > now {
@@ -85,6 +90,11 @@ pub(crate) fn queue_summary<S: Store + ?Sized>(
                 s.due += 1;
                 s.oldest_due = Some(s.oldest_due.map_or(r.run_after, |o| o.min(r.run_after)));
             }
+        }
+        if s.due > count_limit || s.scheduled > count_limit {
+            s.capped = true;
+            s.due = s.due.min(count_limit);
+            s.scheduled = s.scheduled.min(count_limit);
         }
         s.errors = store
             .recent_failures(Some(errors_since), Some(f.funcid), usize::MAX)?

@@ -8,9 +8,9 @@
 //!
 //! Index use: per function, the due and scheduled counts and the oldest due time come from
 //! the `(funcid, run_after)` index that every schema has; error counts and listings from
-//! `error (error_time)` and `error (funcid, error_time)`. Leased jobs have no index of their
-//! own in TheSchwartz's schema: one pass over `job` finds them, filtered on
-//! `grabbed_until`.
+//! `error (error_time)` and `error (funcid, error_time)`. Leased jobs are found with
+//! `grabbed_until > now`: a range scan where `job` has an index on `grabbed_until`, one pass
+//! over `job` where it has not (TheSchwartz's schema, and ours today).
 
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
@@ -29,6 +29,8 @@ pub(crate) struct Nums {
     a: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     b: Option<i64>,
+    /// Selected by every query (one row shape for all of them), read by none now.
+    #[allow(dead_code)]
     #[diesel(sql_type = Nullable<BigInt>)]
     c: Option<i64>,
 }
@@ -82,6 +84,7 @@ pub(crate) fn queue_summary<C>(
     c: &mut C,
     now: Epoch,
     errors_since: Epoch,
+    count_limit: u64,
 ) -> Result<Vec<QueueSummary>, OpError>
 where
     C: Dialect,
@@ -98,21 +101,26 @@ where
         ),
     )?;
     funcs.sort_by(|x, y| x.funcname.cmp(&y.funcname));
-    // Leased jobs of every function in one pass: a = funcid, b = leased, c = leased and
-    // with run_after <= now (counted by the due range of the index below).
-    let leased: Vec<Nums> = load(
+    // Leased jobs of every function (a = funcid, b = run_after), counted here: a range scan
+    // when `job` has an index on `grabbed_until`, one pass over `job` when it has not.
+    let leased_rows: Vec<Nums> = load(
         c,
         format!(
-            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now} \
-             GROUP BY funcid",
+            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now}",
             big(b, "funcid"),
-            big(b, "COUNT(*)"),
-            big(
-                b,
-                &format!("SUM(CASE WHEN run_after <= {now} THEN 1 ELSE 0 END)")
-            ),
+            big(b, "run_after"),
+            big(b, "0"),
         ),
     )?;
+    // funcid -> (leased, leased with run_after <= now)
+    let mut leased: std::collections::HashMap<i64, (u64, u64)> = Default::default();
+    for r in &leased_rows {
+        let e = leased.entry(r.a.unwrap_or(0)).or_default();
+        e.0 += 1;
+        if r.b.unwrap_or(0) <= i64::from(now) {
+            e.1 += 1;
+        }
+    }
     let errors: Vec<Nums> = load(
         c,
         format!(
@@ -126,36 +134,29 @@ where
     let mut out = Vec::with_capacity(funcs.len());
     for f in funcs {
         let id = f.funcid;
-        let (running, running_due) = leased
-            .iter()
-            .find(|n| n.a == Some(id))
-            .map_or((0, 0), |n| (count(n.b), count(n.c)));
-        let ranges: Vec<Nums> = load(
-            c,
+        let (running, running_due) = leased.get(&id).copied().unwrap_or((0, 0));
+        // Counted up to the limit plus the leased ones (which the ranges include), in
+        // index order: the work is bounded by the limit, not by the backlog.
+        let cap = count_limit.saturating_add(running).min(i64::MAX as u64 - 1);
+        let cap1 = cap + 1;
+        let counted = |cond: &str| {
             format!(
-                "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE funcid = {id} AND run_after <= {now} \
-                 UNION ALL \
-                 SELECT {}, {}, {} FROM job WHERE funcid = {id} AND run_after > {now}",
-                big(b, "COUNT(*)"),
-                big(b, "MIN(run_after)"),
-                big(b, "0"),
+                "SELECT {} AS a, {} AS b, {} AS c FROM (SELECT 1 AS one FROM job \
+                 WHERE funcid = {id} AND {cond} LIMIT {cap1}) t",
                 big(b, "COUNT(*)"),
                 big(b, "0"),
-                big(b, "1"),
-            ),
-        )?;
-        let (mut due_all, mut oldest, mut later_all) = (0, None, 0);
-        for r in &ranges {
-            if r.c == Some(1) {
-                later_all = count(r.a);
-            } else {
-                due_all = count(r.a);
-                oldest = r.b;
-            }
-        }
-        if running_due > 0 {
-            // The oldest due job may be leased: ask again without the leased ones, in index
-            // order (the scan stops at the first row not leased).
+                big(b, "0"),
+            )
+        };
+        let due_rows: Vec<Nums> = load(c, counted(&format!("run_after <= {now}")))?;
+        let later_rows: Vec<Nums> = load(c, counted(&format!("run_after > {now}")))?;
+        let due_all = count(due_rows.first().and_then(|r| r.a));
+        let later_all = count(later_rows.first().and_then(|r| r.a));
+        let capped = due_all > cap || later_all > cap;
+        let mut oldest = None;
+        if due_all > running_due {
+            // The oldest due job that is not leased, in index order (the scan stops at the
+            // first row not leased).
             let rows: Vec<Nums> = load(
                 c,
                 format!(
@@ -176,11 +177,14 @@ where
         out.push(QueueSummary {
             funcid: FuncId(i32::try_from(id).unwrap_or(i32::MAX)),
             funcname: f.funcname,
-            due: due_all.saturating_sub(running_due),
-            scheduled: later_all.saturating_sub(running.saturating_sub(running_due)),
+            due: due_all.saturating_sub(running_due).min(count_limit),
+            scheduled: later_all
+                .saturating_sub(running.saturating_sub(running_due))
+                .min(count_limit),
             running,
             oldest_due: oldest,
             errors,
+            capped,
         });
     }
     Ok(out)

@@ -668,8 +668,11 @@ impl Store for DieselStore {
         &self,
         now: Epoch,
         since: Epoch,
+        limit: u64,
     ) -> Result<Vec<schwartz_core::store::QueueSummary>> {
-        with_conn!(self, |c| crate::inspect::queue_summary(c, now, since))
+        with_conn!(self, |c| crate::inspect::queue_summary(
+            c, now, since, limit
+        ))
     }
 
     fn failures_from(

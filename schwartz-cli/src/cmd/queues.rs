@@ -15,6 +15,10 @@ use crate::when::duration;
 /// Errors are counted over this window (seconds).
 const ERROR_WINDOW: i64 = 3600;
 
+/// Default of `--count-limit`: due and scheduled jobs are counted up to this many per
+/// function and database (shown as `N+` beyond), which keeps a huge backlog cheap to read.
+const COUNT_LIMIT: u64 = 100_000;
+
 /// One function over every database (one logical queue).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct QueueOut {
@@ -27,15 +31,27 @@ pub struct QueueOut {
     /// `run_after` of the oldest due job, Unix seconds.
     oldest_due: Option<Epoch>,
     errors_last_hour: u64,
+    /// `due` or `scheduled` reached `--count-limit`: the queue holds at least that many.
+    capped: bool,
     alert: bool,
 }
 
 /// Summaries of every database that answered: (database, server time, summaries).
-fn summaries(dbs: &mut Dbs) -> Vec<(Db, (Epoch, Vec<QueueSummary>))> {
+fn summaries(dbs: &mut Dbs, limit: u64) -> Vec<(Db, (Epoch, Vec<QueueSummary>))> {
+    let limit = if limit == 0 { u64::MAX } else { limit };
     dbs.each(|d| {
         let now = d.store.server_time()?;
-        Ok((now, d.store.queue_summary(now, now - ERROR_WINDOW)?))
+        Ok((now, d.store.queue_summary(now, now - ERROR_WINDOW, limit)?))
     })
+}
+
+/// `N`, or `N+` when the count stopped at the limit.
+fn shown(n: u64, capped: bool, limit: u64) -> String {
+    if capped && n >= limit {
+        format!("{n}+")
+    } else {
+        n.to_string()
+    }
 }
 
 /// Merges per-database summaries by function name.
@@ -51,6 +67,7 @@ fn merge(per_db: &[(Db, (Epoch, Vec<QueueSummary>))]) -> BTreeMap<String, QueueO
             q.scheduled += s.scheduled;
             q.running += s.running;
             q.errors_last_hour += s.errors;
+            q.capped |= s.capped;
             if let Some(o) = s.oldest_due {
                 q.lag_secs = q.lag_secs.max(now - o);
                 q.oldest_due = Some(q.oldest_due.map_or(o, |x: Epoch| x.min(o)));
@@ -87,6 +104,9 @@ pub struct QueuesArgs {
     /// Alert when more than this many jobs are due.
     #[arg(long, value_name = "N")]
     max_count: Option<u64>,
+    /// Count due and scheduled jobs up to this many per function and database (0: exact).
+    #[arg(long, default_value_t = COUNT_LIMIT, value_name = "N")]
+    count_limit: u64,
     /// One JSON document.
     #[arg(long)]
     json: bool,
@@ -101,7 +121,11 @@ struct QueuesOut {
 
 /// Runs `schwartz queues`.
 pub fn queues(dbs: &mut Dbs, a: &QueuesArgs) -> Result<(), Fail> {
-    let per_db = summaries(dbs);
+    // A threshold must be below the count limit to be seen crossed.
+    let limit = a
+        .count_limit
+        .max(a.max_count.map_or(0, |m| m.saturating_add(1)));
+    let per_db = summaries(dbs, if a.count_limit == 0 { 0 } else { limit });
     let m = merge(&per_db);
     check_funcs(&m, &a.funcs, !per_db.is_empty())?;
     let mut list: Vec<QueueOut> = m
@@ -125,8 +149,8 @@ pub fn queues(dbs: &mut Dbs, a: &QueuesArgs) -> Result<(), Fail> {
             .map(|q| {
                 vec![
                     q.funcname.clone(),
-                    q.due.to_string(),
-                    q.scheduled.to_string(),
+                    shown(q.due, q.capped, limit),
+                    shown(q.scheduled, q.capped, limit),
                     q.running.to_string(),
                     duration(q.lag_secs),
                     q.errors_last_hour.to_string(),
@@ -155,6 +179,9 @@ pub fn queues(dbs: &mut Dbs, a: &QueuesArgs) -> Result<(), Fail> {
 /// Arguments of `schwartz stats`.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// Count due and scheduled jobs up to this many per function and database (0: exact).
+    #[arg(long, default_value_t = COUNT_LIMIT, value_name = "N")]
+    count_limit: u64,
     /// One JSON document.
     #[arg(long)]
     json: bool,
@@ -177,6 +204,8 @@ struct DbStats {
     errors: u64,
     exit_statuses: u64,
     max_lag_secs: i64,
+    /// A due or scheduled count reached `--count-limit`.
+    capped: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -187,9 +216,14 @@ struct StatsOut {
 
 /// Runs `schwartz stats`.
 pub fn stats(dbs: &mut Dbs, a: &StatsArgs) -> Result<(), Fail> {
+    let limit = if a.count_limit == 0 {
+        u64::MAX
+    } else {
+        a.count_limit
+    };
     let got = dbs.each(|d| {
         let now = d.store.server_time()?;
-        let s = d.store.queue_summary(now, now - ERROR_WINDOW)?;
+        let s = d.store.queue_summary(now, now - ERROR_WINDOW, limit)?;
         Ok((now, s, d.store.stats()?))
     });
     let mut out = Vec::new();
@@ -214,6 +248,7 @@ pub fn stats(dbs: &mut Dbs, a: &StatsArgs) -> Result<(), Fail> {
                     s.scheduled += q.scheduled;
                     s.running += q.running;
                     s.errors_last_hour += q.errors;
+                    s.capped |= q.capped;
                     if let Some(o) = q.oldest_due {
                         s.max_lag_secs = s.max_lag_secs.max(now - o);
                     }
@@ -239,6 +274,7 @@ pub fn stats(dbs: &mut Dbs, a: &StatsArgs) -> Result<(), Fail> {
         total.errors += s.errors;
         total.exit_statuses += s.exit_statuses;
         total.max_lag_secs = total.max_lag_secs.max(s.max_lag_secs);
+        total.capped |= s.capped;
         out.push(s);
     }
     if a.json {
@@ -253,8 +289,8 @@ pub fn stats(dbs: &mut Dbs, a: &StatsArgs) -> Result<(), Fail> {
             }
             vec![
                 s.database.clone(),
-                s.due.to_string(),
-                s.scheduled.to_string(),
+                shown(s.due, s.capped, limit),
+                shown(s.scheduled, s.capped, limit),
                 s.running.to_string(),
                 s.jobs.to_string(),
                 duration(s.max_lag_secs),
@@ -298,6 +334,9 @@ pub struct CheckArgs {
     /// Check only this function (repeatable); default: the whole queue.
     #[arg(long = "func", value_name = "F")]
     funcs: Vec<String>,
+    /// Count due and scheduled jobs up to this many per function and database (0: exact).
+    #[arg(long, default_value_t = COUNT_LIMIT, value_name = "N")]
+    count_limit: u64,
     /// One JSON document instead of the plugin line.
     #[arg(long)]
     json: bool,
@@ -329,7 +368,8 @@ pub fn check(c: &Connect, a: &CheckArgs) -> Result<(), Fail> {
         Ok(d) => d,
         Err(f) => return unknown(f.message),
     };
-    let per_db = summaries(&mut dbs);
+    let limit = a.count_limit.max(a.crit.saturating_add(1));
+    let per_db = summaries(&mut dbs, if a.count_limit == 0 { 0 } else { limit });
     let m = merge(&per_db);
     if let Err(f) = check_funcs(&m, &a.funcs, !per_db.is_empty()) {
         return unknown(f.message);

@@ -91,7 +91,9 @@ fn queue_summary_counts(ctx: &Ctx) {
     fail(&s, ids[2], a, now - 1, "new error");
     fail(&s, ids[6], b, now, "beta error");
 
-    let all = s.queue_summary(now, now - 5).must("queue_summary");
+    let all = s
+        .queue_summary(now, now - 5, u64::MAX)
+        .must("queue_summary");
     let names: Vec<&str> = all.iter().map(|q| q.funcname.as_str()).collect();
     assert_eq!(names, ["alpha", "beta", "idle"]);
     let qa = summary_of(&all, "alpha");
@@ -109,11 +111,25 @@ fn queue_summary_counts(ctx: &Ctx) {
     );
 
     // Later: beta's job is due, the lease has expired (the job counts as due again).
-    let later = s.queue_summary(now + 400, 0).must("queue_summary later");
+    let later = s
+        .queue_summary(now + 400, 0, u64::MAX)
+        .must("queue_summary later");
     let qa = summary_of(&later, "alpha");
     assert_eq!((qa.due, qa.scheduled, qa.running, qa.errors), (6, 0, 0, 2));
     assert_eq!(qa.oldest_due, Some(now - 50));
     assert_eq!(summary_of(&later, "beta").due, 1);
+    assert!(later.iter().all(|q| !q.capped));
+
+    // A count limit bounds due and scheduled and says so; leased jobs are still counted.
+    let capped = s
+        .queue_summary(now, now - 5, 2)
+        .must("queue_summary limited");
+    let qa = summary_of(&capped, "alpha");
+    assert_eq!((qa.due, qa.scheduled, qa.running), (2, 2, 1), "{qa:?}");
+    assert!(qa.capped, "{qa:?}");
+    assert_eq!(qa.oldest_due, Some(now - 30));
+    let qb = summary_of(&capped, "beta");
+    assert_eq!((qb.scheduled, qb.capped), (1, false));
 }
 
 /// A leased job whose `run_after` is in the future is running, not scheduled.
@@ -124,7 +140,10 @@ fn queue_summary_leased_future_job(ctx: &Ctx) {
     let ids = insert(&s, &[row(f, now - 1), row(f, now + 60)]);
     // Leased by a worker whose clock runs ahead (or after an operator moved run_after).
     lease(&s, ids[1], now + 600, now + 61);
-    let q = summary_of(&s.queue_summary(now, now).must("queue_summary"), "future");
+    let q = summary_of(
+        &s.queue_summary(now, now, u64::MAX).must("queue_summary"),
+        "future",
+    );
     assert_eq!((q.due, q.scheduled, q.running), (1, 0, 1), "{q:?}");
     assert_eq!(q.oldest_due, Some(now - 1));
 }
