@@ -9,7 +9,7 @@
 //! functions: 70% due, 29.5% scheduled, 0.5% leased, and 10,000 error rows over two hours;
 //! then runs each query 7 times and prints the median and the worst. With `LEASE_INDEX`
 //! set, it then adds an index on `job (grabbed_until)` and times `queue_summary` again. Drops the database
-//! (unless `KEEP` is set).
+//! (unless `KEEP` is set; `REUSE_URL=<url>` times a database kept that way again).
 
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         dir.path().to_path_buf()
     };
+    // REUSE_URL: a database loaded by an earlier run with KEEP (no new load, not dropped).
     let (url, cleanup) = match backend.as_str() {
+        _ if std::env::var_os("REUSE_URL").is_some() => {
+            (std::env::var("REUSE_URL").unwrap_or_default(), None)
+        }
         "sqlite" => (dir_path.join("bench.db").display().to_string(), None),
         b => {
             let (var, default) = if b == "postgres" {
@@ -85,72 +89,74 @@ fn run(url: &str, n: usize, backend: &str) -> Result<(), Box<dyn std::error::Err
     let funcs: Vec<_> = (0..8)
         .map(|i| store.funcid(&format!("Bench::Func{i}")))
         .collect::<Result<_, _>>()?;
-    let load = Instant::now();
-    let mut rows = Vec::with_capacity(10_000);
-    for i in 0..n {
-        let run_after = if i % 1000 < 700 {
-            now - 7200 + (i % 7200) as i64
-        } else {
-            now + 1 + (i % 86_400) as i64
-        };
-        rows.push(NewJobRow {
-            jobid: None,
-            funcid: funcs[i % funcs.len()],
-            arg: Some(format!("{{\"n\":{i}}}").into_bytes()),
-            uniqkey: None,
-            insert_time: now - 7200,
-            run_after,
-            grabbed_until: 0,
-            priority: None,
-            coalesce: Some(format!("c{}", i % 100)),
-        });
-        if rows.len() == 10_000 || i + 1 == n {
-            store.insert_jobs(&rows)?;
-            rows.clear();
+    if std::env::var_os("REUSE_URL").is_none() {
+        let load = Instant::now();
+        let mut rows = Vec::with_capacity(10_000);
+        for i in 0..n {
+            let run_after = if i % 1000 < 700 {
+                now - 7200 + (i % 7200) as i64
+            } else {
+                now + 1 + (i % 86_400) as i64
+            };
+            rows.push(NewJobRow {
+                jobid: None,
+                funcid: funcs[i % funcs.len()],
+                arg: Some(format!("{{\"n\":{i}}}").into_bytes()),
+                uniqkey: None,
+                insert_time: now - 7200,
+                run_after,
+                grabbed_until: 0,
+                priority: None,
+                coalesce: Some(format!("c{}", i % 100)),
+            });
+            if rows.len() == 10_000 || i + 1 == n {
+                store.insert_jobs(&rows)?;
+                rows.clear();
+            }
         }
-    }
-    println!(
-        "{}: loaded {n} jobs in {:.1} s",
-        store.describe(),
-        load.elapsed().as_secs_f64()
-    );
-    // Lease 0.5% of the jobs, fail 10,000 (error rows over two hours).
-    let due: Vec<_> = store.select_jobs(&schwartz_core::store::JobQuery {
-        funcids: funcs.clone(),
-        run_after_max: Some(now),
-        limit: n / 200 + 10_000,
-        ..Default::default()
-    })?;
-    let (lease, fail) = due.split_at(n / 200);
-    for chunk in lease.chunks(1000) {
-        let claims: Vec<Claim> = chunk
-            .iter()
-            .map(|r| Claim {
-                jobid: r.jobid,
-                expected: 0,
-                lease_until: now + 3600,
-            })
-            .collect();
-        store.claim(&claims, now)?;
-    }
-    for (k, chunk) in fail.chunks(1000).enumerate() {
-        let items: Vec<Finish> = chunk
-            .iter()
-            .enumerate()
-            .map(|(j, r)| Finish {
-                jobid: r.jobid,
-                funcid: r.funcid,
-                token: 0,
-                failure: Some(FailureRecord {
-                    error_time: now - 7200 + ((k * 1000 + j) as i64 * 7200 / 10_000),
+        println!(
+            "{}: loaded {n} jobs in {:.1} s",
+            store.describe(),
+            load.elapsed().as_secs_f64()
+        );
+        // Lease 0.5% of the jobs, fail 10,000 (error rows over two hours).
+        let due: Vec<_> = store.select_jobs(&schwartz_core::store::JobQuery {
+            funcids: funcs.clone(),
+            run_after_max: Some(now),
+            limit: n / 200 + 10_000,
+            ..Default::default()
+        })?;
+        let (lease, fail) = due.split_at(n / 200);
+        for chunk in lease.chunks(1000) {
+            let claims: Vec<Claim> = chunk
+                .iter()
+                .map(|r| Claim {
                     jobid: r.jobid,
-                    message: format!("failure {k}-{j}"),
+                    expected: 0,
+                    lease_until: now + 3600,
+                })
+                .collect();
+            store.claim(&claims, now)?;
+        }
+        for (k, chunk) in fail.chunks(1000).enumerate() {
+            let items: Vec<Finish> = chunk
+                .iter()
+                .enumerate()
+                .map(|(j, r)| Finish {
+                    jobid: r.jobid,
                     funcid: r.funcid,
-                }),
-                action: FinishAction::Reschedule { run_after: None },
-            })
-            .collect();
-        store.finish(&items)?;
+                    token: 0,
+                    failure: Some(FailureRecord {
+                        error_time: now - 7200 + ((k * 1000 + j) as i64 * 7200 / 10_000),
+                        jobid: r.jobid,
+                        message: format!("failure {k}-{j}"),
+                        funcid: r.funcid,
+                    }),
+                    action: FinishAction::Reschedule { run_after: None },
+                })
+                .collect();
+            store.finish(&items)?;
+        }
     }
     let stats = store.stats()?;
     println!("jobs {} errors {}", stats.jobs, stats.errors);

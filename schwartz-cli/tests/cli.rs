@@ -435,13 +435,19 @@ fn unreachable_database_is_reported() {
     insert(&db, &["Email"]);
     let q = db.json(&["queues", "--count-limit", "1"], 0);
     let email = find(&q["queues"], "funcname", "Email");
-    assert_eq!((email["due"].as_u64(), email["capped"].as_bool()), (Some(1), Some(true)));
+    assert_eq!(
+        (email["due"].as_u64(), email["capped"].as_bool()),
+        (Some(1), Some(true))
+    );
     let q = db.json(&["queues"], 0);
     assert_eq!(find(&q["queues"], "funcname", "Email")["due"], 2);
     assert_eq!(find(&q["queues"], "funcname", "Email")["capped"], false);
     let (_, out, _) = db.run(&["queues", "--count-limit", "1"]);
     let line = out.lines().nth(1).unwrap();
-    assert!(line.starts_with("Email      1+  ") && !line.contains("0+"), "{out}");
+    assert!(
+        line.starts_with("Email      1+  ") && !line.contains("0+"),
+        "{out}"
+    );
     let st = db.json(&["stats", "--count-limit", "1"], 0);
     assert_eq!(st["databases"][0]["capped"], true);
     let dead = "postgres://someone@127.0.0.1:1/nodb";

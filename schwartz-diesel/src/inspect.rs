@@ -160,9 +160,9 @@ where
             let rows: Vec<Nums> = load(
                 c,
                 format!(
-                    "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE funcid = {id} \
-                     AND run_after <= {now} AND grabbed_until <= {now} \
-                     ORDER BY run_after LIMIT 1",
+                    "SELECT {} AS a, {} AS b, {} AS c FROM (SELECT run_after FROM job \
+                     WHERE funcid = {id} AND run_after <= {now} AND grabbed_until <= {now} \
+                     ORDER BY run_after LIMIT 1) t",
                     big(b, "run_after"),
                     big(b, "0"),
                     big(b, "0"),

@@ -17,7 +17,7 @@ const ERROR_WINDOW: i64 = 3600;
 
 /// Default of `--count-limit`: due and scheduled jobs are counted up to this many per
 /// function and database (shown as `N+` beyond), which keeps a huge backlog cheap to read.
-const COUNT_LIMIT: u64 = 100_000;
+const COUNT_LIMIT: u64 = 10_000;
 
 /// One function over every database (one logical queue).
 #[derive(Debug, Clone, Default, Serialize)]
