@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().map_or(Ok(1_000_000), |s| s.parse())?;
     let keep = std::env::var_os("KEEP").is_some();
     let dir = tempfile::tempdir()?;
-    let dir_path = if keep {
+    let dir_path = if keep && backend == "sqlite" {
         dir.keep()
     } else {
         dir.path().to_path_buf()
