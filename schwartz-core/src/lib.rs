@@ -81,6 +81,7 @@ mod queued;
 pub mod scoreboard;
 pub mod store;
 pub mod validate;
+mod store_inspect;
 mod worker;
 
 /// Test hooks for the conformance suite and a backend's own tests: a clock shift

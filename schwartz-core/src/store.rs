@@ -16,6 +16,8 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::ids::{Epoch, FuncId, JobId};
 
+pub use crate::store_inspect::{JobChange, QueueSummary, CANCELLED_EXIT_STATUS};
+
 /// One row of `job`, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
@@ -419,5 +421,58 @@ pub trait Store: Send + Sync + Debug {
     /// time columns, a larger `max_allowed_packet`) says so here.
     fn limits(&self) -> Limits {
         Limits::PORTABLE
+    }
+
+    /// One [`QueueSummary`] per `funcmap` row, ordered by function name: due, scheduled and
+    /// running (leased) jobs at `now`, the oldest due `run_after`, and the `error` rows with
+    /// `error_time >= errors_since`. Due and scheduled counts stop at `count_limit` (and say
+    /// so in [`QueueSummary::capped`]), which bounds the work on a large backlog; pass
+    /// `u64::MAX` for exact counts. The default reads every job; SQL stores answer from
+    /// their indexes.
+    fn queue_summary(
+        &self,
+        now: Epoch,
+        errors_since: Epoch,
+        count_limit: u64,
+    ) -> Result<Vec<QueueSummary>> {
+        crate::store_inspect::queue_summary(self, now, errors_since, count_limit)
+    }
+
+    /// `error` rows with `error_time >= since` (of `funcid` when given), oldest first
+    /// (`error_time`, then `jobid`), at most `limit`: the listing behind
+    /// `schwartz errors --follow`.
+    fn failures_from(
+        &self,
+        since: Epoch,
+        funcid: Option<FuncId>,
+        limit: usize,
+    ) -> Result<Vec<FailureRecord>> {
+        crate::store_inspect::failures_from(self, since, funcid, limit)
+    }
+
+    /// Operator cancel: removes each job that is not leased at `now` (`grabbed_until <=
+    /// now`), fenced on the `grabbed_until` it read, and records the removal as an `error`
+    /// row with `message` and an exit status [`CANCELLED_EXIT_STATUS`] kept `keep_for`
+    /// seconds. A leased job is refused ([`JobChange::Running`]). One result per id, in order.
+    fn cancel_jobs(
+        &self,
+        jobids: &[JobId],
+        now: Epoch,
+        message: &str,
+        keep_for: i64,
+    ) -> Result<Vec<JobChange>> {
+        crate::store_inspect::cancel_jobs(self, jobids, now, message, keep_for)
+    }
+
+    /// Operator reschedule: `run_after = run_after, grabbed_until = 0` for each job that is
+    /// not leased at `now`, fenced as [`Store::cancel_jobs`] is; a leased job is refused.
+    /// One result per id, in order.
+    fn reschedule_jobs(
+        &self,
+        jobids: &[JobId],
+        run_after: Epoch,
+        now: Epoch,
+    ) -> Result<Vec<JobChange>> {
+        crate::store_inspect::reschedule_jobs(self, jobids, run_after, now)
     }
 }

@@ -81,6 +81,7 @@
 pub mod admin;
 mod conn;
 mod finish;
+mod inspect;
 mod models;
 mod ops;
 mod schema;

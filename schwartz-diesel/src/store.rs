@@ -728,4 +728,24 @@ impl Store for DieselStore {
         }
         Ok(None)
     }
+
+    fn queue_summary(
+        &self,
+        now: Epoch,
+        since: Epoch,
+        limit: u64,
+    ) -> Result<Vec<schwartz_core::store::QueueSummary>> {
+        with_conn!(self, |c| crate::inspect::queue_summary(
+            c, now, since, limit
+        ))
+    }
+
+    fn failures_from(
+        &self,
+        since: Epoch,
+        f: Option<FuncId>,
+        n: usize,
+    ) -> Result<Vec<FailureRecord>> {
+        with_conn!(self, |c| crate::inspect::failures_from(c, since, f, n))
+    }
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask migrate`: applies the embedded migrations of `schwartz-diesel` to a database.
 //!
-//! Runs the `migrate` example of `schwartz-diesel`, built with only the backend feature the
-//! URL needs, so migrating a SQLite file needs no PostgreSQL or MySQL client library.
+//! Runs `schwartz migrate` (the `schwartz-cli` binary), built with only the backend feature
+//! the URL needs, so migrating a SQLite file needs no PostgreSQL or MySQL client library.
 
 use std::process::Command;
 
@@ -20,7 +20,7 @@ pub struct Args {
     revert: bool,
 }
 
-/// The Cargo feature of `schwartz-diesel` a URL needs.
+/// The Cargo feature of `schwartz-cli` (and `schwartz-diesel`) a URL needs.
 fn feature_for(url: &str) -> &'static str {
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
@@ -40,13 +40,12 @@ pub fn run(args: Args) -> Result<(), String> {
         "run",
         "--quiet",
         "-p",
-        "schwartz-diesel",
+        "schwartz-cli",
         "--no-default-features",
         "--features",
         feature_for(&args.database_url),
-        "--example",
-        "migrate",
         "--",
+        "migrate",
     ]);
     if args.status {
         cmd.arg("--status");
@@ -56,7 +55,7 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     // Through the environment, so the URL (and any password in it) is not in the
     // process list.
-    cmd.env("DATABASE_URL", &args.database_url);
+    cmd.env("SCHWARTZ_DATABASES", &args.database_url);
     let status = cmd
         .status()
         .map_err(|e| format!("could not run {cargo}: {e}"))?;

@@ -10,6 +10,7 @@ mod failover;
 mod funcmap;
 mod grab;
 mod insert;
+mod inspect;
 mod job;
 mod lease;
 mod list;
@@ -24,7 +25,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 17] = [
+    let groups: [fn() -> Vec<Case>; 18] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -42,6 +43,7 @@ pub(crate) fn all() -> Vec<Case> {
         scoreboard::cases,
         work_loop::cases,
         store::cases,
+        inspect::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }

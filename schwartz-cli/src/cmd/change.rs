@@ -1,0 +1,243 @@
+//! `schwartz reschedule`, `retry` and `cancel`: operator changes to pending jobs.
+//!
+//! Each job is read, and changed only if no worker holds its lease; the change is fenced on
+//! the lease value read, so a worker that grabs the job in between wins and the change is
+//! refused. Every job named is reported: changed, running (refused) or not found.
+
+use clap::Args;
+use schwartz_core::store::{CoalesceFilter, JobChange, JobQuery, JobRow};
+use schwartz_core::{Epoch, JobHandle, JobId};
+
+use super::funcnames;
+use crate::db::{parse_job_ref, Db, Dbs};
+use crate::fail::Fail;
+use crate::when::{datetime, parse_duration, parse_time};
+
+/// `run_after` of `--never`: the largest value TheSchwartz's INTEGER columns hold.
+pub const NEVER: Epoch = i32::MAX as Epoch;
+
+/// Arguments of `schwartz reschedule`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["at", "in_", "never"])))]
+pub struct RescheduleArgs {
+    /// Job handles (`<hash>-<jobid>`; a bare job id with one database).
+    #[arg(required = true, value_name = "HANDLE")]
+    jobs: Vec<String>,
+    /// The new time: Unix seconds, RFC 3339, "YYYY-MM-DD HH:MM:SS" (UTC) or +DURATION.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// From now (the database's clock): 90s, 15m, 2h, 1d.
+    #[arg(long = "in", value_name = "DURATION")]
+    in_: Option<String>,
+    /// Park the jobs: run_after = 2038-01-19 (the largest time the columns hold).
+    #[arg(long)]
+    never: bool,
+}
+
+/// Arguments of `schwartz retry`.
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Job handles (`<hash>-<jobid>`; a bare job id with one database).
+    #[arg(required = true, value_name = "HANDLE")]
+    jobs: Vec<String>,
+}
+
+/// Arguments of `schwartz cancel`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["jobs", "func"])))]
+pub struct CancelArgs {
+    /// Job handles (`<hash>-<jobid>`; a bare job id with one database).
+    #[arg(value_name = "HANDLE")]
+    jobs: Vec<String>,
+    /// Cancel every pending job of this function.
+    #[arg(long = "func", value_name = "F", conflicts_with = "jobs")]
+    func: Option<String>,
+    /// With --func: only jobs with this coalesce value.
+    #[arg(long, value_name = "V", requires = "func")]
+    coalesce: Option<String>,
+    /// Keep the cancelled jobs' exit status (2) this many seconds.
+    #[arg(long, default_value = "7d", value_name = "DURATION")]
+    keep_for: String,
+}
+
+/// What an operator change does to each job.
+enum Action<'a> {
+    Move(&'a dyn Fn(Epoch) -> Epoch),
+    Cancel { keep_for: i64 },
+}
+
+const CANCEL_MESSAGE: &str = "cancelled by operator (schwartz cancel)";
+
+/// Applies `action` to the jobs, grouped by database; prints one line per job.
+/// Returns how many were refused or not found.
+fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Result<usize, Fail> {
+    let mut bad = 0;
+    for (db, ids) in jobs {
+        let result = (|| {
+            let now = db.store.server_time()?;
+            let names = funcnames(&*db.store)?;
+            let changes = match action {
+                Action::Move(at) => db.store.reschedule_jobs(&ids, at(now), now)?,
+                Action::Cancel { keep_for } => {
+                    db.store.cancel_jobs(&ids, now, CANCEL_MESSAGE, *keep_for)?
+                }
+            };
+            Ok::<_, schwartz_core::Error>((now, names, changes))
+        })();
+        let (now, names, changes) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                dbs.mark_down(&db, &e.to_string());
+                continue;
+            }
+        };
+        let name = |r: &JobRow| names.get(&r.funcid).cloned().unwrap_or_default();
+        for (id, change) in ids.iter().zip(changes) {
+            let h = db.handle(*id);
+            match change {
+                JobChange::Changed(r) => match action {
+                    Action::Move(at) => println!(
+                        "rescheduled {h} ({}): run_after {} -> {} UTC",
+                        name(&r),
+                        datetime(r.run_after),
+                        datetime(at(now))
+                    ),
+                    Action::Cancel { .. } => println!("cancelled {h} ({})", name(&r)),
+                },
+                JobChange::Running(r) => {
+                    bad += 1;
+                    println!(
+                        "refused {h} ({}): running, leased until {} UTC; not changed",
+                        name(&r),
+                        datetime(r.grabbed_until)
+                    );
+                }
+                JobChange::NotFound => {
+                    bad += 1;
+                    println!(
+                        "not found {h}: no pending job with this handle in {}",
+                        db.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(bad)
+}
+
+/// Resolves handles to databases, in the order given.
+fn group(dbs: &Dbs, jobs: &[String]) -> Result<Vec<(Db, Vec<JobId>)>, Fail> {
+    let mut out: Vec<(Db, Vec<JobId>)> = Vec::new();
+    for j in jobs {
+        let h: JobHandle = parse_job_ref(dbs, j)?;
+        let db = dbs.for_handle(&h)?;
+        match out.iter_mut().find(|(d, _)| d.hash == db.hash) {
+            Some((_, ids)) => ids.push(h.jobid()),
+            None => out.push((db.clone(), vec![h.jobid()])),
+        }
+    }
+    Ok(out)
+}
+
+fn finish(dbs: &Dbs, bad: usize) -> Result<(), Fail> {
+    dbs.finish()?;
+    if bad > 0 {
+        return Err(Fail::not_found(format!(
+            "{bad} job(s) not changed (running or not found)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `schwartz reschedule`.
+pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
+    let jobs = group(dbs, &a.jobs)?;
+    let at: Box<dyn Fn(Epoch) -> Epoch> = if a.never {
+        Box::new(|_| NEVER)
+    } else if let Some(d) = &a.in_ {
+        let d = parse_duration(d).map_err(Fail::usage)?;
+        Box::new(move |now| now.saturating_add(d).min(NEVER))
+    } else {
+        let spec = a.at.clone().unwrap_or_default();
+        // Check the syntax and range before touching anything.
+        let fixed = parse_time(&spec, 0).map_err(Fail::usage)?;
+        if !(0..=NEVER).contains(&fixed) && !spec.trim_start().starts_with('+') {
+            return Err(Fail::usage(format!(
+                "time {spec:?} is outside the columns' range (1970 to 2038-01-19)"
+            )));
+        }
+        Box::new(move |now| parse_time(&spec, now).unwrap_or(now).min(NEVER))
+    };
+    let bad = apply(dbs, jobs, &Action::Move(&*at))?;
+    finish(dbs, bad)
+}
+
+/// Runs `schwartz retry`.
+pub fn retry(dbs: &mut Dbs, a: &RetryArgs) -> Result<(), Fail> {
+    let jobs = group(dbs, &a.jobs)?;
+    let bad = apply(dbs, jobs, &Action::Move(&|now| now))?;
+    finish(dbs, bad)
+}
+
+/// Runs `schwartz cancel`.
+pub fn cancel(dbs: &mut Dbs, a: &CancelArgs) -> Result<(), Fail> {
+    let keep_for = parse_duration(&a.keep_for).map_err(Fail::usage)?;
+    let action = Action::Cancel { keep_for };
+    let Some(func) = &a.func else {
+        let jobs = group(dbs, &a.jobs)?;
+        let bad = apply(dbs, jobs, &action)?;
+        return finish(dbs, bad);
+    };
+    // Every pending job of the function that is not leased; leased ones are reported.
+    let found = dbs.each(|d| {
+        let now = d.store.server_time()?;
+        let Some(f) = d.store.funcmap()?.into_iter().find(|f| &f.funcname == func) else {
+            return Ok(None);
+        };
+        let q = |grabbed_until_max| JobQuery {
+            funcids: vec![f.funcid],
+            grabbed_until_max,
+            coalesce: a.coalesce.clone().map(CoalesceFilter::Equals),
+            limit: usize::MAX,
+            ..JobQuery::default()
+        };
+        let all = d.store.select_jobs(&q(None))?;
+        let running: Vec<JobRow> = all
+            .iter()
+            .filter(|r| r.grabbed_until > now)
+            .cloned()
+            .collect();
+        let idle: Vec<JobId> = all
+            .iter()
+            .filter(|r| r.grabbed_until <= now)
+            .map(|r| r.jobid)
+            .collect();
+        Ok(Some((idle, running)))
+    });
+    if !found.is_empty() && found.iter().all(|(_, f)| f.is_none()) {
+        return Err(Fail::usage(format!(
+            "unknown function {func:?} in every database"
+        )));
+    }
+    let mut jobs = Vec::new();
+    let mut refused = 0;
+    for (db, f) in found {
+        let Some((idle, running)) = f else { continue };
+        for r in running {
+            refused += 1;
+            println!(
+                "refused {} ({func}): running, leased until {} UTC; not changed",
+                db.handle(r.jobid),
+                datetime(r.grabbed_until)
+            );
+        }
+        if !idle.is_empty() {
+            jobs.push((db, idle));
+        }
+    }
+    if jobs.is_empty() && refused == 0 {
+        println!("no pending job of {func:?} to cancel");
+    }
+    let bad = apply(dbs, jobs, &action)?;
+    finish(dbs, bad + refused)
+}

@@ -1,0 +1,230 @@
+//! Operator queries (`Store::queue_summary`, `Store::failures_from`), written once for every
+//! backend as plain SQL over TheSchwartz's tables.
+//!
+//! Every value bound into these statements is an integer (times, ids), written into the
+//! SQL text; every integer column is read through a cast to a 64-bit integer, so one row
+//! type serves all three backends and both our schema and TheSchwartz's (unsigned MySQL
+//! columns, PostgreSQL `INTEGER` times).
+//!
+//! Index use: per function, the due and scheduled counts and the oldest due time come from
+//! the `(funcid, run_after)` index that every schema has; error counts and listings from
+//! `error (error_time)` and `error (funcid, error_time)`. Leased jobs are found with
+//! `grabbed_until > now`: a range scan where `job` has an index on `grabbed_until`, one pass
+//! over `job` where it has not (TheSchwartz's schema, and ours today).
+
+use diesel::query_builder::SqlQuery;
+use diesel::query_dsl::LoadQuery;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+use schwartz_core::store::{FailureRecord, QueueSummary};
+use schwartz_core::{Epoch, FuncId, JobId};
+
+use crate::conn::{clamp_time, Dialect, OpError};
+use crate::Backend;
+
+/// Three nullable integers: every counting query here selects `a`, `b`, `c`.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Nums {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    a: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    b: Option<i64>,
+    /// Selected by every query (one row shape for all of them), read by none now.
+    #[allow(dead_code)]
+    #[diesel(sql_type = Nullable<BigInt>)]
+    c: Option<i64>,
+}
+
+/// A `funcmap` row.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct Func {
+    #[diesel(sql_type = BigInt)]
+    funcid: i64,
+    #[diesel(sql_type = Text)]
+    funcname: String,
+}
+
+/// An `error` row.
+#[derive(Debug, QueryableByName)]
+pub(crate) struct ErrRow {
+    #[diesel(sql_type = BigInt)]
+    error_time: i64,
+    #[diesel(sql_type = BigInt)]
+    jobid: i64,
+    #[diesel(sql_type = Text)]
+    message: String,
+    #[diesel(sql_type = BigInt)]
+    funcid: i64,
+}
+
+/// `CAST(expr AS <64-bit integer>)` in the backend's spelling.
+fn big(backend: Backend, expr: &str) -> String {
+    let ty = match backend {
+        Backend::Postgres => "BIGINT",
+        Backend::Mysql => "SIGNED",
+        _ => "INTEGER",
+    };
+    format!("CAST({expr} AS {ty})")
+}
+
+fn load<C, R>(c: &mut C, sql: String) -> QueryResult<Vec<R>>
+where
+    C: Dialect,
+    SqlQuery: for<'a> LoadQuery<'a, C, R>,
+{
+    diesel::sql_query(sql).load(c)
+}
+
+fn count(n: Option<i64>) -> u64 {
+    u64::try_from(n.unwrap_or(0)).unwrap_or(0)
+}
+
+/// The queue summary of every function at `now` (see `Store::queue_summary`).
+pub(crate) fn queue_summary<C>(
+    c: &mut C,
+    now: Epoch,
+    errors_since: Epoch,
+    count_limit: u64,
+) -> Result<Vec<QueueSummary>, OpError>
+where
+    C: Dialect,
+    SqlQuery: for<'a> LoadQuery<'a, C, Nums> + for<'a> LoadQuery<'a, C, Func>,
+{
+    let b = C::BACKEND;
+    let now = clamp_time(now);
+    let since = clamp_time(errors_since);
+    let mut funcs: Vec<Func> = load(
+        c,
+        format!(
+            "SELECT {} AS funcid, funcname FROM funcmap",
+            big(b, "funcid")
+        ),
+    )?;
+    funcs.sort_by(|x, y| x.funcname.cmp(&y.funcname));
+    // Leased jobs of every function (a = funcid, b = run_after), counted here: a range scan
+    // when `job` has an index on `grabbed_until`, one pass over `job` when it has not.
+    let leased_rows: Vec<Nums> = load(
+        c,
+        format!(
+            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now}",
+            big(b, "funcid"),
+            big(b, "run_after"),
+            big(b, "0"),
+        ),
+    )?;
+    // funcid -> (leased, leased with run_after <= now)
+    let mut leased: std::collections::HashMap<i64, (u64, u64)> = Default::default();
+    for r in &leased_rows {
+        let e = leased.entry(r.a.unwrap_or(0)).or_default();
+        e.0 += 1;
+        if r.b.unwrap_or(0) <= i64::from(now) {
+            e.1 += 1;
+        }
+    }
+    let errors: Vec<Nums> = load(
+        c,
+        format!(
+            "SELECT {} AS a, {} AS b, {} AS c FROM error WHERE error_time >= {since} \
+             GROUP BY funcid",
+            big(b, "funcid"),
+            big(b, "COUNT(*)"),
+            big(b, "0"),
+        ),
+    )?;
+    let mut out = Vec::with_capacity(funcs.len());
+    for f in funcs {
+        let id = f.funcid;
+        let (running, running_due) = leased.get(&id).copied().unwrap_or((0, 0));
+        // Counted up to the limit plus the leased ones (which the ranges include), in
+        // index order: the work is bounded by the limit, not by the backlog.
+        let cap = count_limit.saturating_add(running).min(i64::MAX as u64 - 1);
+        let cap1 = cap + 1;
+        let counted = |cond: &str| {
+            format!(
+                "SELECT {} AS a, {} AS b, {} AS c FROM (SELECT 1 AS one FROM job \
+                 WHERE funcid = {id} AND {cond} LIMIT {cap1}) t",
+                big(b, "COUNT(*)"),
+                big(b, "0"),
+                big(b, "0"),
+            )
+        };
+        let due_rows: Vec<Nums> = load(c, counted(&format!("run_after <= {now}")))?;
+        let later_rows: Vec<Nums> = load(c, counted(&format!("run_after > {now}")))?;
+        let due_all = count(due_rows.first().and_then(|r| r.a));
+        let later_all = count(later_rows.first().and_then(|r| r.a));
+        let capped = due_all > cap || later_all > cap;
+        let mut oldest = None;
+        if due_all > running_due {
+            // The oldest due job that is not leased, in index order (the scan stops at the
+            // first row not leased).
+            let rows: Vec<Nums> = load(
+                c,
+                format!(
+                    "SELECT {} AS a, {} AS b, {} AS c FROM (SELECT run_after FROM job \
+                     WHERE funcid = {id} AND run_after <= {now} AND grabbed_until <= {now} \
+                     ORDER BY run_after LIMIT 1) t",
+                    big(b, "run_after"),
+                    big(b, "0"),
+                    big(b, "0"),
+                ),
+            )?;
+            oldest = rows.first().and_then(|r| r.a);
+        }
+        let errors = errors
+            .iter()
+            .find(|n| n.a == Some(id))
+            .map_or(0, |n| count(n.b));
+        out.push(QueueSummary {
+            funcid: FuncId(i32::try_from(id).unwrap_or(i32::MAX)),
+            funcname: f.funcname,
+            due: due_all.saturating_sub(running_due).min(count_limit),
+            scheduled: later_all
+                .saturating_sub(running.saturating_sub(running_due))
+                .min(count_limit),
+            running,
+            oldest_due: oldest,
+            errors,
+            capped,
+        });
+    }
+    Ok(out)
+}
+
+/// `error` rows from `since`, oldest first (see `Store::failures_from`).
+pub(crate) fn failures_from<C>(
+    c: &mut C,
+    since: Epoch,
+    funcid: Option<FuncId>,
+    limit: usize,
+) -> Result<Vec<FailureRecord>, OpError>
+where
+    C: Dialect,
+    SqlQuery: for<'a> LoadQuery<'a, C, ErrRow>,
+{
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let b = C::BACKEND;
+    let since = clamp_time(since);
+    let func = funcid.map_or(String::new(), |f| format!(" AND funcid = {}", f.0));
+    let rows: Vec<ErrRow> = load(
+        c,
+        format!(
+            "SELECT {} AS error_time, {} AS jobid, message, {} AS funcid FROM error \
+             WHERE error_time >= {since}{func} ORDER BY error_time, jobid LIMIT {}",
+            big(b, "error_time"),
+            big(b, "jobid"),
+            big(b, "funcid"),
+            crate::ops::sql_limit(limit),
+        ),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FailureRecord {
+            error_time: r.error_time,
+            jobid: JobId(r.jobid),
+            message: r.message,
+            funcid: FuncId(i32::try_from(r.funcid).unwrap_or(i32::MAX)),
+        })
+        .collect())
+}
