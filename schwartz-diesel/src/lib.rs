@@ -106,15 +106,15 @@ pub mod migrations {
     #[cfg(feature = "mysql")]
     /// `migrations/mysql`.
     pub const MYSQL: diesel_migrations::EmbeddedMigrations =
-        diesel_migrations::embed_migrations!("../migrations/mysql");
+        diesel_migrations::embed_migrations!("migrations/mysql");
     #[cfg(feature = "postgres")]
     /// `migrations/postgres`.
     pub const POSTGRES: diesel_migrations::EmbeddedMigrations =
-        diesel_migrations::embed_migrations!("../migrations/postgres");
+        diesel_migrations::embed_migrations!("migrations/postgres");
     #[cfg(feature = "sqlite")]
     /// `migrations/sqlite`.
     pub const SQLITE: diesel_migrations::EmbeddedMigrations =
-        diesel_migrations::embed_migrations!("../migrations/sqlite");
+        diesel_migrations::embed_migrations!("migrations/sqlite");
 }
 
 /// The database kind behind a [`DieselStore`].
