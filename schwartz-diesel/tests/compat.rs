@@ -33,7 +33,7 @@ fn server_url(backend: Backend) -> String {
 }
 
 fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    schwartz_testkit::env::ci()
 }
 
 /// A database for one test; dropped at the end.

@@ -30,7 +30,7 @@ use schwartz_diesel::{admin, DieselStore};
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    schwartz_testkit::env::ci()
 }
 
 /// A store on a fresh database; dropped (server databases) when the value goes.

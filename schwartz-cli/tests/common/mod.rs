@@ -20,7 +20,7 @@ use serde_json::Value;
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 pub fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    schwartz_testkit::env::ci()
 }
 
 fn server_url(backend: Backend) -> String {
