@@ -101,28 +101,43 @@ pub fn with_password(url: &str, password: &str) -> String {
     format!("{scheme}://{user}:{}{}", encode(password), &rest[at..])
 }
 
+impl Connect {
+    /// A store for every URL, with the password (if one was given apart) filled in and at
+    /// most `pool_size` connections each; no connection is made yet.
+    ///
+    /// # Errors
+    /// Usage errors: no database given, or a URL the stores refuse.
+    pub fn stores(&self, pool_size: u32) -> Result<Vec<DieselStore>, Fail> {
+        if self.urls.is_empty() {
+            return Err(Fail::usage(
+                "no database: give --database URL (repeatable) or set SCHWARTZ_DATABASES",
+            ));
+        }
+        self.urls
+            .iter()
+            .map(|url| {
+                let url = match &self.password {
+                    Some(p) => with_password(url, p),
+                    None => url.clone(),
+                };
+                DieselStore::builder(&url)
+                    .connection_timeout(self.timeout)
+                    .pool_size(pool_size)
+                    .build()
+                    .map_err(|e| Fail::usage(e.to_string()))
+            })
+            .collect()
+    }
+}
+
 impl Dbs {
     /// Builds a store for every URL (no connection is made yet).
     ///
     /// # Errors
     /// Usage errors: no database given, or a URL the stores refuse.
     pub fn open(c: &Connect) -> Result<Dbs, Fail> {
-        if c.urls.is_empty() {
-            return Err(Fail::usage(
-                "no database: give --database URL (repeatable) or set SCHWARTZ_DATABASES",
-            ));
-        }
         let mut list = Vec::new();
-        for url in &c.urls {
-            let url = match &c.password {
-                Some(p) => with_password(url, p),
-                None => url.clone(),
-            };
-            let store = DieselStore::builder(&url)
-                .connection_timeout(c.timeout)
-                .pool_size(2)
-                .build()
-                .map_err(|e| Fail::usage(e.to_string()))?;
+        for store in c.stores(2)? {
             let store: Arc<dyn Store> = Arc::new(store);
             let hash = StoreHash::of(&store.identity());
             if list.iter().any(|d: &Db| d.hash == hash) {

@@ -559,7 +559,6 @@ impl Tables {
     }
 
     // ----- error -----
-
 }
 
 /// The end of the part of a `(time, jobid)` index past `until` that a time term `max`

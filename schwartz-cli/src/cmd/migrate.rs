@@ -2,9 +2,8 @@
 
 use clap::Args;
 use schwartz_core::store::Store;
-use schwartz_diesel::DieselStore;
 
-use crate::db::{with_password, Connect};
+use crate::db::Connect;
 use crate::fail::Fail;
 
 /// Arguments of `schwartz migrate`.
@@ -23,23 +22,9 @@ pub struct MigrateArgs {
 
 /// Runs `schwartz migrate` on every database.
 pub fn run(c: &Connect, a: &MigrateArgs) -> Result<(), Fail> {
-    if c.urls.is_empty() {
-        return Err(Fail::usage(
-            "no database: give --database URL (repeatable) or set SCHWARTZ_DATABASES",
-        ));
-    }
     let mut down = 0;
     let mut pending_any = false;
-    for url in &c.urls {
-        let url = match &c.password {
-            Some(p) => with_password(url, p),
-            None => url.clone(),
-        };
-        let store = DieselStore::builder(&url)
-            .connection_timeout(c.timeout)
-            .pool_size(1)
-            .build()
-            .map_err(|e| Fail::usage(e.to_string()))?;
+    for store in c.stores(1)? {
         let what = store.describe();
         let result = if a.check || a.status {
             store.pending_migrations().map(|pending| {

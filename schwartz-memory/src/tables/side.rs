@@ -74,7 +74,12 @@ impl Tables {
 
     // ----- exitstatus -----
 
-    pub(super) fn upsert_exit_status(&mut self, jobid: JobId, funcid: FuncId, write: &ExitStatusWrite) {
+    pub(super) fn upsert_exit_status(
+        &mut self,
+        jobid: JobId,
+        funcid: FuncId,
+        write: &ExitStatusWrite,
+    ) {
         if let Some(old) = self.exit_statuses.get(&jobid) {
             self.exit_by_deadline.remove(&(old.delete_after, jobid));
         }
