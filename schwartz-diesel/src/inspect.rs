@@ -116,7 +116,7 @@ where
     for r in &leased_rows {
         let e = leased.entry(r.a.unwrap_or(0)).or_default();
         e.0 += 1;
-        if r.b.unwrap_or(0) <= i64::from(now) {
+        if r.b.unwrap_or(0) <= now {
             e.1 += 1;
         }
     }
