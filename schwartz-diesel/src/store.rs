@@ -250,17 +250,12 @@ impl DieselStore {
         }
     }
 
-    /// The latest time (epoch seconds) a job can be scheduled at, read from the database's
-    /// schema once (and again after a migration): 9999-12-31T23:59:59Z
-    /// (253,402,300,799) when the time columns are `BIGINT` (this crate's migrations, and
-    /// SQLite, whose `INTEGER` is 64-bit); 2038-01-19T03:14:07Z (`i32::MAX`) on a
-    /// PostgreSQL or MySQL database made by TheSchwartz's own schema file, whose time
-    /// columns are `INTEGER` (MySQL's `INTEGER UNSIGNED` would hold more, but one limit for
-    /// both keeps Perl TheSchwartz's behaviour alike). Inserting a later time is refused with
-    /// [`Error::InvalidInput`] naming this limit; retry and decline times computed by a
-    /// worker (`finish`, `reschedule`) are clamped to it instead, so a job is never left
-    /// stuck. While the database cannot be reached, the 64-bit limit (the insert itself
-    /// checks again).
+    /// The latest time (epoch seconds) a job can be scheduled at, read from the schema once
+    /// (again after a migration): 9999-12-31T23:59:59Z on `BIGINT` time columns (our
+    /// migrations; SQLite), 2038-01-19T03:14:07Z (`i32::MAX`) on the `INTEGER` ones of
+    /// TheSchwartz's PostgreSQL and MySQL schema files. Later times are refused with
+    /// [`Error::InvalidInput`] naming it; retry and decline times (`finish`, `reschedule`)
+    /// are clamped to it. While the database is unreachable, the 64-bit limit.
     pub fn max_epoch(&self) -> i64 {
         let known = self.ctx.max_epoch.load(Ordering::Relaxed);
         if known != 0 {
