@@ -79,14 +79,24 @@ pub(crate) fn poisons_connection(e: &DieselError) -> bool {
     match e {
         DieselError::DatabaseError(_, info) => {
             let msg = info.message().to_ascii_lowercase();
-            msg.contains("max_allowed_packet") || msg.contains("packet bigger than")
+            msg.contains("max_allowed_packet")
+                || msg.contains("packet bigger than")
+                || msg.contains(STALE_PLAN)
         }
         _ => false,
     }
 }
 
+/// PostgreSQL, on a statement prepared before a migration changed a column's type (the
+/// 64-bit time columns): the connection's statement cache is stale, so the connection is
+/// dropped and the operation retried on another one.
+const STALE_PLAN: &str = "cached plan must not change result type";
+
 /// Classifies a driver message (lowercase).
 pub(crate) fn classify_message(msg: &str) -> Class {
+    if msg.contains(STALE_PLAN) {
+        return Class::Retry;
+    }
     if msg.contains("no such table")
         || (msg.contains("relation") && msg.contains("does not exist"))
         || (msg.contains("table") && msg.contains("doesn't exist"))
@@ -141,6 +151,9 @@ pub(crate) struct Ctx {
     /// The largest `job.arg` this server takes, in bytes (read once; see
     /// [`Dialect::max_arg_len`]).
     pub max_arg: OnceLock<usize>,
+    /// The largest epoch second the time columns hold, 0 while unknown (read once, and
+    /// again after a migration; see [`Dialect::time_columns_64`]).
+    pub max_epoch: std::sync::atomic::AtomicI64,
     /// The password, to scrub from driver messages (never printed).
     pub secret: Option<String>,
     /// `error.message` capacity: (characters, bytes); `None` when unlimited.
@@ -335,6 +348,12 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
         Ok(Self::MAX_ARG)
     }
 
+    /// Whether the time columns are 64-bit (`BIGINT`, our migrations) rather than
+    /// TheSchwartz's `INTEGER`. SQLite's `INTEGER` is 64-bit.
+    fn time_columns_64(&mut self) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+
     /// Per-connection settings, run once after connecting.
     fn setup(&mut self) -> diesel::QueryResult<()>;
 
@@ -369,10 +388,10 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 
     /// `DELETE FROM job WHERE grabbed_until = token AND jobid IN (ids)` inside a write
     /// transaction; returns the ids deleted.
-    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> diesel::QueryResult<Vec<i64>>;
+    fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> diesel::QueryResult<Vec<i64>>;
 
     /// Deletes up to `limit` error rows older than `older_than`.
-    fn prune_errors(&mut self, older_than: i32, limit: i64) -> diesel::QueryResult<usize>;
+    fn prune_errors(&mut self, older_than: i64, limit: i64) -> diesel::QueryResult<usize>;
 
     /// `error.message` capacity (characters, bytes), `None` when unlimited.
     fn message_capacity(&mut self) -> diesel::QueryResult<Option<(usize, usize)>>;
@@ -415,29 +434,55 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 /// AUTO_INCREMENT counter or SQLite's rowid nowhere to go, and every later insert would fail).
 pub(crate) const MAX_EXPLICIT_JOB_ID: i64 = 1 << 62;
 
-/// The largest epoch second the time columns hold: they are `INTEGER` in TheSchwartz's
-/// schema files and in ours (2038-01-19T03:14:07Z).
-pub(crate) const MAX_EPOCH: i64 = i32::MAX as i64;
+/// The largest epoch second TheSchwartz's schema files hold: their time columns are
+/// `INTEGER` (2038-01-19T03:14:07Z; MySQL's `INTEGER UNSIGNED` could go to 2106, but
+/// PostgreSQL's cannot and Perl TheSchwartz is only tested within it, so one limit for all).
+pub(crate) const MAX_EPOCH_32: i64 = i32::MAX as i64;
 
-/// Epoch seconds into an `INTEGER` column, refusing values that do not fit.
-pub(crate) fn col_time(t: i64, what: &str) -> Result<i32, OpError> {
-    i32::try_from(t).map_err(|_| {
-        OpError::Store(Error::InvalidInput(format!(
-            "{what} {t} does not fit the INTEGER time columns (epoch seconds {} to {MAX_EPOCH}, 2038-01-19T03:14:07Z)",
-            i32::MIN
-        )))
-    })
+/// The largest epoch second used with our migrations' `BIGINT` time columns:
+/// 9999-12-31T23:59:59Z, so that every conversion to a calendar date stays in range.
+pub(crate) const MAX_EPOCH_64: i64 = 253_402_300_799;
+
+/// `SELECT` of the number of time columns that are not `BIGINT` in the schema `{schema}`
+/// (information_schema, on PostgreSQL and MySQL; `{schema}` is the SQL of the current one).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn narrow_time_columns_sql(schema: &str) -> String {
+    format!(
+        "(SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = {schema} \
+         AND table_name IN ('job', 'error', 'exitstatus') \
+         AND column_name IN ('insert_time', 'run_after', 'grabbed_until', 'error_time', \
+         'completion_time', 'delete_after') AND LOWER(data_type) <> 'bigint')"
+    )
 }
 
-/// Epoch seconds for a comparison: clamped into the column's range.
-pub(crate) fn clamp_time(t: i64) -> i32 {
-    t.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+/// Epoch seconds into a time column whose largest value is `max`, refusing values that do
+/// not fit.
+pub(crate) fn col_time(t: i64, max: i64, what: &str) -> Result<i64, OpError> {
+    if (-max - 1..=max).contains(&t) {
+        return Ok(t);
+    }
+    let kind = if max == MAX_EPOCH_32 {
+        "INTEGER time columns of TheSchwartz's schema (up to 2038-01-19T03:14:07Z; apply this crate's migrations for 64-bit times)"
+    } else {
+        "time columns (up to 9999-12-31T23:59:59Z)"
+    };
+    Err(OpError::Store(Error::InvalidInput(format!(
+        "{what} {t} does not fit the {kind}: epoch seconds {} to {max}",
+        -max - 1
+    ))))
+}
+
+/// Epoch seconds for a computed time (a retry, a decline, a log entry): clamped into the
+/// columns' range, so that a far-future time never leaves a job stuck.
+pub(crate) fn clamp_time(t: i64, max: i64) -> i64 {
+    t.clamp(-max - 1, max)
 }
 
 /// Checks a job row before it is sent, and converts its numbers to the column types.
 pub(crate) fn check_new_job<C: Dialect>(
     row: &NewJobRow,
     max_arg: usize,
+    max_epoch: i64,
 ) -> Result<CheckedJob, OpError> {
     let bad = |m: String| OpError::Store(Error::InvalidInput(m));
     if let Some(arg) = &row.arg {
@@ -479,14 +524,14 @@ pub(crate) fn check_new_job<C: Dialect>(
         ("run_after", row.run_after),
         ("grabbed_until", row.grabbed_until),
     ];
-    let mut out = [0i32; 3];
+    let mut out = [0i64; 3];
     for (i, (what, t)) in times.into_iter().enumerate() {
         if C::BACKEND == Backend::Mysql && t < 0 {
             return Err(bad(format!(
                 "{what} {t} is negative (the MySQL column is UNSIGNED)"
             )));
         }
-        out[i] = col_time(t, what)?;
+        out[i] = col_time(t, max_epoch, what)?;
     }
     if let Some(id) = row.jobid {
         if id.0 <= 0 || id.0 > MAX_EXPLICIT_JOB_ID {
@@ -507,8 +552,8 @@ pub(crate) fn check_new_job<C: Dialect>(
 /// The converted numbers of a [`NewJobRow`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CheckedJob {
-    pub insert_time: i32,
-    pub run_after: i32,
-    pub grabbed_until: i32,
+    pub insert_time: i64,
+    pub run_after: i64,
+    pub grabbed_until: i64,
     pub priority: Option<i16>,
 }

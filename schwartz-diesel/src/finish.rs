@@ -87,8 +87,9 @@ pub(crate) fn finish<C: Sql>(
         let cap = c.message_capacity()?;
         let _ = ctx.message_cap.set(cap);
     }
+    let max_epoch = crate::ops::max_epoch(c, ctx)?;
     if let [it] = items {
-        if let Some(status) = finish_one_statement(c, it)? {
+        if let Some(status) = finish_one_statement(c, it, max_epoch)? {
             return Ok(vec![status]);
         }
     }
@@ -97,10 +98,10 @@ pub(crate) fn finish<C: Sql>(
         remove_grouped(c, items, &mut plan)?;
         for (i, it) in items.iter().enumerate() {
             if plan.statuses[i].is_none() {
-                finish_singly(c, ctx, i, it, &mut plan)?;
+                finish_singly(c, ctx, i, it, max_epoch, &mut plan)?;
             }
         }
-        side_writes(c, ctx, &plan)?;
+        side_writes(c, ctx, max_epoch, &plan)?;
         Ok(plan
             .statuses
             .into_iter()
@@ -111,17 +112,20 @@ pub(crate) fn finish<C: Sql>(
 
 /// One item with no side write (a plain completion or a release) is one fenced statement:
 /// no transaction needed. `None` when the item needs the full path.
-fn finish_one_statement<C: Sql>(c: &mut C, it: &Finish) -> Result<Option<FinishStatus>, OpError> {
+fn finish_one_statement<C: Sql>(
+    c: &mut C,
+    it: &Finish,
+    max_epoch: i64,
+) -> Result<Option<FinishStatus>, OpError> {
     if it.failure.is_some() {
         return Ok(None);
     }
-    let Ok(token) = i32::try_from(it.token) else {
-        return Ok(Some(FinishStatus::LeaseLost));
-    };
+    let token = it.token;
+    let clamp = |t| clamp_time(t, max_epoch);
     let n = match &it.action {
         FinishAction::Remove { exit_status: None } => c.delete_fenced_one(it.jobid.0, token)?,
         FinishAction::Reschedule { run_after } => {
-            c.release_fenced(it.jobid.0, token, run_after.map(clamp_time))?
+            c.release_fenced(it.jobid.0, token, run_after.map(clamp))?
         }
         _ => return Ok(None),
     };
@@ -139,16 +143,12 @@ fn remove_grouped<'a, C: Sql>(
     plan: &mut FinishPlan<'a>,
 ) -> Result<(), OpError> {
     for (token, idxs) in remove_groups(items) {
-        let Ok(token32) = i32::try_from(token) else {
-            idxs.into_iter().for_each(|i| plan.lost(i));
-            continue;
-        };
         let mut ids: Vec<i64> = idxs.iter().map(|&i| items[i].jobid.0).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut deleted: HashSet<i64> = HashSet::new();
         for chunk in ids.chunks(ID_CHUNK) {
-            deleted.extend(c.delete_fenced(token32, chunk)?);
+            deleted.extend(c.delete_fenced(token, chunk)?);
         }
         for i in idxs {
             let id = items[i].jobid.0;
@@ -169,23 +169,23 @@ fn finish_singly<'a, C: Sql>(
     ctx: &Ctx,
     i: usize,
     it: &'a Finish,
+    max_epoch: i64,
     plan: &mut FinishPlan<'a>,
 ) -> Result<(), OpError> {
     let id = it.jobid.0;
-    let token = match i32::try_from(it.token) {
-        Ok(t) if !plan.done_ids.contains(&id) => t,
-        _ => {
-            plan.lost(i);
-            return Ok(());
-        }
-    };
+    if plan.done_ids.contains(&id) {
+        plan.lost(i);
+        return Ok(());
+    }
+    let token = it.token;
+    let clamp = |t| clamp_time(t, max_epoch);
     let jobs = match &it.action {
         FinishAction::Remove { .. } => {
             plan.lost(i);
             return Ok(());
         }
         FinishAction::Reschedule { run_after } => {
-            if c.release_fenced(id, token, run_after.map(clamp_time))? > 0 {
+            if c.release_fenced(id, token, run_after.map(clamp))? > 0 {
                 plan.matched(i, it, FinishStatus::Done);
             } else {
                 plan.lost(i);
@@ -226,7 +226,12 @@ fn finish_singly<'a, C: Sql>(
 }
 
 /// The failure log and exit statuses of the matched items.
-fn side_writes<C: Sql>(c: &mut C, ctx: &Ctx, plan: &FinishPlan<'_>) -> Result<(), OpError> {
+fn side_writes<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    max_epoch: i64,
+    plan: &FinishPlan<'_>,
+) -> Result<(), OpError> {
     if !plan.failures.is_empty() {
         let messages: Vec<_> = plan
             .failures
@@ -238,7 +243,7 @@ fn side_writes<C: Sql>(c: &mut C, ctx: &Ctx, plan: &FinishPlan<'_>) -> Result<()
             .iter()
             .zip(&messages)
             .map(|((f, jobid), message)| InsertError {
-                error_time: clamp_time(f.error_time),
+                error_time: clamp_time(f.error_time, max_epoch),
                 jobid: *jobid,
                 message,
                 funcid: f.funcid.0,
@@ -264,8 +269,8 @@ fn side_writes<C: Sql>(c: &mut C, ctx: &Ctx, plan: &FinishPlan<'_>) -> Result<()
                     jobid: *id,
                     funcid,
                     status: Some(status_col(e.status)),
-                    completion_time: Some(clamp_time(e.completion_time)),
-                    delete_after: Some(clamp_time(e.delete_after)),
+                    completion_time: Some(clamp_time(e.completion_time, max_epoch)),
+                    delete_after: Some(clamp_time(e.delete_after, max_epoch)),
                 }
             })
             .collect();

@@ -19,7 +19,7 @@ use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 use schwartz_core::store::{FailureRecord, QueueSummary};
 use schwartz_core::{Epoch, FuncId, JobId};
 
-use crate::conn::{clamp_time, Dialect, OpError};
+use crate::conn::{Dialect, OpError};
 use crate::Backend;
 
 /// Three nullable integers: every counting query here selects `a`, `b`, `c`.
@@ -91,8 +91,7 @@ where
     SqlQuery: for<'a> LoadQuery<'a, C, Nums> + for<'a> LoadQuery<'a, C, Func>,
 {
     let b = C::BACKEND;
-    let now = clamp_time(now);
-    let since = clamp_time(errors_since);
+    let since = errors_since;
     let mut funcs: Vec<Func> = load(
         c,
         format!(
@@ -117,7 +116,7 @@ where
     for r in &leased_rows {
         let e = leased.entry(r.a.unwrap_or(0)).or_default();
         e.0 += 1;
-        if r.b.unwrap_or(0) <= i64::from(now) {
+        if r.b.unwrap_or(0) <= now {
             e.1 += 1;
         }
     }
@@ -205,7 +204,6 @@ where
         return Ok(Vec::new());
     }
     let b = C::BACKEND;
-    let since = clamp_time(since);
     let func = funcid.map_or(String::new(), |f| format!(" AND funcid = {}", f.0));
     let rows: Vec<ErrRow> = load(
         c,

@@ -5,7 +5,7 @@ use schwartz_core::store::{JobRow, NewJobRow};
 use schwartz_core::{FuncId, JobId};
 
 use crate::conn::{CheckedJob, Dialect, OpError};
-use crate::schema::{error, exitstatus, job};
+use crate::schema::{error, exitstatus, job, Epoch};
 
 /// A `job` row as loaded.
 #[derive(Debug, Queryable)]
@@ -14,9 +14,9 @@ pub(crate) struct DbJob {
     pub funcid: i32,
     pub arg: Option<Vec<u8>>,
     pub uniqkey: Option<String>,
-    pub insert_time: Option<i32>,
-    pub run_after: i32,
-    pub grabbed_until: i32,
+    pub insert_time: Option<Epoch>,
+    pub run_after: Epoch,
+    pub grabbed_until: Epoch,
     pub priority: Option<i16>,
     pub coalesce: Option<String>,
 }
@@ -55,8 +55,8 @@ impl From<DbJob> for JobRow {
             arg: r.arg,
             uniqkey: r.uniqkey,
             insert_time: r.insert_time.map(i64::from),
-            run_after: r.run_after.into(),
-            grabbed_until: r.grabbed_until.into(),
+            run_after: r.run_after.0,
+            grabbed_until: r.grabbed_until.0,
             priority: r.priority.map(i32::from),
             coalesce: r.coalesce,
         }
@@ -70,9 +70,9 @@ pub(crate) struct InsertJob<'a> {
     pub funcid: i32,
     pub arg: Option<&'a [u8]>,
     pub uniqkey: Option<&'a str>,
-    pub insert_time: Option<i32>,
-    pub run_after: i32,
-    pub grabbed_until: i32,
+    pub insert_time: Option<i64>,
+    pub run_after: i64,
+    pub grabbed_until: i64,
     pub priority: Option<i16>,
     pub coalesce: Option<&'a str>,
 }
@@ -85,9 +85,9 @@ pub(crate) struct InsertJobWithId<'a> {
     pub funcid: i32,
     pub arg: Option<&'a [u8]>,
     pub uniqkey: Option<&'a str>,
-    pub insert_time: Option<i32>,
-    pub run_after: i32,
-    pub grabbed_until: i32,
+    pub insert_time: Option<i64>,
+    pub run_after: i64,
+    pub grabbed_until: i64,
     pub priority: Option<i16>,
     pub coalesce: Option<&'a str>,
 }
@@ -145,9 +145,10 @@ pub(crate) const ID_CHUNK: usize = 5000;
 pub(crate) fn check_all<C: Dialect>(
     rows: &[NewJobRow],
     max_arg: usize,
+    max_epoch: i64,
 ) -> Result<Vec<CheckedJob>, OpError> {
     rows.iter()
-        .map(|r| crate::conn::check_new_job::<C>(r, max_arg))
+        .map(|r| crate::conn::check_new_job::<C>(r, max_arg, max_epoch))
         .collect()
 }
 
@@ -202,7 +203,7 @@ impl InsertJobWithId<'_> {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = error)]
 pub(crate) struct InsertError<'a> {
-    pub error_time: i32,
+    pub error_time: i64,
     pub jobid: i64,
     pub message: &'a str,
     pub funcid: i32,
@@ -215,8 +216,8 @@ pub(crate) struct InsertExit {
     pub jobid: i64,
     pub funcid: i32,
     pub status: Option<i16>,
-    pub completion_time: Option<i32>,
-    pub delete_after: Option<i32>,
+    pub completion_time: Option<i64>,
+    pub delete_after: Option<i64>,
 }
 
 /// The lease end of each function: now + grab_for (at least 1 s).
@@ -224,12 +225,15 @@ pub(crate) struct InsertExit {
 pub(crate) fn lease_ends(
     leases: &[schwartz_core::store::Lease],
     now: i64,
-) -> Result<std::collections::HashMap<i32, i32>, OpError> {
+) -> Result<std::collections::HashMap<i32, i64>, OpError> {
     leases
         .iter()
         .map(|l| {
             let t = now.saturating_add(l.grab_for.max(1));
-            Ok((l.funcid.0, crate::conn::col_time(t, "lease end")?))
+            Ok((
+                l.funcid.0,
+                crate::conn::col_time(t, crate::conn::MAX_EPOCH_64, "lease end")?,
+            ))
         })
         .collect()
 }
@@ -238,13 +242,13 @@ pub(crate) fn lease_ends(
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn group_leases(
     rows: &mut [DbJob],
-    until: &std::collections::HashMap<i32, i32>,
-    default_until: i32,
-) -> std::collections::BTreeMap<i32, Vec<i64>> {
-    let mut by_until = std::collections::BTreeMap::<i32, Vec<i64>>::new();
+    until: &std::collections::HashMap<i32, i64>,
+    default_until: i64,
+) -> std::collections::BTreeMap<i64, Vec<i64>> {
+    let mut by_until = std::collections::BTreeMap::<i64, Vec<i64>>::new();
     for r in rows.iter_mut() {
         let t = until.get(&r.funcid).copied().unwrap_or(default_until);
-        r.grabbed_until = t;
+        r.grabbed_until = Epoch(t);
         by_until.entry(t).or_default().push(r.jobid);
     }
     by_until

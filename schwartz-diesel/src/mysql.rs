@@ -73,6 +73,14 @@ impl Dialect for MysqlConnection {
         Ok(room.min(Self::MAX_ARG))
     }
 
+    fn time_columns_64(&mut self) -> QueryResult<bool> {
+        // Catalog queries have no diesel DSL for the schema function.
+        let sql = crate::conn::narrow_time_columns_sql("DATABASE()");
+        let narrow: i64 =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql)).get_result(self)?;
+        Ok(narrow == 0)
+    }
+
     fn setup(&mut self) -> QueryResult<()> {
         // Session settings have no diesel DSL. READ COMMITTED: locking reads see the latest
         // committed rows and take no gap locks (fewer deadlocks with concurrent inserts).
@@ -101,7 +109,7 @@ impl Dialect for MysqlConnection {
 
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
         let max_arg = crate::ops::max_arg(self, ctx)?;
-        let checked = check_all::<Self>(rows, max_arg)?;
+        let checked = check_all::<Self>(rows, max_arg, crate::ops::max_epoch(self, ctx)?)?;
         let (mode, increment) = match ctx.autoinc.get() {
             Some(v) => *v,
             None => {
@@ -148,7 +156,7 @@ impl Dialect for MysqlConnection {
         Ok(ids)
     }
 
-    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
         let fenced = job::table
             .filter(job::grabbed_until.eq(token))
             .filter(job::jobid.eq_any(ids));
@@ -164,10 +172,10 @@ impl Dialect for MysqlConnection {
         Ok(found)
     }
 
-    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+    fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: diesel's DELETE has no LIMIT; MySQL's does.
         diesel::sql_query("DELETE FROM error WHERE error_time < ? LIMIT ?")
-            .bind::<diesel::sql_types::Integer, _>(older_than)
+            .bind::<diesel::sql_types::BigInt, _>(older_than)
             .bind::<BigInt, _>(limit)
             .execute(self)
     }
@@ -256,7 +264,11 @@ impl Dialect for MysqlConnection {
             return Ok(Some(Vec::new()));
         };
         let until = lease_ends(leases, now)?;
-        let default_until = col_time(now.saturating_add(1), "lease end")?;
+        let default_until = col_time(
+            now.saturating_add(1),
+            crate::conn::MAX_EPOCH_64,
+            "lease end",
+        )?;
         let limit = sql_limit(query.limit);
         // Two steps. InnoDB locks every row a locking read examines: when the optimizer
         // sorts (an index on funcid, then filesort by jobid or priority), a plain
@@ -337,8 +349,8 @@ const STATS_STALE_MIN_ROWS: i64 = 1_000;
 fn lease_rows(
     c: &mut MysqlConnection,
     rows: &mut [DbJob],
-    until: &HashMap<i32, i32>,
-    default_until: i32,
+    until: &HashMap<i32, i64>,
+    default_until: i64,
 ) -> Result<(), OpError> {
     for (t, ids) in group_leases(rows, until, default_until) {
         diesel::update(job::table.filter(job::jobid.eq_any(ids)))

@@ -19,7 +19,7 @@ use schwartz_core::store::{
 };
 use schwartz_core::{Error, FuncId, JobId};
 
-use crate::conn::{clamp_time, classify, col_time, CheckedJob, Class, Ctx, OpError, MAX_EPOCH};
+use crate::conn::{clamp_time, classify, col_time, CheckedJob, Class, Ctx, OpError, MAX_EPOCH_64};
 use crate::models::{statement_chunks, InsertJobWithId, ID_CHUNK, INSERT_CHUNK};
 use crate::sql::{ErrorRow, Sql};
 use crate::Backend;
@@ -75,6 +75,23 @@ pub(crate) fn max_arg<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Result<u
     }
     let n = c.max_arg_len()?;
     let _ = ctx.max_arg.set(n);
+    Ok(n)
+}
+
+/// The largest epoch second the store's time columns hold (read once per schema, see
+/// [`Dialect::time_columns_64`](crate::conn::Dialect::time_columns_64)).
+pub(crate) fn max_epoch<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Result<i64, OpError> {
+    use std::sync::atomic::Ordering;
+    let known = ctx.max_epoch.load(Ordering::Relaxed);
+    if known != 0 {
+        return Ok(known);
+    }
+    let n = if c.time_columns_64()? {
+        crate::conn::MAX_EPOCH_64
+    } else {
+        crate::conn::MAX_EPOCH_32
+    };
+    ctx.max_epoch.store(n, Ordering::Relaxed);
     Ok(n)
 }
 
@@ -259,13 +276,9 @@ pub(crate) trait Ops: Sql {
         }
         let mut checked = Vec::with_capacity(claims.len());
         for cl in claims {
-            let until = col_time(cl.lease_until, "lease_until")?;
-            // An `expected` outside the column's range cannot match any row.
-            if let Ok(expected) = i32::try_from(cl.expected) {
-                checked.push((cl.jobid, expected, until));
-            }
+            let until = col_time(cl.lease_until, MAX_EPOCH_64, "lease_until")?;
+            checked.push((cl.jobid, cl.expected, until));
         }
-        let now = clamp_time(now);
         // One claim is one statement: no transaction needed.
         if let [(jobid, expected, until)] = checked[..] {
             let n = self.claim_one(jobid.0, expected, until, now)?;
@@ -284,17 +297,14 @@ pub(crate) trait Ops: Sql {
 
     /// `Store::extend_lease`.
     fn op_extend_lease(&mut self, jobid: JobId, token: i64, until: i64) -> Result<bool, OpError> {
-        let until = col_time(until, "new lease end")?;
-        let Ok(token) = i32::try_from(token) else {
-            return Ok(false);
-        };
+        let until = col_time(until, MAX_EPOCH_64, "new lease end")?;
         Ok(self.set_lease(jobid.0, token, until)? > 0)
     }
 
     /// `Store::reschedule`. A time past what the columns hold is clamped to their largest
     /// (a computed retry far in the future must not leave the job stuck).
-    fn op_reschedule(&mut self, jobid: JobId, run_after: i64) -> Result<bool, OpError> {
-        let run_after = col_time(run_after.min(MAX_EPOCH), "run_after")?;
+    fn op_reschedule(&mut self, ctx: &Ctx, jobid: JobId, run_after: i64) -> Result<bool, OpError> {
+        let run_after = clamp_time(run_after, max_epoch(self, ctx)?);
         if self.set_run_after(jobid.0, run_after)? > 0 {
             return Ok(true);
         }
@@ -323,8 +333,7 @@ pub(crate) trait Ops: Sql {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let rows =
-            self.recent_error_rows(since.map(clamp_time), funcid.map(|f| f.0), sql_limit(limit))?;
+        let rows = self.recent_error_rows(since, funcid.map(|f| f.0), sql_limit(limit))?;
         Ok(rows.into_iter().map(record).collect())
     }
 
@@ -344,8 +353,7 @@ pub(crate) trait Ops: Sql {
         if limit == 0 {
             return Ok(0);
         }
-        let t = clamp_time(older_than);
-        let n = self.write_txn(|c| Ok(c.prune_errors(t, sql_limit(limit))?))?;
+        let n = self.write_txn(|c| Ok(c.prune_errors(older_than, sql_limit(limit))?))?;
         Ok(n as u64)
     }
 
@@ -355,7 +363,6 @@ pub(crate) trait Ops: Sql {
         if limit == 0 {
             return Ok(0);
         }
-        let now = clamp_time(now);
         self.write_txn(|c| {
             let ids = c.expired_exit_ids(now, sql_limit(limit))?;
             let mut n = 0usize;

@@ -47,6 +47,14 @@ impl Dialect for PgConnection {
     // A bytea value is at most 1 GiB, and so is a protocol message; room for the rest.
     const MAX_ARG: usize = (1 << 30) - (1 << 20);
 
+    fn time_columns_64(&mut self) -> QueryResult<bool> {
+        // Catalog queries have no diesel DSL for the schema function.
+        let sql = crate::conn::narrow_time_columns_sql("current_schema()");
+        let narrow: i64 =
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql)).get_result(self)?;
+        Ok(narrow == 0)
+    }
+
     fn setup(&mut self) -> QueryResult<()> {
         // Session settings have no diesel DSL. diesel keeps prepared statements; a generic
         // plan for the claim query (run_after/grabbed_until/LIMIT as parameters) can pick a
@@ -74,7 +82,7 @@ impl Dialect for PgConnection {
 
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
         let max_arg = crate::ops::max_arg(self, ctx)?;
-        let checked = check_all::<Self>(rows, max_arg)?;
+        let checked = check_all::<Self>(rows, max_arg, crate::ops::max_epoch(self, ctx)?)?;
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
@@ -156,7 +164,7 @@ impl Dialect for PgConnection {
         self.batch_execute("NOTIFY schwartz_jobs")
     }
 
-    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
         diesel::delete(
             job::table
                 .filter(job::grabbed_until.eq(token))
@@ -166,13 +174,13 @@ impl Dialect for PgConnection {
         .get_results(self)
     }
 
-    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+    fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: PostgreSQL's DELETE has no LIMIT and `error` has no key; ctid bounds it.
         diesel::sql_query(
             "DELETE FROM error WHERE ctid = ANY(ARRAY(\
              SELECT ctid FROM error WHERE error_time < $1 LIMIT $2))",
         )
-        .bind::<diesel::sql_types::Integer, _>(older_than)
+        .bind::<diesel::sql_types::BigInt, _>(older_than)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(self)
     }
@@ -297,7 +305,11 @@ impl Dialect for PgConnection {
             return Ok(Some(Vec::new()));
         };
         let until = lease_ends(leases, now)?;
-        let default_until = col_time(now.saturating_add(1), "lease end")?;
+        let default_until = col_time(
+            now.saturating_add(1),
+            crate::conn::MAX_EPOCH_64,
+            "lease end",
+        )?;
         let limit = sql_limit(query.limit);
         self.transaction(|c| {
             let base = job::table.select(JOB_COLUMNS).filter(pred);
@@ -342,7 +354,7 @@ const VACUUM_DEAD_FACTOR: f64 = 0.1;
 /// statement of 9 parameters per row, planned anew for every batch). Raw SQL: diesel's
 /// insert DSL has no INSERT ... SELECT FROM unnest(arrays).
 fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Vec<i64>> {
-    use diesel::sql_types::{Array, Binary, Integer, Nullable, SmallInt, Text};
+    use diesel::sql_types::{Array, BigInt, Binary, Integer, Nullable, SmallInt, Text};
     #[derive(diesel::QueryableByName)]
     struct Inserted {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -351,16 +363,16 @@ fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Ve
     let rows: Vec<Inserted> = diesel::sql_query(
         "INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, grabbed_until, \
          priority, coalesce) \
-         SELECT * FROM unnest($1::int4[], $2::bytea[], $3::varchar[], $4::int4[], $5::int4[], \
-         $6::int4[], $7::int2[], $8::varchar[]) \
+         SELECT * FROM unnest($1::int4[], $2::bytea[], $3::varchar[], $4::int8[], $5::int8[], \
+         $6::int8[], $7::int2[], $8::varchar[]) \
          RETURNING jobid",
     )
     .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
     .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|r| r.insert_time).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.run_after).collect::<Vec<_>>())
-    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.grabbed_until).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.insert_time).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.run_after).collect::<Vec<_>>())
+    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.grabbed_until).collect::<Vec<_>>())
     .bind::<Array<Nullable<SmallInt>>, _>(rows.iter().map(|r| r.priority).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.coalesce).collect::<Vec<_>>())
     .load(c)?;
@@ -371,8 +383,8 @@ fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Ve
 fn lease_rows(
     c: &mut PgConnection,
     rows: &mut [DbJob],
-    until: &HashMap<i32, i32>,
-    default_until: i32,
+    until: &HashMap<i32, i64>,
+    default_until: i64,
 ) -> Result<(), OpError> {
     for (t, ids) in group_leases(rows, until, default_until) {
         diesel::update(job::table.filter(job::jobid.eq_any(ids)))

@@ -1,10 +1,10 @@
 //! The one `table!` schema shared by every backend.
 //!
 //! SQL types are chosen so that both our migrations and TheSchwartz's own schema files read
-//! the same way: time columns are `INTEGER` (PostgreSQL's binary protocol would refuse to
-//! read an `INTEGER` column as `BIGINT`; MySQL and SQLite widen or narrow freely, which also
-//! covers MySQL's `UNSIGNED` columns), `priority`/`status` are `SMALLINT`, ids of jobs are
-//! `BIGINT` and function ids `INTEGER`.
+//! the same way: time columns are `BIGINT` (64-bit in our migrations; TheSchwartz's schema
+//! files have `INTEGER`, which MySQL and SQLite widen freely and PostgreSQL sends as 4
+//! bytes, so every time column is read through [`Epoch`], which takes either width),
+//! `priority`/`status` are `SMALLINT`, ids of jobs are `BIGINT` and function ids `INTEGER`.
 
 #![allow(missing_docs)]
 
@@ -23,9 +23,9 @@ diesel::table! {
         funcid -> Integer,
         arg -> Nullable<Binary>,
         uniqkey -> Nullable<Text>,
-        insert_time -> Nullable<Integer>,
-        run_after -> Integer,
-        grabbed_until -> Integer,
+        insert_time -> Nullable<BigInt>,
+        run_after -> BigInt,
+        grabbed_until -> BigInt,
         priority -> Nullable<SmallInt>,
         coalesce -> Nullable<Text>,
     }
@@ -35,7 +35,7 @@ diesel::table! {
     /// `error`: the append-only failure log. It has no primary key in the database;
     /// diesel needs one declared, (jobid, error_time) is only used for that.
     error (jobid, error_time) {
-        error_time -> Integer,
+        error_time -> BigInt,
         jobid -> BigInt,
         message -> Text,
         funcid -> Integer,
@@ -48,9 +48,53 @@ diesel::table! {
         jobid -> BigInt,
         funcid -> Integer,
         status -> Nullable<SmallInt>,
-        completion_time -> Nullable<Integer>,
-        delete_after -> Nullable<Integer>,
+        completion_time -> Nullable<BigInt>,
+        delete_after -> Nullable<BigInt>,
     }
 }
 
 diesel::allow_tables_to_appear_in_same_query!(funcmap, job, error, exitstatus);
+
+/// Epoch seconds read from a time column, whichever width it has: `BIGINT` (our migrations)
+/// or `INTEGER` (TheSchwartz's schema files). Diesel's own `i64` refuses PostgreSQL's 4-byte
+/// `INTEGER` values; writes bind `i64`, which PostgreSQL assigns to an `INTEGER` column
+/// (values past its range are refused before any SQL, see `DieselStore::max_epoch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::deserialize::FromSqlRow)]
+pub(crate) struct Epoch(pub i64);
+
+impl From<Epoch> for i64 {
+    fn from(e: Epoch) -> i64 {
+        e.0
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::pg::Pg> for Epoch {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        match *value.as_bytes() {
+            [a, b, c, d] => Ok(Epoch(i32::from_be_bytes([a, b, c, d]).into())),
+            [a, b, c, d, e, f, g, h] => Ok(Epoch(i64::from_be_bytes([a, b, c, d, e, f, g, h]))),
+            ref other => Err(format!(
+                "a time column sent {} bytes; expected 4 (INTEGER) or 8 (BIGINT)",
+                other.len()
+            )
+            .into()),
+        }
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::mysql::Mysql> for Epoch {
+    fn from_sql(value: diesel::mysql::MysqlValue<'_>) -> diesel::deserialize::Result<Self> {
+        <i64 as diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::mysql::Mysql>>::from_sql(value).map(Epoch)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::sqlite::Sqlite> for Epoch {
+    fn from_sql(
+        value: diesel::sqlite::SqliteValue<'_, '_, '_>,
+    ) -> diesel::deserialize::Result<Self> {
+        <i64 as diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::sqlite::Sqlite>>::from_sql(value).map(Epoch)
+    }
+}

@@ -14,7 +14,7 @@ use schwartz_core::store::JobQuery;
 
 use crate::conn::Dialect;
 use crate::models::{DbJob, InsertError, InsertExit, InsertJobWithId};
-use crate::schema::job;
+use crate::schema::{job, Epoch};
 use crate::Backend;
 
 /// A boxed `WHERE` clause over `job` for the connection type `C`.
@@ -22,10 +22,10 @@ pub(crate) type Pred<C> =
     Box<dyn BoxableExpression<job::table, <C as Connection>::Backend, SqlType = Bool>>;
 
 /// A failure row: (error_time, jobid, message, funcid).
-pub(crate) type ErrorRow = (i32, i64, String, i32);
+pub(crate) type ErrorRow = (Epoch, i64, String, i32);
 
 /// An exit status row: (jobid, funcid, status, completion_time, delete_after).
-pub(crate) type ExitRow = (i64, i32, Option<i16>, Option<i32>, Option<i32>);
+pub(crate) type ExitRow = (i64, i32, Option<i16>, Option<Epoch>, Option<Epoch>);
 
 /// The `WHERE` clause of a job query.
 pub(crate) trait JobFilter: Connection + Sized {
@@ -51,20 +51,20 @@ pub(crate) trait JobWrites: Connection + Sized {
     fn insert_job_values(&mut self, rows: &[InsertJobWithId<'_>]) -> QueryResult<usize>;
     /// `UPDATE job SET grabbed_until = until WHERE jobid AND grabbed_until = expected AND
     /// grabbed_until <= now`.
-    fn claim_one(&mut self, jobid: i64, expected: i32, until: i32, now: i32) -> QueryResult<usize>;
+    fn claim_one(&mut self, jobid: i64, expected: i64, until: i64, now: i64) -> QueryResult<usize>;
     /// Deletes one job if its lease token still matches.
-    fn delete_fenced_one(&mut self, jobid: i64, token: i32) -> QueryResult<usize>;
+    fn delete_fenced_one(&mut self, jobid: i64, token: i64) -> QueryResult<usize>;
     /// Releases one job (grabbed_until = 0, optionally a new run_after) if its token matches.
     fn release_fenced(
         &mut self,
         jobid: i64,
-        token: i32,
-        run_after: Option<i32>,
+        token: i64,
+        run_after: Option<i64>,
     ) -> QueryResult<usize>;
     /// Moves a lease end forward if the token matches.
-    fn set_lease(&mut self, jobid: i64, token: i32, until: i32) -> QueryResult<usize>;
+    fn set_lease(&mut self, jobid: i64, token: i64, until: i64) -> QueryResult<usize>;
     /// Sets run_after and clears the lease, whatever the lease.
-    fn set_run_after(&mut self, jobid: i64, run_after: i32) -> QueryResult<usize>;
+    fn set_run_after(&mut self, jobid: i64, run_after: i64) -> QueryResult<usize>;
 }
 
 /// `funcmap`, `error` and the table counts.
@@ -84,7 +84,7 @@ pub(crate) trait MetaSql: Connection + Sized {
     /// The newest failures, optionally since a time and of one function.
     fn recent_error_rows(
         &mut self,
-        since: Option<i32>,
+        since: Option<i64>,
         funcid: Option<i32>,
         limit: i64,
     ) -> QueryResult<Vec<ErrorRow>>;
@@ -101,9 +101,9 @@ pub(crate) trait ExitSql: Connection + Sized {
     /// The exit status of one job.
     fn exit_row(&mut self, jobid: i64) -> QueryResult<Option<ExitRow>>;
     /// Up to `limit` jobs whose exit status expired before `now`.
-    fn expired_exit_ids(&mut self, now: i32, limit: i64) -> QueryResult<Vec<i64>>;
+    fn expired_exit_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>>;
     /// Deletes those of `ids` whose exit status expired before `now`.
-    fn delete_expired_exits(&mut self, ids: &[i64], now: i32) -> QueryResult<usize>;
+    fn delete_expired_exits(&mut self, ids: &[i64], now: i64) -> QueryResult<usize>;
 }
 
 /// Everything the algorithms need from a backend.
@@ -149,10 +149,10 @@ macro_rules! job_filter {
                 let ids: Vec<i32> = q.funcids.iter().map(|f| f.0).collect();
                 let mut p: Pred<Self> = Box::new(job::funcid.eq_any(ids));
                 if let Some(t) = q.run_after_max {
-                    p = Box::new(p.and(job::run_after.le(clamp_time(t))));
+                    p = Box::new(p.and(job::run_after.le(t)));
                 }
                 if let Some(t) = q.grabbed_until_max {
-                    p = Box::new(p.and(job::grabbed_until.le(clamp_time(t))));
+                    p = Box::new(p.and(job::grabbed_until.le(t)));
                 }
                 if let Some(id) = q.jobid {
                     p = Box::new(p.and(job::jobid.eq(id.0)));
@@ -222,12 +222,12 @@ macro_rules! job_reads {
 /// `job` rows with this id and lease token.
 type Fenced = diesel::dsl::Filter<
     diesel::dsl::Filter<job::table, diesel::dsl::Eq<job::jobid, i64>>,
-    diesel::dsl::Eq<job::grabbed_until, i32>,
+    diesel::dsl::Eq<job::grabbed_until, i64>,
 >;
 
 /// The row of job `id` if its lease token is still `token` (the fence of every write by a
 /// lease holder).
-fn fenced(id: i64, token: i32) -> Fenced {
+fn fenced(id: i64, token: i64) -> Fenced {
     use diesel::{ExpressionMethods, QueryDsl};
     job::table
         .filter(job::jobid.eq(id))
@@ -244,9 +244,9 @@ macro_rules! job_writes {
             fn claim_one(
                 &mut self,
                 id: i64,
-                expected: i32,
-                until: i32,
-                now: i32,
+                expected: i64,
+                until: i64,
+                now: i64,
             ) -> QueryResult<usize> {
                 let target = job::table
                     .filter(job::jobid.eq(id))
@@ -256,15 +256,15 @@ macro_rules! job_writes {
                     .set(job::grabbed_until.eq(until))
                     .execute(self)
             }
-            fn delete_fenced_one(&mut self, id: i64, token: i32) -> QueryResult<usize> {
+            fn delete_fenced_one(&mut self, id: i64, token: i64) -> QueryResult<usize> {
                 let target = fenced(id, token);
                 diesel::delete(target).execute(self)
             }
             fn release_fenced(
                 &mut self,
                 id: i64,
-                token: i32,
-                run_after: Option<i32>,
+                token: i64,
+                run_after: Option<i64>,
             ) -> QueryResult<usize> {
                 let target = fenced(id, token);
                 match run_after {
@@ -276,13 +276,13 @@ macro_rules! job_writes {
                         .execute(self),
                 }
             }
-            fn set_lease(&mut self, id: i64, token: i32, until: i32) -> QueryResult<usize> {
+            fn set_lease(&mut self, id: i64, token: i64, until: i64) -> QueryResult<usize> {
                 let target = fenced(id, token);
                 diesel::update(target)
                     .set(job::grabbed_until.eq(until))
                     .execute(self)
             }
-            fn set_run_after(&mut self, id: i64, run_after: i32) -> QueryResult<usize> {
+            fn set_run_after(&mut self, id: i64, run_after: i64) -> QueryResult<usize> {
                 diesel::update(job::table.filter(job::jobid.eq(id)))
                     .set((job::run_after.eq(run_after), job::grabbed_until.eq(0)))
                     .execute(self)
@@ -325,7 +325,7 @@ macro_rules! meta_sql {
             }
             fn recent_error_rows(
                 &mut self,
-                since: Option<i32>,
+                since: Option<i64>,
                 funcid: Option<i32>,
                 limit: i64,
             ) -> QueryResult<Vec<ErrorRow>> {
@@ -365,11 +365,11 @@ macro_rules! exit_sql {
                 let q = exitstatus::table.filter(exitstatus::jobid.eq(jobid));
                 q.select(EXIT_COLUMNS).first(self).optional()
             }
-            fn expired_exit_ids(&mut self, now: i32, limit: i64) -> QueryResult<Vec<i64>> {
+            fn expired_exit_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
                 let q = exitstatus::table.filter(exitstatus::delete_after.lt(now));
                 q.select(exitstatus::jobid).limit(limit).load(self)
             }
-            fn delete_expired_exits(&mut self, ids: &[i64], now: i32) -> QueryResult<usize> {
+            fn delete_expired_exits(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
                 let target = exitstatus::table
                     .filter(exitstatus::jobid.eq_any(ids))
                     .filter(exitstatus::delete_after.lt(now));
@@ -416,7 +416,7 @@ macro_rules! impl_sql {
             use diesel::sql_types::{Integer, Text};
             use schwartz_core::store::JobOrder;
 
-            use crate::conn::{clamp_time, Dialect};
+            use crate::conn::Dialect;
             use crate::models::{priority_order, JOB_COLUMNS};
             use crate::ops::sql_limit;
             use crate::schema::{error, exitstatus, funcmap};

@@ -58,7 +58,7 @@ impl Dialect for SqliteConnection {
 
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError> {
         let max_arg = crate::ops::max_arg(self, ctx)?;
-        let checked = check_all::<Self>(rows, max_arg)?;
+        let checked = check_all::<Self>(rows, max_arg, crate::ops::max_epoch(self, ctx)?)?;
         let mut ids = Vec::with_capacity(rows.len());
         for (start, end, explicit) in runs(rows) {
             if explicit {
@@ -87,7 +87,7 @@ impl Dialect for SqliteConnection {
         Ok(ids)
     }
 
-    fn delete_fenced(&mut self, token: i32, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
         diesel::delete(
             job::table
                 .filter(job::grabbed_until.eq(token))
@@ -97,13 +97,13 @@ impl Dialect for SqliteConnection {
         .get_results(self)
     }
 
-    fn prune_errors(&mut self, older_than: i32, limit: i64) -> QueryResult<usize> {
+    fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: `error` has no key diesel knows; SQLite's rowid bounds the delete.
         diesel::sql_query(
             "DELETE FROM error WHERE rowid IN \
              (SELECT rowid FROM error WHERE error_time < ? LIMIT ?)",
         )
-        .bind::<diesel::sql_types::Integer, _>(older_than)
+        .bind::<diesel::sql_types::BigInt, _>(older_than)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(self)
     }

@@ -170,6 +170,7 @@ impl DieselStoreBuilder {
             describe: target.describe.clone(),
             backend: target.backend,
             max_arg: OnceLock::new(),
+            max_epoch: std::sync::atomic::AtomicI64::new(0),
             secret: target.secret.clone(),
             message_cap: OnceLock::new(),
             #[cfg(feature = "mysql")]
@@ -249,14 +250,20 @@ impl DieselStore {
         }
     }
 
-    /// The latest time (epoch seconds) a job can be scheduled at: the time columns are
-    /// `INTEGER`, in TheSchwartz's schema files and in this crate's migrations, so this is
-    /// 2038-01-19T03:14:07Z (`i32::MAX`). Inserting a later time is refused with
-    /// [`Error::InvalidInput`] naming this limit; retry and decline times computed by a
-    /// worker (`finish`, `reschedule`) are clamped to it instead, so a job is never left
-    /// stuck.
+    /// The latest time (epoch seconds) a job can be scheduled at, read from the schema once
+    /// (again after a migration): 9999-12-31T23:59:59Z on `BIGINT` time columns (our
+    /// migrations; SQLite), 2038-01-19T03:14:07Z (`i32::MAX`) on the `INTEGER` ones of
+    /// TheSchwartz's PostgreSQL and MySQL schema files. Later times are refused with
+    /// [`Error::InvalidInput`] naming it; retry and decline times (`finish`, `reschedule`)
+    /// are clamped to it. While the database is unreachable, the 64-bit limit.
     pub fn max_epoch(&self) -> i64 {
-        crate::conn::MAX_EPOCH
+        let known = self.ctx.max_epoch.load(Ordering::Relaxed);
+        if known != 0 {
+            return known;
+        }
+        let ctx = &self.ctx;
+        let read: Result<i64> = with_conn!(self, |c| crate::ops::max_epoch(c, ctx));
+        read.unwrap_or(crate::conn::MAX_EPOCH_64)
     }
 
     /// Applies the embedded migrations that are not applied yet; returns their names
@@ -266,6 +273,8 @@ impl DieselStore {
     /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Database`] when a
     /// migration fails.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
+        // The time columns may change width.
+        self.ctx.max_epoch.store(0, Ordering::Relaxed);
         // The schema may change: check the notify trigger again on the next insert.
         self.ctx
             .notify_trigger
@@ -320,6 +329,8 @@ impl DieselStore {
     /// # Errors
     /// As [`DieselStore::run_migrations`].
     pub fn revert_last_migration(&self) -> Result<Option<String>> {
+        // The time columns may change width.
+        self.ctx.max_epoch.store(0, Ordering::Relaxed);
         self.ctx
             .notify_trigger
             .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
@@ -688,7 +699,7 @@ impl Store for DieselStore {
     }
 
     fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {
-        with_conn!(self, |c| c.op_reschedule(jobid, run_after))
+        with_conn!(self, |c| c.op_reschedule(&self.ctx, jobid, run_after))
     }
 
     fn failures(&self, jobid: JobId) -> Result<Vec<FailureRecord>> {

@@ -373,10 +373,18 @@ fn on_upstream_schema(backend: Backend) {
     let Some(db) = new_db(backend) else { return };
     load_upstream_schema(backend, &db.url);
     let store = DieselStore::connect(&db.url).unwrap();
+    // INTEGER time columns end in 2038 (SQLite's INTEGER is 64-bit).
+    let narrow = if backend == Backend::Sqlite {
+        253_402_300_799
+    } else {
+        i64::from(i32::MAX)
+    };
+    assert_eq!(store.max_epoch(), narrow, "{backend}");
     life_cycle(&store, true);
-    // Our migrations adopt the database as it is.
+    // Our migrations adopt the database as it is, with 64-bit time columns.
     let applied = store.run_migrations().unwrap();
     assert_eq!(applied.len(), migration_count(backend), "{backend}");
+    assert_eq!(store.max_epoch(), 253_402_300_799, "{backend}");
     life_cycle_again(&store);
 }
 
@@ -406,11 +414,11 @@ fn on_our_schema(backend: Backend) {
 }
 
 /// How many migrations each backend has: the tables, plus PostgreSQL's notify trigger and
-/// autovacuum settings, and MySQL's (funcid, jobid) index.
+/// autovacuum settings, MySQL's exact-text collation, and 64-bit time columns on both.
 fn migration_count(backend: Backend) -> usize {
     match backend {
-        Backend::Postgres => 3,
-        Backend::Mysql => 3,
+        Backend::Postgres => 4,
+        Backend::Mysql => 4,
         _ => 1,
     }
 }
@@ -436,12 +444,18 @@ fn errors(backend: Backend) {
             "{e}"
         );
     }
+    // 64-bit time columns: past 2038 is fine, past 9999-12-31 is refused, naming the limit.
+    let mut later = job(f, now, None);
+    later.run_after = i64::from(i32::MAX) + 1;
+    assert_eq!(store.insert_jobs(&[later]).unwrap().len(), 1, "{backend}");
+    assert_eq!(store.max_epoch(), 253_402_300_799, "{backend}");
     let mut far = job(f, now, None);
-    far.run_after = i64::from(i32::MAX) + 1;
-    assert!(matches!(
-        store.insert_jobs(&[far]).unwrap_err(),
-        Error::InvalidInput(_)
-    ));
+    far.run_after = store.max_epoch() + 1;
+    let e = store.insert_jobs(&[far]).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidInput(_)) && e.to_string().contains("253402300799"),
+        "{backend}: {e}"
+    );
     assert!(matches!(
         store.funcid("").unwrap_err(),
         Error::InvalidInput(_)

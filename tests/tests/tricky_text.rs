@@ -571,40 +571,17 @@ fn data_errors_do_not_mark_the_store_dead() {
     }
 }
 
-#[test]
-fn retry_times_past_the_schema_limit_are_clamped() {
-    const Y2040: i64 = 2_208_988_800;
-    for db in all_dbs("time") {
-        let s = &*db.store;
-        let max = db.store.max_epoch();
-        let f = s.funcid("time").unwrap();
-        let now = s.server_time().unwrap();
-        if max >= Y2040 {
-            let row = NewJobRow {
-                run_after: Y2040,
-                ..new_row(f, now)
-            };
-            let id = s.insert_jobs(&[row]).unwrap()[0];
-            assert_eq!(
-                s.lookup(id).unwrap().unwrap().run_after,
-                Y2040,
-                "{}",
-                db.name
-            );
-        } else {
-            let row = NewJobRow {
-                run_after: Y2040,
-                ..new_row(f, now)
-            };
-            match s.insert_jobs(&[row]) {
-                Err(Error::InvalidInput(m)) => assert!(m.contains(&max.to_string()), "{m}"),
-                other => panic!("{}: run_after 2040: {other:?}", db.name),
-            }
-        }
-        // A computed retry far in the future never leaves the job stuck.
-        let id = s.insert_jobs(&[new_row(f, now)]).unwrap()[0];
-        let until = now + 60;
-        s.claim(
+/// 2040-01-01T00:00:00Z.
+const Y2040: i64 = 2_208_988_800;
+/// 9999-12-31T23:59:59Z: the latest time on 64-bit time columns.
+const MAX_EPOCH_64: i64 = 253_402_300_799;
+
+/// Claims job `id` and finishes it with a far-future retry and failure time; returns the
+/// row's (grabbed_until, run_after) and the recorded failure time.
+fn retry_far_away(s: &DieselStore, f: FuncId, id: JobId, now: i64) -> (i64, i64, i64) {
+    let until = now + 60;
+    let won = s
+        .claim(
             &[Claim {
                 jobid: id,
                 expected: 0,
@@ -613,80 +590,151 @@ fn retry_times_past_the_schema_limit_are_clamped() {
             now,
         )
         .unwrap();
-        let done = s
-            .finish(&[Finish {
+    assert_eq!(won, vec![id]);
+    let done = s
+        .finish(&[Finish {
+            jobid: id,
+            funcid: f,
+            token: until,
+            failure: Some(FailureRecord {
+                error_time: i64::MAX / 2,
                 jobid: id,
+                message: "far".to_string(),
                 funcid: f,
-                token: until,
-                failure: None,
-                action: FinishAction::Reschedule {
-                    run_after: Some(i64::MAX / 2),
-                },
-            }])
-            .unwrap();
-        assert!(
-            matches!(done[..], [FinishStatus::Done]),
-            "{}: {done:?}",
+            }),
+            action: FinishAction::Reschedule {
+                run_after: Some(i64::MAX / 2),
+            },
+        }])
+        .unwrap();
+    assert!(matches!(done[..], [FinishStatus::Done]), "{done:?}");
+    let row = s.lookup(id).unwrap().unwrap();
+    let failures = s.failures(id).unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    (row.grabbed_until, row.run_after, failures[0].error_time)
+}
+
+/// Inserts a job due in 2040 and checks it reads back, lists and is not due now.
+fn schedule_in_2040(s: &DieselStore, f: FuncId, now: i64, name: &str) {
+    let row = NewJobRow {
+        run_after: Y2040,
+        ..new_row(f, now)
+    };
+    let id = s.insert_jobs(&[row]).unwrap()[0];
+    assert_eq!(s.lookup(id).unwrap().unwrap().run_after, Y2040, "{name}");
+    let listed = s.select_jobs(&query(f, None)).unwrap();
+    assert!(
+        listed.iter().any(|r| r.jobid == id && r.run_after == Y2040),
+        "{name}: {listed:?}"
+    );
+    let due = s
+        .select_jobs(&JobQuery::eligible(vec![f], now, 100))
+        .unwrap();
+    assert!(due.iter().all(|r| r.jobid != id), "{name}: {due:?}");
+}
+
+/// Our migrations have 64-bit time columns on every backend: a job in 2040 is stored,
+/// listed and not due; times past 9999 are refused clearly; computed far-future retry and
+/// failure times are clamped to 9999-12-31.
+#[test]
+fn far_future_times_on_our_migrations() {
+    for db in all_dbs("time") {
+        let s = &*db.store;
+        assert_eq!(db.store.max_epoch(), MAX_EPOCH_64, "{}", db.name);
+        assert_eq!(
+            schwartz_core::store::Store::limits(s).max_epoch,
+            MAX_EPOCH_64,
+            "{}",
             db.name
         );
-        let row = s.lookup(id).unwrap().unwrap();
+        let f = s.funcid("time").unwrap();
+        let now = s.server_time().unwrap();
+        schedule_in_2040(&db.store, f, now, db.name);
+        let row = NewJobRow {
+            run_after: MAX_EPOCH_64 + 1,
+            ..new_row(f, now)
+        };
+        match s.insert_jobs(&[row]) {
+            Err(Error::InvalidInput(m)) => {
+                assert!(m.contains(&MAX_EPOCH_64.to_string()), "{}: {m}", db.name)
+            }
+            other => panic!("{}: run_after past 9999: {other:?}", db.name),
+        }
+        // A computed retry far in the future never leaves the job stuck.
+        let id = s.insert_jobs(&[new_row(f, now)]).unwrap()[0];
         assert_eq!(
-            (row.grabbed_until, row.run_after),
-            (0, max.min(i64::MAX / 2)),
+            retry_far_away(&db.store, f, id, now),
+            (0, MAX_EPOCH_64, MAX_EPOCH_64),
             "{}",
             db.name
         );
     }
 }
 
-/// The same clamping on a database made by TheSchwartz's own schema file (32-bit times).
-#[test]
-fn upstream_schema_reports_its_time_limit_and_clamps() {
+/// Loads TheSchwartz's own schema file for `backend` ("mysql" or "postgres") into `db`.
+fn load_upstream(backend: &str, db: &Db) {
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../schwartz-diesel/tests/upstream/mysql.sql");
+        .join(format!("../schwartz-diesel/tests/upstream/{backend}.sql"));
     let Ok(sql) = std::fs::read_to_string(&schema) else {
         panic!("missing {}", schema.display());
     };
-    let Some(db) = server("mysql", "up", false) else {
-        return;
-    };
-    let mut c = <diesel::mysql::MysqlConnection as diesel::Connection>::establish(
-        &db.url.replacen("mariadb://", "mysql://", 1),
-    )
-    .expect("connect");
-    diesel::connection::SimpleConnection::batch_execute(&mut c, &sql).expect("upstream schema");
-    let s = &*db.store;
-    assert_eq!(
-        db.store.max_epoch(),
-        i64::from(u32::MAX).min(i64::from(i32::MAX))
-    );
-    let f = s.funcid("up").unwrap();
-    let now = s.server_time().unwrap();
-    let id = s.insert_jobs(&[new_row(f, now)]).unwrap()[0];
-    let until = now + 60;
-    s.claim(
-        &[Claim {
-            jobid: id,
-            expected: 0,
-            lease_until: until,
-        }],
-        now,
-    )
-    .unwrap();
-    let done = s
-        .finish(&[Finish {
-            jobid: id,
-            funcid: f,
-            token: until,
-            failure: None,
-            action: FinishAction::Reschedule {
-                run_after: Some(4_102_444_800),
-            },
-        }])
-        .unwrap();
-    assert!(matches!(done[..], [FinishStatus::Done]), "{done:?}");
-    let row = s.lookup(id).unwrap().unwrap();
-    assert_eq!(row.run_after, db.store.max_epoch());
+    use diesel::connection::SimpleConnection;
+    if backend == "postgres" {
+        let mut c =
+            <diesel::pg::PgConnection as diesel::Connection>::establish(&db.url).expect("connect");
+        c.batch_execute(&sql).expect("upstream schema");
+    } else {
+        let mut c = <diesel::mysql::MysqlConnection as diesel::Connection>::establish(
+            &db.url.replacen("mariadb://", "mysql://", 1),
+        )
+        .expect("connect");
+        c.batch_execute(&sql).expect("upstream schema");
+    }
+}
+
+/// A database made by TheSchwartz's own schema file (32-bit `INTEGER` times): a job past
+/// 2038 is refused with an error naming the limit, computed retry and failure times are
+/// clamped to it; once our migrations are applied the same database takes 2040.
+#[test]
+fn upstream_schema_reports_its_time_limit_and_clamps() {
+    for backend in ["postgres", "mysql"] {
+        let Some(db) = server(backend, "up", false) else {
+            continue;
+        };
+        load_upstream(backend, &db);
+        let s = &*db.store;
+        let max = i64::from(i32::MAX);
+        assert_eq!(db.store.max_epoch(), max, "{backend}");
+        assert_eq!(schwartz_core::store::Store::limits(s).max_epoch, max);
+        let f = s.funcid("up").unwrap();
+        let now = s.server_time().unwrap();
+        let row = NewJobRow {
+            run_after: Y2040,
+            ..new_row(f, now)
+        };
+        match s.insert_jobs(&[row]) {
+            Err(e @ Error::InvalidInput(_)) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("2147483647") && m.contains("2038"),
+                    "{backend}: {m}"
+                );
+                assert!(!e.marks_store_dead());
+            }
+            other => panic!("{backend}: run_after 2040: {other:?}"),
+        }
+        let id = s.insert_jobs(&[new_row(f, now)]).unwrap()[0];
+        assert_eq!(
+            retry_far_away(&db.store, f, id, now),
+            (0, max, max),
+            "{backend}"
+        );
+        // Adopted with our migrations: 64-bit from then on, the clamped rows still read.
+        db.store.run_migrations().unwrap();
+        assert_eq!(db.store.max_epoch(), MAX_EPOCH_64, "{backend}");
+        assert_eq!(s.lookup(id).unwrap().unwrap().run_after, max, "{backend}");
+        schedule_in_2040(&db.store, f, now, backend);
+    }
 }
 
 /// `admin` takes `mariadb://` URLs as the store does.
