@@ -80,8 +80,8 @@ pub mod panic;
 mod queued;
 pub mod scoreboard;
 pub mod store;
-pub mod validate;
 mod store_inspect;
+pub mod validate;
 mod worker;
 
 /// Test hooks for the conformance suite and a backend's own tests: a clock shift
