@@ -71,6 +71,7 @@ pub(crate) struct Config {
     pub housekeeping: Housekeeping,
     pub completion_batch: usize,
     pub completion_delay: Duration,
+    pub unavailable_deadline: Duration,
 }
 
 /// Builds a [`WorkerPool`](crate::WorkerPool); a consuming builder ending in
@@ -105,6 +106,7 @@ pub struct WorkerPoolBuilder {
     housekeeping: Housekeeping,
     completion_batch: usize,
     completion_delay: Duration,
+    unavailable_deadline: Duration,
 }
 
 impl WorkerPoolBuilder {
@@ -121,6 +123,7 @@ impl WorkerPoolBuilder {
             housekeeping: Housekeeping::default(),
             completion_batch: 1000,
             completion_delay: Duration::from_millis(20),
+            unavailable_deadline: Duration::from_secs(60),
         }
     }
 
@@ -192,6 +195,16 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// How long [`WorkerPool::run_until_done`](crate::WorkerPool::run_until_done) keeps
+    /// trying while a store is unavailable (default 60 s). A store that cannot be reached
+    /// may still hold due jobs, so finding no job then does not mean done: the pool keeps
+    /// probing it, and returns an error naming the store once it has been unavailable this
+    /// long.
+    pub fn unavailable_deadline(mut self, d: Duration) -> Self {
+        self.unavailable_deadline = d;
+        self
+    }
+
     /// Checks the settings (see [`WorkerPoolBuilder::build`]).
     pub(crate) fn resolve(self) -> Result<(Client, Config)> {
         let threads = match self.threads {
@@ -236,6 +249,7 @@ impl WorkerPoolBuilder {
             housekeeping: self.housekeeping,
             completion_batch: self.completion_batch,
             completion_delay: self.completion_delay,
+            unavailable_deadline: self.unavailable_deadline,
         };
         Ok((self.client, config))
     }
