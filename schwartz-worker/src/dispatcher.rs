@@ -43,7 +43,7 @@
 //! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
 //!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
 //!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
-//!    `threads × 2`, at most the batch size). An empty grab → `exhausted`, next poll after
+//!    `threads × 2`, at most the batch size and the configured prefetch bound). An empty grab → `exhausted`, next poll after
 //!    the poll interval ([`WAKE_RECHECK`] after a wake-up: the job that woke us may not be
 //!    due yet by this client's clock); a partial grab → recheck after
 //!    [`PARTIAL_RECHECK`]; an error → back off exponentially from 100 ms.
@@ -335,7 +335,7 @@ impl<'a> Dispatcher<'a> {
         if let Some((at, _)) = self.last_grab {
             if at.elapsed() < FAST {
                 let grown = (self.prefetch * 2).max(self.config.threads * 2);
-                self.prefetch = grown.min(self.config.batch_size);
+                self.prefetch = grown.min(self.config.batch_size).min(self.config.prefetch);
             }
         }
     }
