@@ -89,7 +89,12 @@ impl WorkerThread {
             guard.busy = true;
             let mut new_work = false;
             let mut unstarted = Vec::new();
-            for d in chunk {
+            // The chunk waits where the shutdown can release it (see `lifecycle.rs`).
+            *lock(&self.shared.pending[self.index]) = chunk.into();
+            loop {
+                let Some(d) = lock(&self.shared.pending[self.index]).pop_front() else {
+                    break;
+                };
                 if self.shared.stopping() {
                     unstarted.push(d.job);
                     continue;
