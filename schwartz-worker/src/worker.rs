@@ -13,6 +13,7 @@ use schwartz_core::{Client, WorkOutcome};
 
 use crate::completer::{count, write_outcomes, Handed};
 use crate::dispatcher::{release, Dispatched, Event};
+use crate::housekeeper::{extend_after, lease_start};
 use crate::shared::{lock, Running, Shared, Stats};
 
 /// Collects the outcomes of one chunk for the completer (the batched writer).
@@ -116,9 +117,19 @@ impl WorkerThread {
         let job = d.job;
         let jobid = job.jobid();
         if self.track_leases {
+            let grab_for = job.grab_for();
+            let mut lease_from = lease_start(&job, grab_for);
+            if lease_from.elapsed() >= extend_after(grab_for) {
+                // A short lease may be nearly over already (whole-second tokens): extend it
+                // before the job starts rather than at the housekeeper's next tick.
+                match job.extend_lease(grab_for) {
+                    Ok(()) => lease_from = lease_start(&job, grab_for),
+                    Err(e) => log::warn!("job {jobid}: extending its lease failed: {e}"),
+                }
+            }
             *lock(&self.shared.slots[self.index]) = Some(Running {
                 job: job.clone(),
-                lease_from: d.grabbed_at,
+                lease_from,
             });
         }
         let before = collect.0.borrow().len();
