@@ -11,7 +11,7 @@ use schwartz_core::outcome::{Outcome, OutcomeWriter};
 use schwartz_core::scoreboard::Scoreboard;
 use schwartz_core::{Client, WorkOutcome};
 
-use crate::completer::{count, write_outcomes, Handed};
+use crate::completer::{count, give_up, write_outcomes, Handed};
 use crate::dispatcher::{release, Dispatched, Event};
 use crate::housekeeper::{extend_after, lease_start};
 use crate::shared::{lock, Running, Shared, Stats};
@@ -181,7 +181,8 @@ impl WorkerThread {
             self.shared.unwritten.fetch_add(1, Ordering::SeqCst);
         }
         if let Err(e) = self.done.send(handed) {
-            write_outcomes(&self.shared, e.into_inner().outcomes);
+            let again = write_outcomes(&self.shared, e.into_inner().outcomes);
+            give_up(&self.shared.stats, again);
             if new_work {
                 self.shared.unwritten.fetch_sub(1, Ordering::SeqCst);
                 self.shared.wake();
