@@ -42,25 +42,21 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-}
-
-/// Skips loudly, or fails under `CI=true`.
-pub(crate) fn skip(test: &str, reason: &str) {
-    assert!(
-        !in_ci(),
-        "{test}: CI=true and a requirement is missing: {reason}"
-    );
-    eprintln!("\nSKIPPED: {test}: {reason}\n");
-}
-
-/// Starts a private server, or skips (returns `None`).
+/// Starts a private server, or skips (returns `None`): when `SCHWARTZ_BACKENDS` leaves its
+/// backend out, or (failing under `CI=true`) when it cannot be started.
 pub(crate) fn private(test: &str, kind: servers::Kind) -> Option<servers::Server> {
+    let backend = match kind {
+        servers::Kind::Postgres => "postgres",
+        servers::Kind::Mariadb => "mysql",
+    };
+    if !schwartz_testkit::env::backend_selected(backend) {
+        eprintln!("\nSKIPPED: {test}: SCHWARTZ_BACKENDS leaves out {backend}\n");
+        return None;
+    }
     match servers::Server::start(kind) {
         Ok(s) => Some(s),
         Err(e) => {
-            skip(test, &format!("private {} server: {e}", kind.name()));
+            schwartz_testkit::env::skip(test, &format!("private {} server: {e}", kind.name()));
             None
         }
     }
