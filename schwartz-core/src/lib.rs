@@ -59,7 +59,7 @@
 //! ## Modules for backend authors and tests
 //!
 //! - [`store`]: the [`Store`](store::Store) contract and its row, query and finish types;
-//! - [`panic`]: catching panics and calling user hooks under a guard;
+//! - [`panic`](mod@panic): catching panics and calling user hooks under a guard;
 //! - `testing` (feature `testing`): a clock shift and the grab protocol's test hooks.
 //!
 //! ## Logging
