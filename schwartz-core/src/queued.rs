@@ -275,20 +275,41 @@ impl QueuedJob {
             .map(|id| JobHandle::new(hash.store().clone(), id))
             .collect())
     }
-    /// Extends the lease to now + `by`; the new lease end becomes the token.
+    /// Extends the lease to at least now + `by` (rounded up to the next whole second); the
+    /// new lease end becomes the token. The token always advances, by a second at least:
+    /// an extension that wrote the same token again would count as done while extending
+    /// nothing (with short leases, within the second of the grab).
     ///
     /// # Errors
     /// `LeaseLost`, or the store's error.
     pub fn extend_lease(&self, by: Duration) -> Result<()> {
         let _w = lock(&self.inner.write_lock);
-        let now = self.now()?;
-        let new_until = now.saturating_add(ceil_secs(by));
+        let now_ms = self.inner.ctx.now_ms_of(self.inner.store_idx)?;
+        let by_ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX).max(1000);
         let token = self.token();
+        let new_until = now_ms
+            .saturating_add(by_ms)
+            .saturating_add(999)
+            .div_euclid(1000)
+            .max(token.saturating_add(1));
         if self.store().extend_lease(self.jobid(), token, new_until)? {
             self.state().token = new_until;
             Ok(())
         } else {
             Err(self.lease_lost(token))
+        }
+    }
+    /// How much of the lease is left, by the client's estimate of the store's clock (zero
+    /// when it has run out or the clock cannot be read). A lease ends when the store's
+    /// clock reaches the token (whole seconds), so right after a grab it may be up to a
+    /// second shorter than `grab_for`.
+    pub fn lease_remaining(&self) -> Duration {
+        match self.inner.ctx.now_ms_of(self.inner.store_idx) {
+            Ok(now_ms) => {
+                let left = self.token().saturating_mul(1000).saturating_sub(now_ms);
+                Duration::from_millis(u64::try_from(left).unwrap_or(0))
+            }
+            Err(_) => Duration::ZERO,
         }
     }
     /// Makes this job the current job of the calling thread: failures of the running

@@ -9,6 +9,7 @@ use diesel::Connection;
 use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow};
 use schwartz_core::Error;
 
+use crate::watchdog::Socket;
 use crate::Backend;
 
 /// The error type inside one store operation.
@@ -264,6 +265,8 @@ pub(crate) struct Conn<C> {
     pub broken: bool,
     /// When it was established or last checked, on the store's birth counter.
     pub born: u64,
+    /// Its TCP socket, for the call watchdog (see `watchdog.rs`); `None` when not found.
+    pub socket: Option<Socket>,
 }
 
 /// The r2d2 manager: establishes connections and tunes them per backend.
@@ -271,6 +274,8 @@ pub(crate) struct Manager<C> {
     url: String,
     secret: Option<String>,
     births: Arc<AtomicU64>,
+    /// SQLite's busy timeout (the store's call timeout).
+    busy_timeout: Option<std::time::Duration>,
     _conn: PhantomData<fn() -> C>,
 }
 
@@ -286,8 +291,15 @@ impl<C> Manager<C> {
             url,
             secret,
             births,
+            busy_timeout: None,
             _conn: PhantomData,
         }
+    }
+
+    /// SQLite: how long a statement waits for another connection's lock.
+    pub fn busy_timeout(mut self, d: std::time::Duration) -> Self {
+        self.busy_timeout = Some(d);
+        self
     }
 }
 
@@ -316,10 +328,33 @@ impl<C: Dialect> r2d2::ManageConnection for Manager<C> {
         inner
             .setup()
             .map_err(|e| ConnectError(scrub(e.to_string())))?;
+        if let (crate::Backend::Sqlite, Some(d)) = (C::BACKEND, self.busy_timeout) {
+            inner
+                .batch_execute(&format!("PRAGMA busy_timeout = {}", d.as_millis().max(1)))
+                .map_err(|e| ConnectError(scrub(e.to_string())))?;
+        }
+        let socket = match inner.client_port() {
+            Ok(Some(port)) => Socket::find(port, None),
+            Ok(None) => None,
+            Err(e) => {
+                log::debug!(
+                    "no client port for the call watchdog: {}",
+                    scrub(e.to_string())
+                );
+                None
+            }
+        };
+        if socket.is_none() && C::BACKEND != crate::Backend::Sqlite {
+            log::debug!(
+                "new {} connection: not watched (no TCP socket found)",
+                C::BACKEND
+            );
+        }
         Ok(Conn {
             inner,
             broken: false,
             born: self.births.fetch_add(1, Ordering::Relaxed) + 1,
+            socket,
         })
     }
 
@@ -356,6 +391,12 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
 
     /// Per-connection settings, run once after connecting.
     fn setup(&mut self) -> diesel::QueryResult<()>;
+
+    /// The local TCP port of this connection as the server sees it (`None` over a Unix
+    /// socket or for SQLite): finds the socket the call watchdog shuts down.
+    fn client_port(&mut self) -> diesel::QueryResult<Option<u16>> {
+        Ok(None)
+    }
 
     /// The server's clock, epoch seconds.
     fn server_time(&mut self) -> diesel::QueryResult<i64>;

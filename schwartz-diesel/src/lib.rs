@@ -79,6 +79,7 @@
 
 #[cfg(feature = "testing")]
 pub mod admin;
+mod builder;
 mod conn;
 mod finish;
 mod inspect;
@@ -88,6 +89,7 @@ mod schema;
 mod sql;
 mod store;
 mod url;
+mod watchdog;
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -96,7 +98,8 @@ mod pg;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use store::{DieselStore, DieselStoreBuilder};
+pub use builder::DieselStoreBuilder;
+pub use store::DieselStore;
 
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};

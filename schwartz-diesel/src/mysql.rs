@@ -87,6 +87,17 @@ impl Dialect for MysqlConnection {
         self.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
     }
 
+    fn client_port(&mut self) -> QueryResult<Option<u16>> {
+        // The call watchdog's socket lookup (conn.rs): `host` is "address:port" over TCP,
+        // "localhost" over a Unix socket.
+        let host: Option<String> =
+            diesel::select(sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+                "(SELECT host FROM information_schema.processlist WHERE id = CONNECTION_ID())",
+            ))
+            .get_result(self)?;
+        Ok(host.and_then(|h| h.rsplit_once(':').and_then(|(_, p)| p.parse().ok())))
+    }
+
     fn server_time(&mut self) -> QueryResult<i64> {
         diesel::select(unix_timestamp()).get_result(self)
     }

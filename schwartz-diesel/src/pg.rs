@@ -62,6 +62,15 @@ impl Dialect for PgConnection {
         self.batch_execute("SET plan_cache_mode = force_custom_plan")
     }
 
+    fn client_port(&mut self) -> QueryResult<Option<u16>> {
+        // The call watchdog's socket lookup (conn.rs): NULL over a Unix socket.
+        let port: Option<i32> = diesel::select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Integer>,
+        >("inet_client_port()"))
+        .get_result(self)?;
+        Ok(port.and_then(|p| u16::try_from(p).ok()))
+    }
+
     fn server_time(&mut self) -> QueryResult<i64> {
         // now() is CURRENT_TIMESTAMP: the server's clock.
         let secs: f64 = diesel::select(date_part("epoch", diesel::dsl::now)).get_result(self)?;

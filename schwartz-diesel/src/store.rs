@@ -1,7 +1,7 @@
-//! `DieselStore`: the pools, the builder and the `Store` implementation.
+//! `DieselStore`: the pools and the `Store` implementation (the builder is in `builder.rs`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::r2d2::R2D2Connection;
@@ -12,13 +12,15 @@ use schwartz_core::store::{
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
+use crate::builder::DieselStoreBuilder;
 use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError, NOTIFY_UNKNOWN};
 use crate::ops::Ops;
 use crate::url::Target;
+use crate::watchdog::Watchdog;
 use crate::Backend;
 
 /// One pool per backend type.
-enum Pools {
+pub(crate) enum Pools {
     #[cfg(feature = "sqlite")]
     Sqlite(r2d2::Pool<Manager<diesel::sqlite::SqliteConnection>>),
     #[cfg(feature = "postgres")]
@@ -66,14 +68,16 @@ const MAX_RETRIES: u32 = 40;
 /// Build one with [`DieselStore::connect`] or [`DieselStore::builder`]; use it as
 /// `Arc<dyn Store>`.
 pub struct DieselStore {
-    pools: Pools,
-    ctx: Ctx,
-    target: Target,
+    pub(crate) pools: Pools,
+    pub(crate) ctx: Ctx,
+    pub(crate) target: Target,
     /// Counts connections established (and re-checked); shared with the pool's manager.
-    births: Arc<AtomicU64>,
+    pub(crate) births: Arc<AtomicU64>,
     /// After a connection failed, connections born before this are pinged before reuse
     /// (a restarted server leaves every idle connection dead).
-    suspect_below: AtomicU64,
+    pub(crate) suspect_below: AtomicU64,
+    /// Bounds each call (see `watchdog.rs`).
+    pub(crate) watchdog: Watchdog,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -81,113 +85,6 @@ impl std::fmt::Debug for DieselStore {
         f.debug_struct("DieselStore")
             .field("store", &self.ctx.describe)
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures a [`DieselStore`]: pool size and connection timeout.
-#[derive(Debug, Clone)]
-pub struct DieselStoreBuilder {
-    url: String,
-    pool_size: Option<u32>,
-    connection_timeout: Duration,
-}
-
-impl DieselStoreBuilder {
-    /// The most connections the pool opens (default 8; an in-memory SQLite database always
-    /// uses 1). At least 1.
-    pub fn pool_size(mut self, n: u32) -> Self {
-        self.pool_size = Some(n.max(1));
-        self
-    }
-
-    /// How long an operation waits for a connection before it reports
-    /// [`Error::Unavailable`] (default 5 s).
-    pub fn connection_timeout(mut self, d: Duration) -> Self {
-        self.connection_timeout = d;
-        self
-    }
-
-    /// Builds the store. No connection is made yet.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for an unknown URL scheme, a backend whose Cargo feature is
-    /// off, or a SQLite path whose directory does not exist.
-    pub fn build(self) -> Result<DieselStore> {
-        let target = crate::url::parse(&self.url)?;
-        let size = if target.memory {
-            1
-        } else {
-            self.pool_size.unwrap_or(8)
-        };
-        let timeout = if self.connection_timeout.is_zero() {
-            Duration::from_millis(1)
-        } else {
-            self.connection_timeout
-        };
-        let births = Arc::new(AtomicU64::new(0));
-        fn pool<C: crate::conn::Dialect>(
-            target: &Target,
-            size: u32,
-            timeout: Duration,
-            births: &Arc<AtomicU64>,
-        ) -> r2d2::Pool<Manager<C>> {
-            let builder = r2d2::Pool::builder()
-                .max_size(size)
-                .min_idle(Some(0))
-                .connection_timeout(timeout)
-                // Broken connections are flagged after a failed operation instead of a
-                // round trip on every check-out.
-                .test_on_check_out(false)
-                .error_handler(Box::new(r2d2::NopErrorHandler));
-            // An in-memory database lives as long as its one connection.
-            let builder = if target.memory {
-                builder.idle_timeout(None).max_lifetime(None)
-            } else {
-                builder
-            };
-            builder.build_unchecked(Manager::new(
-                target.connect.clone(),
-                target.secret.clone(),
-                Arc::clone(births),
-            ))
-        }
-        let pools = match target.backend {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite => Pools::Sqlite(pool(&target, size, timeout, &births)),
-            #[cfg(feature = "postgres")]
-            Backend::Postgres => Pools::Pg(pool(&target, size, timeout, &births)),
-            #[cfg(feature = "mysql")]
-            Backend::Mysql => Pools::Mysql(pool(&target, size, timeout, &births)),
-            #[allow(unreachable_patterns)]
-            other => {
-                let _ = (size, timeout);
-                return Err(Error::InvalidInput(format!(
-                    "the {other} backend needs the `{other}` feature of schwartz-diesel"
-                )));
-            }
-        };
-        let ctx = Ctx {
-            describe: target.describe.clone(),
-            backend: target.backend,
-            max_arg: OnceLock::new(),
-            max_epoch: std::sync::atomic::AtomicI64::new(0),
-            secret: target.secret.clone(),
-            message_cap: OnceLock::new(),
-            #[cfg(feature = "mysql")]
-            autoinc: OnceLock::new(),
-            skip_locked: OnceLock::new(),
-            notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
-            bulk_rows: AtomicU64::new(0),
-            finished_rows: AtomicU64::new(0),
-            vacuuming: Arc::new(AtomicBool::new(false)),
-        };
-        Ok(DieselStore {
-            pools,
-            ctx,
-            target,
-            births,
-            suspect_below: AtomicU64::new(0),
-        })
     }
 }
 
@@ -202,11 +99,7 @@ impl DieselStore {
 
     /// A builder for `url`.
     pub fn builder(url: &str) -> DieselStoreBuilder {
-        DieselStoreBuilder {
-            url: url.to_string(),
-            pool_size: None,
-            connection_timeout: Duration::from_secs(5),
-        }
+        DieselStoreBuilder::new(url)
     }
 
     /// The backend this store talks to.
@@ -456,6 +349,7 @@ impl DieselStore {
         let mut stale = 0u32;
         loop {
             let mut conn = self.checkout(pool)?;
+            let watch = self.watchdog.watch(conn.socket.as_ref());
             if conn.born < self.suspect_below.load(Ordering::Relaxed) {
                 if conn.inner.ping().is_err() && stale <= pool.max_size() {
                     conn.broken = true;
@@ -465,6 +359,7 @@ impl DieselStore {
                 conn.born = self.births.fetch_add(1, Ordering::Relaxed) + 1;
             }
             let result = f(&mut conn.inner);
+            drop(watch);
             if result.is_err() && conn.inner.is_broken() {
                 conn.broken = true;
             }

@@ -11,6 +11,11 @@ use schwartz_core::Epoch;
 pub trait Clock: Send + Sync + Debug {
     /// The current time, in epoch seconds.
     fn now(&self) -> Epoch;
+
+    /// The current time, in epoch milliseconds (default: [`Clock::now`] in milliseconds).
+    fn now_ms(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The system clock (the default).
@@ -23,6 +28,13 @@ impl Clock for SystemClock {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
             // A system clock set before 1970.
             Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
         }
     }
 }

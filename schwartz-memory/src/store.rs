@@ -185,6 +185,11 @@ impl Store for MemoryStore {
         Ok(self.clock.now())
     }
 
+    fn server_time_ms(&self) -> Result<i64> {
+        self.connect()?;
+        Ok(self.clock.now_ms())
+    }
+
     fn funcmap(&self) -> Result<Vec<FuncMap>> {
         Ok(self.tables()?.funcmap())
     }

@@ -71,6 +71,8 @@ pub(crate) struct Config {
     pub housekeeping: Housekeeping,
     pub completion_batch: usize,
     pub completion_delay: Duration,
+    pub unavailable_deadline: Duration,
+    pub prefetch: usize,
 }
 
 /// Builds a [`WorkerPool`](crate::WorkerPool); a consuming builder ending in
@@ -105,6 +107,8 @@ pub struct WorkerPoolBuilder {
     housekeeping: Housekeeping,
     completion_batch: usize,
     completion_delay: Duration,
+    unavailable_deadline: Duration,
+    prefetch: Option<usize>,
 }
 
 impl WorkerPoolBuilder {
@@ -121,6 +125,8 @@ impl WorkerPoolBuilder {
             housekeeping: Housekeeping::default(),
             completion_batch: 1000,
             completion_delay: Duration::from_millis(20),
+            unavailable_deadline: Duration::from_secs(60),
+            prefetch: None,
         }
     }
 
@@ -192,6 +198,28 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// The most jobs grabbed ahead of idle workers (default: twice the thread count).
+    ///
+    /// Grabbing ahead saves store round trips when jobs are short, but every job grabbed
+    /// ahead is leased to this process: if it is killed, those jobs wait for their lease
+    /// (`grab_for`, an hour by default) before another worker may run them. With the
+    /// default, a killed process strands at most its running jobs plus twice as many. `0`
+    /// grabs only for idle workers; a larger bound helps only very short jobs.
+    pub fn prefetch(mut self, n: usize) -> Self {
+        self.prefetch = Some(n);
+        self
+    }
+
+    /// How long [`WorkerPool::run_until_done`](crate::WorkerPool::run_until_done) keeps
+    /// trying while a store is unavailable (default 60 s). A store that cannot be reached
+    /// may still hold due jobs, so finding no job then does not mean done: the pool keeps
+    /// probing it, and returns an error naming the store once it has been unavailable this
+    /// long.
+    pub fn unavailable_deadline(mut self, d: Duration) -> Self {
+        self.unavailable_deadline = d;
+        self
+    }
+
     /// Checks the settings (see [`WorkerPoolBuilder::build`]).
     pub(crate) fn resolve(self) -> Result<(Client, Config)> {
         let threads = match self.threads {
@@ -236,6 +264,8 @@ impl WorkerPoolBuilder {
             housekeeping: self.housekeeping,
             completion_batch: self.completion_batch,
             completion_delay: self.completion_delay,
+            unavailable_deadline: self.unavailable_deadline,
+            prefetch: self.prefetch.unwrap_or(threads.saturating_mul(2)),
         };
         Ok((self.client, config))
     }

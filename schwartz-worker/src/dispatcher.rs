@@ -35,13 +35,15 @@
 //!    blocking (`busy + 1`). Chunks are one job unless the pool grabs ahead; then
 //!    `prefetch / (threads × 4)` jobs, at most [`MAX_CHUNK`].
 //! 5. **Done?** (`run_until_done` only, nothing running, buffered or awaiting its write):
-//!    `exhausted && exhausted_idle` → end with `Done`; [`MAX_GRAB_ERRORS`] failed grabs in
+//!    `exhausted && exhausted_idle` → end with `Done`, unless the client has a store marked
+//!    dead (it may hold due jobs): then keep polling, and end with `StoreFailed`
+//!    (`Unavailable`) once one has been dead for `unavailable_deadline`; [`MAX_GRAB_ERRORS`] failed grabs in
 //!    a row → end with `StoreFailed`; exhausted by a grab made while jobs ran → grab once
 //!    more to confirm.
 //! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
 //!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
 //!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
-//!    `threads × 2`, at most the batch size). An empty grab → `exhausted`, next poll after
+//!    `threads × 2`, at most the batch size and the configured prefetch bound). An empty grab → `exhausted`, next poll after
 //!    the poll interval ([`WAKE_RECHECK`] after a wake-up: the job that woke us may not be
 //!    due yet by this client's clock); a partial grab → recheck after
 //!    [`PARTIAL_RECHECK`]; an error → back off exponentially from 100 ms.
@@ -132,6 +134,8 @@ pub(crate) struct Dispatcher<'a> {
     last_error: Option<schwartz_core::Error>,
     /// The next grab follows a wake-up.
     woken: bool,
+    /// Since when a store has been unavailable while no job was found (run_until_done).
+    unavailable_since: Option<Instant>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -163,6 +167,7 @@ impl<'a> Dispatcher<'a> {
             grab_errors: 0,
             last_error: None,
             woken: false,
+            unavailable_since: None,
         }
     }
 
@@ -205,7 +210,15 @@ impl<'a> Dispatcher<'a> {
                 && !self.retries_unwritten()
             {
                 if self.exhausted && self.exhausted_idle {
-                    return Stopped::Done;
+                    match self.unavailable_store() {
+                        None => return Stopped::Done,
+                        Some(e) => {
+                            let since = *self.unavailable_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() >= self.config.unavailable_deadline {
+                                return Stopped::StoreFailed(e);
+                            }
+                        }
+                    }
                 }
                 if self.grab_errors >= MAX_GRAB_ERRORS {
                     if let Some(e) = self.last_error.take() {
@@ -224,6 +237,31 @@ impl<'a> Dispatcher<'a> {
             }
             self.wait();
         }
+    }
+
+    /// A store the client has marked dead (it may hold due jobs), as the error
+    /// run_until_done returns once the deadline has passed; `None` when all are alive.
+    fn unavailable_store(&mut self) -> Option<schwartz_core::Error> {
+        let dead = self
+            .client
+            .store_hashes()
+            .into_iter()
+            .find(|h| self.client.is_dead(h));
+        let Some(hash) = dead else {
+            self.unavailable_since = None;
+            return None;
+        };
+        let store = self
+            .client
+            .store(&hash)
+            .map_or_else(|| hash.to_string(), |s| s.describe());
+        Some(schwartz_core::Error::Unavailable {
+            store,
+            message: format!(
+                "still unavailable after {:?}; due jobs may remain there",
+                self.config.unavailable_deadline
+            ),
+        })
     }
 
     /// Jobs the dispatcher wants to hold (buffered or about to be handed out).
@@ -297,7 +335,7 @@ impl<'a> Dispatcher<'a> {
         if let Some((at, _)) = self.last_grab {
             if at.elapsed() < FAST {
                 let grown = (self.prefetch * 2).max(self.config.threads * 2);
-                self.prefetch = grown.min(self.config.batch_size);
+                self.prefetch = grown.min(self.config.batch_size).min(self.config.prefetch);
             }
         }
     }

@@ -83,7 +83,7 @@ impl Housekeeper {
             let jobid = running.job.jobid();
             match running.job.extend_lease(grab_for) {
                 Ok(()) => {
-                    running.lease_from = Instant::now();
+                    running.lease_from = lease_start(&running.job, grab_for);
                     log::debug!("job {jobid}: lease extended by {grab_for:?}");
                 }
                 Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
@@ -97,10 +97,23 @@ impl Housekeeper {
     }
 }
 
+/// Where a lease of exactly `grab_for` would have started, given what is left of the job's
+/// lease by the store's clock: the next extension is due `extend_after(grab_for)` after it.
+/// (Whole-second tokens make a lease up to a second shorter or longer than `grab_for`.)
+pub(crate) fn lease_start(job: &schwartz_core::QueuedJob, grab_for: Duration) -> Instant {
+    let now = Instant::now();
+    let left = job.lease_remaining();
+    if left >= grab_for {
+        now.checked_add(left - grab_for).unwrap_or(now)
+    } else {
+        now.checked_sub(grab_for - left).unwrap_or(now)
+    }
+}
+
 /// When a running job's lease gets extended: at half its length, and early enough that
 /// the store's whole-second clock (a lease may really be up to a second shorter than
 /// `grab_for`) and the housekeeper's tick cannot let it expire first.
-fn extend_after(grab_for: Duration) -> Duration {
+pub(crate) fn extend_after(grab_for: Duration) -> Duration {
     (grab_for / 2)
         .min(grab_for.saturating_sub(Duration::from_millis(1500)))
         .max(grab_for / 4)

@@ -1,7 +1,8 @@
 //! The pool's life: starting its threads (every worker built before any is spawned),
 //! running the dispatcher on the calling thread, and the shutdown sequence (stop
-//! grabbing, give back unstarted jobs, wait up to the grace period for running ones,
-//! write the outcomes still pending, join).
+//! grabbing, give back unstarted jobs, wait up to the grace period for running ones, give
+//! back the rest of the chunks of threads still busy, write the outcomes still pending,
+//! join).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -13,11 +14,11 @@ use schwartz_core::Client;
 
 use crate::completer::{Completer, Handed};
 use crate::config::{Config, Housekeeping, LeaseExtension, Notifications};
-use crate::dispatcher::{Dispatched, Dispatcher, Event, Stopped};
+use crate::dispatcher::{release, Dispatched, Dispatcher, Event, Stopped};
 use crate::error::{Error, Result};
 use crate::housekeeper::Housekeeper;
 use crate::listener::Listener;
-use crate::shared::{Mode, Shared};
+use crate::shared::{lock, Mode, Shared};
 use crate::summary::PoolSummary;
 use crate::worker::WorkerThread;
 
@@ -86,6 +87,15 @@ pub(crate) fn run_pool(
         Err(_) => threads.workers.len(),
     };
     let abandoned = stop_workers(&config, &mut threads, &event_rx, alive);
+    if abandoned > 0 {
+        // Threads still running a job past the grace period: release the rest of their
+        // chunks now, or they stay leased until those jobs end (or for `grab_for` if the
+        // process exits first).
+        let unstarted: Vec<_> = (shared.pending.iter())
+            .flat_map(|p| lock(p).drain(..).map(|d| d.job).collect::<Vec<_>>())
+            .collect();
+        release(&client, &shared.stats, unstarted);
+    }
     if let Some((stop, handle)) = threads.completer.take() {
         drop(stop);
         join(handle, "completer");

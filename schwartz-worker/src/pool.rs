@@ -97,9 +97,14 @@ impl WorkerPool {
     /// `run_after` lies in the future do not count as left, as with
     /// [`Client::work_until_done`].
     ///
+    /// A store that is unavailable may still hold due jobs, so it never ends with `Ok`
+    /// while one is: it keeps probing the store (see
+    /// [`WorkerPoolBuilder::unavailable_deadline`](crate::WorkerPoolBuilder::unavailable_deadline)).
+    ///
     /// # Errors
-    /// As [`WorkerPool::run`], and a store error when grabbing failed three times in a row
-    /// while no job was running.
+    /// As [`WorkerPool::run`]; a store error when grabbing failed three times in a row
+    /// while no job was running; [`schwartz_core::Error::Unavailable`] naming the store
+    /// when a store stayed unavailable past the deadline while no job was found elsewhere.
     pub fn run_until_done(self) -> Result<PoolSummary> {
         run_pool(self.client, self.config, self.shared, Mode::UntilDone)
     }

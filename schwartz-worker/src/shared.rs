@@ -1,6 +1,8 @@
 //! State shared by the pool's threads and its handles: the stop flag, the dispatcher's
-//! wake-up channel, the counters and one slot per worker thread.
+//! wake-up channel, the counters, and one slot and one queue of pending jobs per worker
+//! thread.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use schwartz_core::{QueuedJob, StopSignal};
 
+use crate::dispatcher::Dispatched;
 use crate::summary::PoolSummary;
 
 /// When the dispatcher stops on its own.
@@ -77,6 +80,9 @@ pub(crate) struct Shared {
     pub unwritten: AtomicUsize,
     /// One slot per worker thread: the job it runs.
     pub slots: Vec<Mutex<Option<Running>>>,
+    /// One queue per worker thread: the jobs of its chunk not started yet (released by
+    /// the shutdown at the grace deadline when the thread is still busy).
+    pub pending: Vec<Mutex<VecDeque<Dispatched>>>,
 }
 
 impl Shared {
@@ -90,6 +96,7 @@ impl Shared {
             stats: Stats::default(),
             unwritten: AtomicUsize::new(0),
             slots: (0..threads).map(|_| Mutex::new(None)).collect(),
+            pending: (0..threads).map(|_| Mutex::new(VecDeque::new())).collect(),
         }
     }
 

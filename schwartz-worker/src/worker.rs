@@ -11,8 +11,9 @@ use schwartz_core::outcome::{Outcome, OutcomeWriter};
 use schwartz_core::scoreboard::Scoreboard;
 use schwartz_core::{Client, WorkOutcome};
 
-use crate::completer::{count, write_outcomes, Handed};
+use crate::completer::{count, give_up, write_outcomes, Handed};
 use crate::dispatcher::{release, Dispatched, Event};
+use crate::housekeeper::{extend_after, lease_start};
 use crate::shared::{lock, Running, Shared, Stats};
 
 /// Collects the outcomes of one chunk for the completer (the batched writer).
@@ -89,7 +90,12 @@ impl WorkerThread {
             guard.busy = true;
             let mut new_work = false;
             let mut unstarted = Vec::new();
-            for d in chunk {
+            // The chunk waits where the shutdown can release it (see `lifecycle.rs`).
+            *lock(&self.shared.pending[self.index]) = chunk.into();
+            loop {
+                let Some(d) = lock(&self.shared.pending[self.index]).pop_front() else {
+                    break;
+                };
                 if self.shared.stopping() {
                     unstarted.push(d.job);
                     continue;
@@ -111,9 +117,19 @@ impl WorkerThread {
         let job = d.job;
         let jobid = job.jobid();
         if self.track_leases {
+            let grab_for = job.grab_for();
+            let mut lease_from = lease_start(&job, grab_for);
+            if lease_from.elapsed() >= extend_after(grab_for) {
+                // A short lease may be nearly over already (whole-second tokens): extend it
+                // before the job starts rather than at the housekeeper's next tick.
+                match job.extend_lease(grab_for) {
+                    Ok(()) => lease_from = lease_start(&job, grab_for),
+                    Err(e) => log::warn!("job {jobid}: extending its lease failed: {e}"),
+                }
+            }
             *lock(&self.shared.slots[self.index]) = Some(Running {
                 job: job.clone(),
-                lease_from: d.grabbed_at,
+                lease_from,
             });
         }
         let before = collect.0.borrow().len();
@@ -165,7 +181,8 @@ impl WorkerThread {
             self.shared.unwritten.fetch_add(1, Ordering::SeqCst);
         }
         if let Err(e) = self.done.send(handed) {
-            write_outcomes(&self.shared, e.into_inner().outcomes);
+            let again = write_outcomes(&self.shared, e.into_inner().outcomes);
+            give_up(&self.shared.stats, again);
             if new_work {
                 self.shared.unwritten.fetch_sub(1, Ordering::SeqCst);
                 self.shared.wake();

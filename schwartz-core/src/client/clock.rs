@@ -39,13 +39,18 @@ impl Context {
     /// `clock_refresh`; in between its last reading (in milliseconds where the store tells
     /// them, taken as of the middle of the round trip) is extrapolated with the local clock.
     pub(crate) fn now_of(&self, idx: usize) -> Result<Epoch> {
+        Ok(self.now_ms_of(idx)?.div_euclid(1000))
+    }
+
+    /// [`Context::now_of`] in milliseconds.
+    pub(crate) fn now_ms_of(&self, idx: usize) -> Result<i64> {
         let entry = self.entry(idx);
-        let shift = self.time_shift.seconds();
+        let shift = self.time_shift.seconds().saturating_mul(1000);
         let cached = *lock(&entry.clock);
         if let Some(c) = cached {
             if c.read_at.elapsed() < self.clock_refresh {
                 let server_ms = local_ms().saturating_add(c.offset_ms);
-                return Ok(server_ms.div_euclid(1000).saturating_add(shift));
+                return Ok(server_ms.saturating_add(shift));
             }
         }
         let before = local_ms();
@@ -56,7 +61,7 @@ impl Context {
             read_at: Instant::now(),
             offset_ms: server_ms.saturating_sub(midpoint),
         });
-        Ok(server_ms.div_euclid(1000).saturating_add(shift))
+        Ok(server_ms.saturating_add(shift))
     }
 }
 

@@ -158,7 +158,10 @@ impl Client {
                 Ok((now, funcs, rows))
             })();
             let (now, funcs, mut cands) = match selected {
-                Ok(x) => x,
+                Ok(x) => {
+                    self.ctx().note_store_ok(idx);
+                    x
+                }
                 Err(e) if e.marks_store_dead() => {
                     self.ctx().note_store_error(idx, &e);
                     continue;
@@ -232,7 +235,10 @@ impl Client {
                 break;
             }
             match self.grab_batch_in(idx, &names, &settings, remaining) {
-                Ok(mut jobs) => out.append(&mut jobs),
+                Ok(mut jobs) => {
+                    self.ctx().note_store_ok(idx);
+                    out.append(&mut jobs);
+                }
                 Err(e) if e.marks_store_dead() => self.ctx().note_store_error(idx, &e),
                 Err(e) => {
                     if out.is_empty() {

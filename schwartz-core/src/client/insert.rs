@@ -112,12 +112,14 @@ impl Client {
             }
         };
         let mut last_err = None;
+        let usable = self.ctx().live_shuffled();
         for idx in order {
-            if self.ctx().is_dead_idx(idx) {
+            if !usable.contains(&idx) {
                 continue;
             }
             match self.insert_into(idx, jobs) {
                 Ok(ids) => {
+                    self.ctx().note_store_ok(idx);
                     self.ctx().notify_insert(&self.entry(idx).hash);
                     return Ok((idx, ids));
                 }

@@ -14,6 +14,12 @@ use crate::handle::JobHandle;
 use crate::ids::StoreHash;
 use crate::store::Store;
 
+/// While every store is dead, each is probed again after this back-off (milliseconds),
+/// doubling on each failed probe up to [`PROBE_MAX_MS`].
+const PROBE_MIN_MS: i64 = 100;
+/// The longest probe back-off: a store that answers again is used within about this long.
+const PROBE_MAX_MS: i64 = 1000;
+
 /// One configured store.
 pub(crate) struct StoreEntry {
     pub(crate) hash: StoreHash,
@@ -21,6 +27,8 @@ pub(crate) struct StoreEntry {
     pub(crate) funcs: Mutex<FuncCache>,
     /// Dead until this wall-clock time (milliseconds, shifted).
     pub(crate) dead_until_ms: Mutex<Option<i64>>,
+    /// While dead: (next probe time, current back-off), milliseconds (see `live_shuffled`).
+    pub(crate) probe_ms: Mutex<(i64, i64)>,
     /// The last reading of the store's clock.
     pub(crate) clock: Mutex<Option<ServerClock>>,
 }
@@ -32,6 +40,7 @@ impl StoreEntry {
             store,
             funcs: Mutex::new(FuncCache::default()),
             dead_until_ms: Mutex::new(None),
+            probe_ms: Mutex::new((0, 0)),
             clock: Mutex::new(None),
         }
     }
@@ -78,8 +87,26 @@ impl Context {
     pub(crate) fn mark_dead_idx(&self, idx: usize, reason: &str) {
         let entry = self.entry(idx);
         log::debug!("Disabling DB {} because {}", entry.hash, reason);
-        let until = self.wall_ms().saturating_add(self.retry_ms);
-        *lock(&entry.dead_until_ms) = Some(until);
+        let now = self.wall_ms();
+        let was_dead = lock(&entry.dead_until_ms)
+            .replace(now.saturating_add(self.retry_ms))
+            .is_some();
+        let mut probe = lock(&entry.probe_ms);
+        let backoff = if was_dead {
+            (probe.1 * 2).clamp(PROBE_MIN_MS, PROBE_MAX_MS)
+        } else {
+            PROBE_MIN_MS
+        };
+        *probe = (now.saturating_add(backoff), backoff);
+    }
+
+    /// A store answered: it is alive again (ends a probe's dead mark at once).
+    pub(crate) fn note_store_ok(&self, idx: usize) {
+        let mut dead = lock(&self.entry(idx).dead_until_ms);
+        if dead.is_some() {
+            log::debug!("DB {} answers again", self.entry(idx).hash);
+            *dead = None;
+        }
     }
 
     pub(crate) fn is_dead_idx(&self, idx: usize) -> bool {
@@ -102,11 +129,26 @@ impl Context {
         }
     }
 
-    /// Live stores in random order.
+    /// Live stores in random order. When every store is dead, the dead ones whose probe
+    /// back-off has passed (TheSchwartz would skip them for `retry_seconds` even then,
+    /// leaving a single-store client idle long after its database came back).
     pub(crate) fn live_shuffled(&self) -> Vec<usize> {
-        let mut idxs: Vec<usize> = (0..self.stores.len())
-            .filter(|&i| !self.is_dead_idx(i))
-            .collect();
+        let all = 0..self.stores.len();
+        let mut idxs: Vec<usize> = all.clone().filter(|&i| !self.is_dead_idx(i)).collect();
+        if idxs.is_empty() {
+            let now = self.wall_ms();
+            idxs = all
+                .filter(|&i| {
+                    let mut probe = lock(&self.entry(i).probe_ms);
+                    let due = probe.0 <= now;
+                    if due {
+                        // One caller probes; the others wait for the next back-off.
+                        probe.0 = now.saturating_add(probe.1.max(PROBE_MIN_MS));
+                    }
+                    due
+                })
+                .collect();
+        }
         idxs.shuffle(&mut rand::rng());
         idxs
     }
@@ -131,10 +173,12 @@ impl Client {
             .index_of(hash)
             .map(|i| Arc::clone(&self.entry(i).store))
     }
-    /// Marks a store dead for `retry_seconds` (unknown hashes are ignored).
+    /// Marks a store dead for `retry_seconds` (unknown hashes are ignored). Unlike a store
+    /// marked dead because it failed, it is not probed when no store is alive.
     pub fn mark_dead(&self, hash: &StoreHash, reason: &str) {
         if let Some(idx) = self.ctx().index_of(hash) {
             self.ctx().mark_dead_idx(idx, reason);
+            *lock(&self.entry(idx).probe_ms) = (i64::MAX, 0);
         }
     }
     /// Whether a store is marked dead (revived once its retry time has passed).

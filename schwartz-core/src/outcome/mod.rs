@@ -39,7 +39,11 @@ pub enum WorkOutcome {
 }
 
 /// A decided outcome of a job, not yet written.
-#[derive(Debug)]
+///
+/// A clone writes the same outcome: a writer may keep one to write again after a
+/// connection error (each write is fenced on the job's lease token, so a write that did
+/// reach the store makes the second one a lease loss, never a double write).
+#[derive(Debug, Clone)]
 pub struct Outcome {
     pub(crate) job: QueuedJob,
     pub(crate) finish: Finish,

@@ -84,30 +84,82 @@ fn kill(c: &Client, flaky: &FlakyStore) {
     flaky.set_offline(false);
 }
 
-/// A dead store is skipped (not even asked) until `retry_seconds` have passed, then used.
+/// A client over [flaky, good] whose flaky store failed and is marked dead (and answers
+/// again).
+fn flaky_pair(ctx: &Ctx, retry: u64) -> (Client, Arc<FlakyStore>) {
+    let flaky = FlakyStore::new(ctx.store());
+    let c = ctx
+        .builder()
+        .stores([flaky.dyn_store(), ctx.store()])
+        .retry_seconds(secs(retry))
+        .build()
+        .must("building the client");
+    flaky.set_offline(true);
+    // Random store order: a few inserts certainly try the flaky store.
+    for _ in 0..50 {
+        ins(&c, Job::new(ADD));
+        if c.is_dead(&h0(&c)) {
+            break;
+        }
+    }
+    assert!(c.is_dead(&h0(&c)), "the failing store was not marked dead");
+    flaky.set_offline(false);
+    (c, flaky)
+}
+
+/// While another store is alive, a dead store is skipped (not even asked) until
+/// `retry_seconds` have passed, then used.
 fn revived_after_retry_seconds(ctx: &Ctx) {
-    let (c, flaky) = flaky_client(ctx, Some(30));
-    kill(&c, &flaky);
+    let (c, flaky) = flaky_pair(ctx, 30);
     let calls = flaky.calls();
-    assert_err!(
-        c.insert(Job::new(ADD)),
-        Error::NoStore(_),
-        "while the only store is dead"
-    );
+    for _ in 0..10 {
+        let h = ins(&c, Job::new(ADD));
+        assert_ne!(h.store(), &h0(&c), "an insert went to the dead store");
+    }
     assert_eq!(flaky.calls(), calls, "a dead store was asked for an insert");
     ctx.advance(31);
     assert!(!c.is_dead(&h0(&c)), "store not revived after retry_seconds");
     ins(&c, Job::new(ADD));
 }
 
-/// Not revived before `retry_seconds`.
+/// Not revived before `retry_seconds` while another store is alive.
 fn not_revived_early(ctx: &Ctx) {
-    let (c, flaky) = flaky_client(ctx, Some(100));
-    kill(&c, &flaky);
+    let (c, flaky) = flaky_pair(ctx, 100);
     ctx.advance(90);
     assert!(c.is_dead(&h0(&c)), "revived before retry_seconds");
-    assert_err!(c.insert(Job::new(ADD)), Error::NoStore(_));
+    let calls = flaky.calls();
+    let h = ins(&c, Job::new(ADD));
+    assert_ne!(h.store(), &h0(&c), "the insert went to the dead store");
+    assert_eq!(flaky.calls(), calls, "a dead store was asked for an insert");
     ctx.advance(20);
+    assert!(!c.is_dead(&h0(&c)), "not revived after retry_seconds");
+}
+
+/// When no store is alive, a store that failed is probed after a short back-off (at most
+/// a second), not skipped for `retry_seconds`: once it answers it is used and alive again.
+fn only_store_probed_when_none_alive(ctx: &Ctx) {
+    let (c, flaky) = flaky_client(ctx, Some(3600));
+    kill(&c, &flaky);
+    ctx.advance(1);
+    ins(&c, Job::new(ADD));
+    assert!(
+        !c.is_dead(&h0(&c)),
+        "a store that answered a probe is still dead"
+    );
+    // A failed probe marks it dead again, with a longer back-off (at most a second).
+    flaky.set_offline(true);
+    assert!(
+        c.insert(Job::new(ADD)).is_err(),
+        "insert into an offline store succeeded"
+    );
+    assert!(c.is_dead(&h0(&c)));
+    ctx.advance(1);
+    assert!(
+        c.insert(Job::new(ADD)).is_err(),
+        "the probe found an offline store alive"
+    );
+    flaky.set_offline(false);
+    ctx.advance(1);
     ins(&c, Job::new(ADD));
 }
 
@@ -490,6 +542,7 @@ cases!(
     failing_store_marked_dead,
     revived_after_retry_seconds,
     not_revived_early,
+    only_store_probed_when_none_alive,
     default_retry_seconds_is_30,
     clear_dead_revives,
     marked_dead_store_skipped,

@@ -1,0 +1,156 @@
+//! [`DieselStoreBuilder`]: pool size, connection timeout and call timeout.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use schwartz_core::{Error, Result};
+
+use crate::conn::{Ctx, Manager, NOTIFY_UNKNOWN};
+use crate::store::{DieselStore, Pools};
+use crate::url::Target;
+use crate::watchdog::Watchdog;
+use crate::Backend;
+
+/// Configures a [`DieselStore`]: pool size, connection timeout and call timeout.
+#[derive(Debug, Clone)]
+pub struct DieselStoreBuilder {
+    url: String,
+    pool_size: Option<u32>,
+    connection_timeout: Duration,
+    call_timeout: Duration,
+}
+
+impl DieselStoreBuilder {
+    /// The defaults for `url`: 8 connections, 5 s connection and call timeouts.
+    pub(crate) fn new(url: &str) -> Self {
+        DieselStoreBuilder {
+            url: url.to_string(),
+            pool_size: None,
+            connection_timeout: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The most connections the pool opens (default 8; an in-memory SQLite database always
+    /// uses 1). At least 1.
+    pub fn pool_size(mut self, n: u32) -> Self {
+        self.pool_size = Some(n.max(1));
+        self
+    }
+
+    /// How long an operation waits for a connection before it reports
+    /// [`Error::Unavailable`] (default 5 s). On PostgreSQL it is also libpq's
+    /// `connect_timeout` (whole seconds, at least 2), unless the URL sets one.
+    pub fn connection_timeout(mut self, d: Duration) -> Self {
+        self.connection_timeout = d;
+        self
+    }
+
+    /// The longest one database call may take (default 5 s): a call still waiting for the
+    /// server then fails with [`Error::Unavailable`] and its connection is discarded, so a
+    /// hung server (a stopped process, a frozen host) costs each caller at most this long,
+    /// and a client with several stores moves on to the next. A queue's calls are short;
+    /// raise it for very large batches or a slow link. Migrations and background vacuums
+    /// are not bounded. Enforced on TCP connections on Linux; elsewhere, and over a Unix
+    /// socket, only connecting is bounded (by [`connection_timeout`](Self::connection_timeout)).
+    /// On SQLite it is the busy timeout: how long a statement waits for another writer.
+    pub fn call_timeout(mut self, d: Duration) -> Self {
+        self.call_timeout = d.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Builds the store. No connection is made yet.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an unknown URL scheme, a backend whose Cargo feature is
+    /// off, or a SQLite path whose directory does not exist.
+    pub fn build(self) -> Result<DieselStore> {
+        let target = crate::url::parse(&self.url)?;
+        let size = if target.memory {
+            1
+        } else {
+            self.pool_size.unwrap_or(8)
+        };
+        let timeout = if self.connection_timeout.is_zero() {
+            Duration::from_millis(1)
+        } else {
+            self.connection_timeout
+        };
+        let births = Arc::new(AtomicU64::new(0));
+        let call = self.call_timeout;
+        fn pool<C: crate::conn::Dialect>(
+            target: &Target,
+            size: u32,
+            timeout: Duration,
+            births: &Arc<AtomicU64>,
+            call_timeout: Duration,
+        ) -> r2d2::Pool<Manager<C>> {
+            let builder = r2d2::Pool::builder()
+                .max_size(size)
+                .min_idle(Some(0))
+                .connection_timeout(timeout)
+                // Broken connections are flagged after a failed operation instead of a
+                // round trip on every check-out.
+                .test_on_check_out(false)
+                .error_handler(Box::new(r2d2::NopErrorHandler));
+            // An in-memory database lives as long as its one connection.
+            let builder = if target.memory {
+                builder.idle_timeout(None).max_lifetime(None)
+            } else {
+                builder
+            };
+            let mut connect = target.connect.clone();
+            if target.backend == Backend::Postgres && !connect.contains("connect_timeout=") {
+                // libpq's own bound on connecting, so that no connection attempt of the
+                // pool's helper threads outlives the pool's wait for it.
+                let secs = timeout.as_secs_f64().ceil().max(2.0) as u64;
+                let sep = if connect.contains('?') { '&' } else { '?' };
+                connect = format!("{connect}{sep}connect_timeout={secs}");
+            }
+            builder.build_unchecked(
+                Manager::new(connect, target.secret.clone(), Arc::clone(births))
+                    .busy_timeout(call_timeout),
+            )
+        }
+        let pools = match target.backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Pools::Sqlite(pool(&target, size, timeout, &births, call)),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Pools::Pg(pool(&target, size, timeout, &births, call)),
+            #[cfg(feature = "mysql")]
+            Backend::Mysql => Pools::Mysql(pool(&target, size, timeout, &births, call)),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = (size, timeout, call);
+                return Err(Error::InvalidInput(format!(
+                    "the {other} backend needs the `{other}` feature of schwartz-diesel"
+                )));
+            }
+        };
+        let ctx = Ctx {
+            describe: target.describe.clone(),
+            backend: target.backend,
+            max_arg: OnceLock::new(),
+            max_epoch: std::sync::atomic::AtomicI64::new(0),
+            secret: target.secret.clone(),
+            message_cap: OnceLock::new(),
+            #[cfg(feature = "mysql")]
+            autoinc: OnceLock::new(),
+            skip_locked: OnceLock::new(),
+            notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
+            bulk_rows: AtomicU64::new(0),
+            finished_rows: AtomicU64::new(0),
+            vacuuming: Arc::new(AtomicBool::new(false)),
+        };
+        let watchdog = Watchdog::new(self.call_timeout, ctx.describe.clone());
+        Ok(DieselStore {
+            pools,
+            ctx,
+            target,
+            births,
+            suspect_below: AtomicU64::new(0),
+            watchdog,
+        })
+    }
+}
