@@ -1,10 +1,9 @@
 //! Running the contract: every selected case once per backend, in parallel, each on its
 //! own thread with a timeout; the result is a [`Report`] per backend.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Once};
 use std::time::{Duration, Instant};
@@ -232,16 +231,6 @@ fn install_panic_hook() {
     });
 }
 
-fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panicked with a non-string payload".to_string()
-    }
-}
-
 /// Runs one case on one backend in its own thread, waiting at most `timeout`.
 fn run_case(backend: Arc<dyn Backend>, case: Case, timeout: Duration) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
@@ -249,13 +238,12 @@ fn run_case(backend: Arc<dyn Backend>, case: Case, timeout: Duration) -> Result<
     let spawned = std::thread::Builder::new()
         .name(format!("{}:{}", backend.name(), name))
         .spawn(move || {
-            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            let result = schwartz_core::panic::catch(|| {
                 let ctx = Ctx::new(backend, name);
                 (case.run)(&ctx);
                 drop(ctx);
-            }));
-            let verdict = result.map_err(|payload| {
-                let mut msg = payload_text(payload.as_ref());
+            });
+            let verdict = result.map_err(|mut msg| {
                 if let Some(at) = LAST_PANIC_AT.with(|c| c.borrow_mut().take()) {
                     msg.push_str(&format!("\n  at {at}"));
                 }
