@@ -108,8 +108,10 @@ const PARTIAL_RECHECK: Duration = Duration::from_millis(25);
 /// not be eligible yet for this client (stores keep whole seconds, and each client
 /// estimates the server's clock).
 const WAKE_RECHECK: Duration = Duration::from_millis(1100);
-/// Most jobs handed to one worker at once.
-const MAX_CHUNK: usize = 64;
+/// Most jobs handed to one worker at once. One: a job handed to a worker thread that is
+/// busy past the shutdown grace would stay leased (the fault suite's shutdown test found
+/// 8 such jobs with chunks of up to 64), and the pool's default prefetch is unbounded.
+const MAX_CHUNK: usize = 1;
 /// Grab failures in a row after which run_until_done gives up.
 const MAX_GRAB_ERRORS: u32 = 3;
 

@@ -20,7 +20,7 @@ const JOB_TIME: Duration = Duration::from_millis(5);
 /// The worker process's completion batching delay.
 const COMPLETION_DELAY: Duration = Duration::from_millis(20);
 /// The most jobs a killed worker process can have run without their completion written:
-/// those running ([`THREADS`]), those grabbed ahead (the default prefetch bound, twice the
+/// those running ([`THREADS`]), those grabbed ahead (the worker process's prefetch bound, twice the
 /// threads), and those finished within one completion delay.
 const IN_FLIGHT: usize = THREADS
     + 2 * THREADS
@@ -118,6 +118,7 @@ pub(crate) fn worker_main(spec: &str) {
         .expect("can_do");
     let pool = WorkerPool::builder(client)
         .threads(THREADS)
+        .prefetch(2 * THREADS)
         .poll_interval(Duration::from_millis(100))
         .shutdown_grace(ms(6))
         .completion_batch(1000, COMPLETION_DELAY)
