@@ -148,8 +148,21 @@ macro_rules! job_filter {
                 }
                 let ids: Vec<i32> = q.funcids.iter().map(|f| f.0).collect();
                 let mut p: Pred<Self> = Box::new(job::funcid.eq_any(ids));
-                if let Some(t) = q.run_after_max {
-                    p = Box::new(p.and(job::run_after.le(t)));
+                match q.run_after_max {
+                    // SQLite, jobid order: keep the planner off the (funcid, run_after)
+                    // index, which makes it sort every eligible row; `job_funcid_jobid`
+                    // then returns them in order (see that migration).
+                    Some(t)
+                        if Self::BACKEND == Backend::Sqlite
+                            && q.order == schwartz_core::store::JobOrder::JobId
+                            && q.coalesce.is_none() =>
+                    {
+                        let hinted = diesel::dsl::sql::<Bool>("+job.run_after <= ")
+                            .bind::<diesel::sql_types::BigInt, _>(t);
+                        p = Box::new(p.and(hinted))
+                    }
+                    Some(t) => p = Box::new(p.and(job::run_after.le(t))),
+                    None => {}
                 }
                 if let Some(t) = q.grabbed_until_max {
                     p = Box::new(p.and(job::grabbed_until.le(t)));
@@ -437,3 +450,63 @@ impl_sql!(diesel::sqlite::SqliteConnection);
 impl_sql!(diesel::pg::PgConnection);
 #[cfg(feature = "mysql")]
 impl_sql!(diesel::mysql::MysqlConnection);
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    use diesel::sqlite::{Sqlite, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+    use schwartz_core::store::{JobOrder, JobQuery};
+    use schwartz_core::FuncId;
+
+    use super::JobFilter;
+    use crate::models::{priority_order, JOB_COLUMNS};
+    use crate::schema::job;
+
+    #[derive(QueryableByName)]
+    struct PlanRow {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// SQLite's plan for the claim select of `q` (`job_rows`' query), one line per step.
+    fn plan(c: &mut SqliteConnection, q: &JobQuery) -> String {
+        let pred = <SqliteConnection as JobFilter>::predicate(q).expect("a predicate");
+        let query = job::table.select(JOB_COLUMNS).filter(pred).into_boxed();
+        let query = match q.order {
+            JobOrder::JobId => query.order_by(job::jobid.asc()),
+            JobOrder::PriorityDesc => query.order_by(priority_order()),
+        };
+        let query = query.limit(8);
+        let text = diesel::debug_query::<Sqlite, _>(&query).to_string();
+        let sql = text.split(" -- binds:").next().expect("sql");
+        // Unbound parameters are NULL: enough for the plan.
+        let rows: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(c)
+            .expect("explain");
+        rows.into_iter()
+            .map(|r| r.detail)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The claim select reads the eligible jobs in jobid order through `job_funcid_jobid`
+    /// (or the table itself) and stops after the limit, instead of sorting every eligible
+    /// job of the functions (28 ms per grab on a 100,000-job queue).
+    #[test]
+    fn claim_select_does_not_sort_the_queue() {
+        let mut c = SqliteConnection::establish(":memory:").expect("sqlite");
+        c.run_pending_migrations(crate::migrations::SQLITE)
+            .expect("migrations");
+        for funcids in [vec![FuncId(1)], vec![FuncId(1), FuncId(2)]] {
+            let q = JobQuery::eligible(funcids.clone(), 2_000_000_000, 8);
+            let p = plan(&mut c, &q);
+            assert!(!p.contains("job_funcid_runafter"), "{funcids:?}: {p}");
+            if funcids.len() == 1 {
+                assert!(!p.contains("TEMP B-TREE"), "{funcids:?}: {p}");
+                assert!(p.contains("job_funcid_jobid"), "{funcids:?}: {p}");
+            }
+        }
+    }
+}
