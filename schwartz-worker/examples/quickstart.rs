@@ -2,7 +2,7 @@
 //! worked by a pool with a progress bar.
 //!
 //! ```text
-//! cargo run --release -p schwartz-worker --example quickstart [-- --jobs N --threads N --db PATH]
+//! cargo run --release -p schwartz-worker --example quickstart [-- --jobs N --threads N --prefetch N --db PATH]
 //! ```
 //!
 //! Without `--db` the database is a fresh file in a temporary directory, removed at the end.
@@ -65,16 +65,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let mut jobs: u64 = 10_000;
     let mut threads: Option<usize> = None;
+    let mut prefetch: Option<usize> = None;
     let mut db: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--jobs" => jobs = args.next().ok_or("--jobs N")?.parse()?,
             "--threads" => threads = Some(args.next().ok_or("--threads N")?.parse()?),
+            "--prefetch" => prefetch = Some(args.next().ok_or("--prefetch N")?.parse()?),
             "--db" => db = Some(args.next().ok_or("--db PATH")?),
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (--jobs N, --threads N, --db PATH)"
+                    "unknown argument {other:?} (--jobs N, --threads N, --prefetch N, --db PATH)"
                 )
                 .into())
             }
@@ -123,6 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = WorkerPool::builder(client.clone());
     if let Some(n) = threads {
         builder = builder.threads(n);
+    }
+    if let Some(n) = prefetch {
+        builder = builder.prefetch(n);
     }
     let pool = builder.build()?;
     // Ctrl-C: stop grabbing, finish running jobs, give the rest back (a second one exits).

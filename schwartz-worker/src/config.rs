@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 /// [`WorkerPoolBuilder::threads`] was not called.
 pub const THREADS_ENV: &str = "SCHWARTZ_THREADS";
 
+/// The default prefetch bound per worker thread (see [`WorkerPoolBuilder::prefetch`]).
+pub const DEFAULT_PREFETCH_PER_THREAD: usize = 8;
+
 /// Whether the pool extends the leases of long-running jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LeaseExtension {
@@ -198,15 +201,17 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// The most jobs grabbed ahead of idle workers (default: no bound beyond the client's
-    /// batch size; the pool grows its prefetch while grabs come fast).
+    /// The most jobs grabbed ahead of idle workers (default: [`DEFAULT_PREFETCH_PER_THREAD`]
+    /// (8) per thread; the pool grows its prefetch up to this bound, and the client's batch
+    /// size, while grabs come fast, and shrinks it when grabbed jobs wait).
     ///
     /// Grabbing ahead saves store round trips when jobs are short, but every job grabbed
     /// ahead is leased to this process: if it is killed, those jobs wait for their lease
-    /// (`grab_for`, an hour by default) before another worker may run them. With a bound of
-    /// twice the thread count, a killed process strands at most its running jobs plus twice
-    /// as many; today that costs short jobs most of their throughput (the dispatcher waits a
-    /// few milliseconds per refill of a small buffer). `0` grabs only for idle workers.
+    /// (`grab_for`, an hour by default) before another worker may run them. With the default,
+    /// a killed process strands at most its running jobs plus 8 per thread (a pool of 4: 36
+    /// jobs). Jobs shorter than a store round trip drain faster with a higher bound (the
+    /// README gives figures); jobs of a few milliseconds or more do not need one. `0` grabs
+    /// only for idle workers; `usize::MAX` bounds it by the batch size alone.
     pub fn prefetch(mut self, n: usize) -> Self {
         self.prefetch = Some(n);
         self
@@ -267,7 +272,9 @@ impl WorkerPoolBuilder {
             completion_batch: self.completion_batch,
             completion_delay: self.completion_delay,
             unavailable_deadline: self.unavailable_deadline,
-            prefetch: self.prefetch.unwrap_or(usize::MAX),
+            prefetch: self
+                .prefetch
+                .unwrap_or(threads.saturating_mul(DEFAULT_PREFETCH_PER_THREAD)),
         };
         Ok((self.client, config))
     }

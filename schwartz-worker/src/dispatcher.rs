@@ -43,7 +43,8 @@
 //! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
 //!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
 //!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
-//!    `threads × 2`, at most the batch size and the configured prefetch bound). An empty grab → `exhausted`, next poll after
+//!    `threads × 2`, at most the batch size and the prefetch bound, by default 8 per thread).
+//!    An empty grab → `exhausted`, next poll after
 //!    the poll interval ([`WAKE_RECHECK`] after a wake-up: the job that woke us may not be
 //!    due yet by this client's clock); a partial grab → recheck after
 //!    [`PARTIAL_RECHECK`]; an error → back off exponentially from 100 ms.
@@ -108,10 +109,12 @@ const PARTIAL_RECHECK: Duration = Duration::from_millis(25);
 /// not be eligible yet for this client (stores keep whole seconds, and each client
 /// estimates the server's clock).
 const WAKE_RECHECK: Duration = Duration::from_millis(1100);
-/// Most jobs handed to one worker at once. One: a job handed to a worker thread that is
-/// busy past the shutdown grace would stay leased (the fault suite's shutdown test found
-/// 8 such jobs with chunks of up to 64), and the pool's default prefetch is unbounded.
-const MAX_CHUNK: usize = 1;
+/// Most jobs handed to one worker at once (a chunk is `prefetch / (threads × 4)` jobs: with
+/// the default bound of 8 per thread, two). The jobs of a chunk not started yet wait where
+/// the shutdown can release them, and the outcomes of those already run where it can write
+/// them (`Shared::pending`, `Shared::collected`), so a thread busy past the grace period
+/// keeps only the job it runs leased.
+const MAX_CHUNK: usize = 64;
 /// Grab failures in a row after which run_until_done gives up.
 const MAX_GRAB_ERRORS: u32 = 3;
 

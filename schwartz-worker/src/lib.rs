@@ -63,7 +63,10 @@ mod signals;
 mod summary;
 mod worker;
 
-pub use config::{Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, THREADS_ENV};
+pub use config::{
+    Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, DEFAULT_PREFETCH_PER_THREAD,
+    THREADS_ENV,
+};
 pub use error::{Error, Result};
 pub use pool::{RunningPool, ShutdownHandle, WorkerPool};
 pub use signals::shutdown_on_signals;

@@ -12,7 +12,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use schwartz_core::scoreboard::Scoreboard;
 use schwartz_core::Client;
 
-use crate::completer::{Completer, Handed};
+use crate::completer::{give_up, write_outcomes, Completer, Handed};
 use crate::config::{Config, Housekeeping, LeaseExtension, Notifications};
 use crate::dispatcher::{release, Dispatched, Dispatcher, Event, Stopped};
 use crate::error::{Error, Result};
@@ -95,6 +95,12 @@ pub(crate) fn run_pool(
             .flat_map(|p| lock(p).drain(..).map(|d| d.job).collect::<Vec<_>>())
             .collect();
         release(&client, &shared.stats, unstarted);
+        // And write the outcomes of the jobs they ran before the one still running.
+        let done: Vec<_> = (shared.collected.iter())
+            .flat_map(|c| std::mem::take(&mut *lock(c)))
+            .collect();
+        let again = write_outcomes(&shared, done);
+        give_up(&shared.stats, again);
     }
     if let Some((stop, handle)) = threads.completer.take() {
         drop(stop);

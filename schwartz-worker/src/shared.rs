@@ -1,6 +1,6 @@
 //! State shared by the pool's threads and its handles: the stop flag, the dispatcher's
-//! wake-up channel, the counters, and one slot and one queue of pending jobs per worker
-//! thread.
+//! wake-up channel, the counters, and per worker thread one slot, one queue of pending
+//! jobs and one list of outcomes not yet handed over.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use schwartz_core::outcome::Outcome;
 use schwartz_core::{QueuedJob, StopSignal};
 
 use crate::dispatcher::Dispatched;
@@ -83,6 +84,11 @@ pub(crate) struct Shared {
     /// One queue per worker thread: the jobs of its chunk not started yet (released by
     /// the shutdown at the grace deadline when the thread is still busy).
     pub pending: Vec<Mutex<VecDeque<Dispatched>>>,
+    /// One list per worker thread: the outcomes of its chunk not handed to the completer
+    /// yet (a chunk's outcomes go as one batch once the chunk ends; the shutdown writes
+    /// them itself at the grace deadline when the thread is still busy, or the jobs before
+    /// a slow one would stay leased, done but unrecorded).
+    pub collected: Vec<Mutex<Vec<Outcome>>>,
 }
 
 impl Shared {
@@ -97,6 +103,7 @@ impl Shared {
             unwritten: AtomicUsize::new(0),
             slots: (0..threads).map(|_| Mutex::new(None)).collect(),
             pending: (0..threads).map(|_| Mutex::new(VecDeque::new())).collect(),
+            collected: (0..threads).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
 

@@ -1,9 +1,9 @@
 //! A worker thread: takes chunks of grabbed jobs from the dispatcher, runs each with the
 //! core's executor and hands the outcomes to the completer, one batch per chunk.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 use schwartz_core::executor::execute;
@@ -16,13 +16,24 @@ use crate::dispatcher::{release, Dispatched, Event};
 use crate::housekeeper::{extend_after, lease_start};
 use crate::shared::{lock, Running, Shared, Stats};
 
-/// Collects the outcomes of one chunk for the completer (the batched writer).
-#[derive(Default)]
-struct Collect(RefCell<Vec<Outcome>>);
+/// Collects the outcomes of one chunk for the completer (the batched writer), in the
+/// thread's list in [`Shared::collected`], where the shutdown can write them.
+struct Collect<'a> {
+    list: &'a Mutex<Vec<Outcome>>,
+    /// Outcomes written so far (the list may have been emptied by the shutdown).
+    writes: Cell<usize>,
+}
 
-impl OutcomeWriter for Collect {
+impl Collect<'_> {
+    fn take(&self) -> Vec<Outcome> {
+        std::mem::take(&mut *lock(self.list))
+    }
+}
+
+impl OutcomeWriter for Collect<'_> {
     fn write(&self, outcome: Outcome) -> schwartz_core::Result<()> {
-        self.0.borrow_mut().push(outcome);
+        lock(self.list).push(outcome);
+        self.writes.set(self.writes.get() + 1);
         Ok(())
     }
 }
@@ -85,7 +96,10 @@ impl WorkerThread {
             events: self.events.clone(),
             busy: false,
         };
-        let collect = Collect::default();
+        let collect = Collect {
+            list: &self.shared.collected[self.index],
+            writes: Cell::new(0),
+        };
         while let Ok(chunk) = self.jobs.recv() {
             guard.busy = true;
             let mut new_work = false;
@@ -103,7 +117,7 @@ impl WorkerThread {
                 new_work |= self.work_one(d, &collect);
             }
             release(&self.client, &self.shared.stats, unstarted);
-            self.hand_over(collect.0.take());
+            self.hand_over(collect.take());
             guard.busy = false;
             let _ = self.events.send(Event::Finished { new_work });
         }
@@ -132,12 +146,12 @@ impl WorkerThread {
                 lease_from,
             });
         }
-        let before = collect.0.borrow().len();
+        let before = collect.writes.get();
         let result = schwartz_core::panic::catch(|| execute(job, collect, self.board.as_ref()));
         if self.track_leases {
             *lock(&self.shared.slots[self.index]) = None;
         }
-        let handed_over = collect.0.borrow().len() > before;
+        let handed_over = collect.writes.get() > before;
         match result {
             // The completer counts it once written.
             Ok(Ok(_)) if handed_over => false,

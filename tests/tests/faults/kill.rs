@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schwartz_core::{QueuedJob, WorkError, Worker};
-use schwartz_worker::WorkerPool;
+use schwartz_worker::{WorkerPool, DEFAULT_PREFETCH_PER_THREAD};
 
 use super::{backends, client, figures, insert_range, left_and_leased, serial, wait_for, FUNC};
 
@@ -19,10 +19,12 @@ pub(crate) const THREADS: usize = 4;
 const JOB_TIME: Duration = Duration::from_millis(5);
 /// The worker process's completion batching delay.
 const COMPLETION_DELAY: Duration = Duration::from_millis(20);
-/// The most jobs a killed worker process can have run without their completion written:
-/// those running ([`THREADS`]), those grabbed ahead (the worker process's prefetch bound, twice the
-/// threads), and those finished within one completion delay.
+/// The most jobs a killed worker process can have run without their completion written,
+/// generously: those running ([`THREADS`]), every job it may hold grabbed (the pool's default
+/// prefetch bound, [`DEFAULT_PREFETCH_PER_THREAD`] per thread, plus a chunk of two per
+/// thread), and those finished within one completion delay.
 const IN_FLIGHT: usize = THREADS
+    + DEFAULT_PREFETCH_PER_THREAD * THREADS
     + 2 * THREADS
     + THREADS * (COMPLETION_DELAY.as_millis() / JOB_TIME.as_millis() + 1) as usize;
 
@@ -118,7 +120,6 @@ pub(crate) fn worker_main(spec: &str) {
         .expect("can_do");
     let pool = WorkerPool::builder(client)
         .threads(THREADS)
-        .prefetch(2 * THREADS)
         .poll_interval(Duration::from_millis(100))
         .shutdown_grace(ms(6))
         .completion_batch(1000, COMPLETION_DELAY)
