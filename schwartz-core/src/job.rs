@@ -180,6 +180,8 @@ pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 /// bincode counts every string or byte buffer it is about to allocate, and the in-memory
 /// size of every number, against this limit before allocating, so a length prefix that
 /// claims more than the argument can hold fails with a clear error instead of allocating.
+/// The storage of sequences and maps is not counted here: `crate::arg_cap` bounds what
+/// serde pre-allocates for it.
 pub(crate) fn arg_decode_limit(len: usize) -> usize {
     len.saturating_mul(16)
         .max(256)
@@ -187,11 +189,12 @@ pub(crate) fn arg_decode_limit(len: usize) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2).
+/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2) and the size
+/// hints of sequences and maps bounded by the argument's length ([`crate::arg_cap`]).
 fn decode_limited<T: DeserializeOwned, const N: usize>(
     bytes: &[u8],
 ) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
-    bincode::serde::decode_from_slice(bytes, bincode_config().with_limit::<N>())
+    crate::arg_cap::decode_from_slice(bytes, bincode_config().with_limit::<N>())
 }
 
 /// Decodes `bytes` with the limit of [`arg_decode_limit`], rounded up to a power of four
@@ -226,9 +229,19 @@ fn decode_bounded<T: DeserializeOwned>(
 /// Decodes a typed argument; trailing bytes are an error.
 ///
 /// Decoding is bounded by the argument's own size: a length prefix that claims more than
-/// the argument can hold is an error, never an allocation: bincode may claim at most 64
-/// times the argument's length (at least 256 bytes) before it fails; only serde's own
-/// pre-allocation of a sequence, capped by serde at 1 MiB, is not counted.
+/// the argument can hold is an error, never an allocation, at any depth.
+///
+/// - Strings, byte buffers and numbers: bincode may claim at most 64 times the argument's
+///   length (at least 256 bytes) for them before it fails.
+/// - Sequences and maps: serde pre-allocates them from the length the input claims; here
+///   all the sequences and maps of the value share a budget of one pre-allocated element
+///   per byte of the argument (a valid argument never claims more), so a hostile one makes
+///   the decoder pre-allocate at most `len × size_of::<largest element>()` bytes, however
+///   deep its claims, instead of up to 1 MiB per sequence.
+///
+/// What a decode allocates is thus at most a multiple of the argument's length, the
+/// multiple depending on `T` only as much as a valid argument's own value does (a
+/// `Vec<Vec<u8>>` of empty vectors takes 24 bytes of memory per byte of argument).
 ///
 /// # Errors
 /// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
