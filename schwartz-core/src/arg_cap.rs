@@ -1,5 +1,5 @@
 //! A serde [`Deserializer`] adapter that bounds the pre-allocation of sequences and maps by
-//! the size of the input, at every depth.
+//! the size of the input, at every depth, and the nesting depth of the decoded value.
 //!
 //! # Why
 //!
@@ -29,6 +29,15 @@
 //! sequence of zero-sized values, `Vec<()>`, may claim more elements than the input has
 //! bytes; it draws the budget down, and pre-allocates nothing.)
 //!
+//! # Depth
+//!
+//! A recursive type (a tree, a linked list) recurses once per level of the input, and
+//! bincode has no depth limit: a 10,001-byte argument (a `struct Tree(Vec<Tree>)` nested
+//! once per byte) overflowed a thread's default 2 MiB stack, in a release build too, which
+//! aborts the process. The same wrapper counts the nesting as it goes (every
+//! sequence element, map key or value, struct field, enum payload, `Some` and newtype is
+//! one level) and fails with an error past [`MAX_DEPTH`] levels.
+//!
 //! The pattern is that of `serde_ignored` and `serde_stacker`, which wrap a deserializer the
 //! same way for other ends (reporting ignored keys, growing the stack). bincode 2's own
 //! `Decode` path counts a container's memory against the byte limit; its serde path, which
@@ -43,19 +52,44 @@ use serde::de::{
     VariantAccess, Visitor,
 };
 
-/// How many more elements the sequences and maps of one decode may announce in their size
-/// hints; shared (by reference) by every wrapper of that decode.
+/// How deep a decoded value may nest (see the module's doc for what counts as a level):
+/// as deep as any argument needs, and shallow enough that even a debug build stays within
+/// a few hundred KiB of stack (measured: up to about 2 KiB a level in a debug build, a
+/// few hundred bytes in a release build).
+pub(crate) const MAX_DEPTH: usize = 256;
+
+/// What one decode may still spend: how many more elements its sequences and maps may
+/// announce in their size hints, and how deep it is; shared (by reference) by every
+/// wrapper of that decode.
 #[derive(Debug)]
 pub(crate) struct Budget {
     left: Cell<usize>,
+    depth: Cell<usize>,
 }
 
 impl Budget {
-    /// A budget of `elements` pre-allocated elements: the input's length in bytes.
+    /// A budget of `elements` pre-allocated elements (the input's length in bytes), at
+    /// depth 0.
     pub(crate) fn new(elements: usize) -> Budget {
         Budget {
             left: Cell::new(elements),
+            depth: Cell::new(0),
         }
+    }
+
+    /// Runs `nested` (the decoding of a nested value) one level deeper, or fails without
+    /// running it past [`MAX_DEPTH`].
+    fn nest<R, E: de::Error>(&self, nested: impl FnOnce() -> Result<R, E>) -> Result<R, E> {
+        let depth = self.depth.get();
+        if depth >= MAX_DEPTH {
+            return Err(E::custom(format_args!(
+                "the value nests more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        self.depth.set(depth + 1);
+        let result = nested();
+        self.depth.set(depth);
+        result
     }
 
     /// The hint to report for a collection whose format claims `claimed` more elements:
@@ -74,7 +108,7 @@ impl Budget {
 /// [`MapAccess`], an [`EnumAccess`], a [`VariantAccess`] or a [`DeserializeSeed`] around
 /// the format's own `inner` one of the same role, forwarding every call and wrapping what
 /// it passes on, so that the size hints of every collection at every depth come from
-/// `budget`.
+/// `budget`, and every nested value counts against its depth.
 #[derive(Debug)]
 pub(crate) struct Capped<'b, X> {
     inner: X,
@@ -96,8 +130,8 @@ impl<'b, X> Capped<'b, X> {
 
 /// Decodes a `T` from the start of `bytes` with bincode's serde support and `config`, the
 /// pre-allocation of every sequence and map bounded by [`Capped`] (at most one element
-/// per byte of `bytes` over the whole decode). Returns the value and how many bytes it
-/// took, as `bincode::serde::decode_from_slice` does.
+/// per byte of `bytes` over the whole decode) and the nesting by [`MAX_DEPTH`]. Returns
+/// the value and how many bytes it took, as `bincode::serde::decode_from_slice` does.
 pub(crate) fn decode_from_slice<T, C>(
     bytes: &[u8],
     config: C,
@@ -115,7 +149,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Capped<'_, S> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
         let deserializer = self.wrap(deserializer);
-        self.inner.deserialize(deserializer)
+        self.budget.nest(|| self.inner.deserialize(deserializer))
     }
 }
 
@@ -224,7 +258,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Capped<'_, V> {
 
     fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         let deserializer = self.wrap(deserializer);
-        self.inner.visit_some(deserializer)
+        self.budget.nest(|| self.inner.visit_some(deserializer))
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(
@@ -232,7 +266,8 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Capped<'_, V> {
         deserializer: D,
     ) -> Result<Self::Value, D::Error> {
         let deserializer = self.wrap(deserializer);
-        self.inner.visit_newtype_struct(deserializer)
+        self.budget
+            .nest(|| self.inner.visit_newtype_struct(deserializer))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -498,6 +533,51 @@ mod tests {
         assert!(!ok);
         assert_eq!(h.len(), 100);
         assert_eq!(h.iter().sum::<usize>(), 100);
+    }
+
+    /// A tree of sequences: one level of nesting per level of the tree.
+    #[derive(Debug, Deserialize)]
+    #[serde(transparent)]
+    struct Tree(#[allow(dead_code)] Vec<Tree>);
+
+    /// A linked list: one level for the `Some`, one for the newtype.
+    #[derive(Debug, Deserialize)]
+    struct List(#[allow(dead_code)] Option<Box<List>>);
+
+    /// `levels` trees each holding the next one, the last one empty.
+    fn nested_trees(levels: usize) -> Vec<u8> {
+        let mut bytes = vec![1u8; levels - 1];
+        bytes.push(0);
+        bytes
+    }
+
+    #[test]
+    fn nesting_stops_at_max_depth() {
+        assert!(decode_from_slice::<Tree, _>(&nested_trees(MAX_DEPTH), config()).is_ok());
+        let e = decode_from_slice::<Tree, _>(&nested_trees(MAX_DEPTH + 1), config()).unwrap_err();
+        assert!(e.to_string().contains("more than 256 levels deep"), "{e}");
+        // A list counts two levels a link.
+        let list = |links: usize| {
+            let mut bytes = vec![1u8; links];
+            bytes.push(0);
+            decode_from_slice::<List, _>(&bytes, config())
+        };
+        assert!(list(MAX_DEPTH / 2 - 1).is_ok());
+        assert!(list(MAX_DEPTH / 2).is_err());
+    }
+
+    #[test]
+    fn deep_input_is_an_error_not_a_stack_overflow() {
+        // A megabyte of nesting, on a thread with the default 2 MiB stack: without the
+        // limit this aborted the process (bincode recursed once per byte).
+        let deep = std::thread::spawn(|| {
+            let bytes = nested_trees(1 << 20);
+            (
+                decode_from_slice::<Tree, _>(&bytes, config()).is_err(),
+                decode_from_slice::<List, _>(&bytes, config()).is_err(),
+            )
+        });
+        assert_eq!(deep.join().unwrap(), (true, true));
     }
 
     #[test]

@@ -164,6 +164,9 @@ fn bincode_config() -> bincode::config::Configuration {
 
 /// Encodes a typed argument with serde + bincode 2 (standard configuration).
 ///
+/// Any value encodes, but [`decode_arg`] refuses one nested more than 256 levels deep: a
+/// job whose argument is deeper fails to decode.
+///
 /// # Errors
 /// [`Error::ArgEncode`].
 pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
@@ -243,6 +246,11 @@ fn decode_bounded<T: DeserializeOwned>(
 /// multiple depending on `T` only as much as a valid argument's own value does (a
 /// `Vec<Vec<u8>>` of empty vectors takes 24 bytes of memory per byte of argument).
 ///
+/// Nesting is bounded too: a value nested more than 256 levels deep (every sequence
+/// element, map key or value, struct field, enum payload, `Some` and newtype is a level) is
+/// an error, where a recursive type would otherwise recurse once per byte of the argument
+/// and overflow the stack.
+///
 /// # Errors
 /// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
 /// encoding of `T`, a claimed length beyond the argument, or bytes left over after the
@@ -259,6 +267,8 @@ pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> 
                 "a length in the argument claims more than its {} bytes can hold",
                 bytes.len()
             ),
+            // serde's messages (and the depth limit's), without bincode's Debug wrapping.
+            bincode::error::DecodeError::OtherString(message) => message,
             e => e.to_string(),
         })
     })?;
@@ -383,6 +393,17 @@ mod tests {
         let wide = vec![0u128; 1000];
         let back: Vec<u128> = decode_arg(JobId(1), &encode_arg(&wide).unwrap()).unwrap();
         assert_eq!(back, wide);
+        // A recursive type nested deeper than the limit: an error, not a stack overflow.
+        #[derive(Debug, Deserialize)]
+        struct Tree(#[allow(dead_code)] Vec<Tree>);
+        let mut deep = vec![1u8; 100_000];
+        deep.push(0);
+        let e = decode_arg::<Tree>(JobId(4), &deep).unwrap_err();
+        assert!(matches!(e, Error::ArgDecode { .. }), "{e}");
+        assert!(
+            e.to_string().contains("nests more than 256 levels deep"),
+            "{e}"
+        );
         // Garbage and empty input never panic.
         assert!(decode_arg::<Feed>(JobId(1), b"").is_err());
         assert!(decode_arg::<Feed>(JobId(1), &[0xff; 64]).is_err());
