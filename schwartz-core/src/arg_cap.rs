@@ -34,9 +34,9 @@
 //! A recursive type (a tree, a linked list) recurses once per level of the input, and
 //! bincode has no depth limit: a 10,001-byte argument (a `struct Tree(Vec<Tree>)` nested
 //! once per byte) overflowed a thread's default 2 MiB stack, in a release build too, which
-//! aborts the process. The same wrapper counts the nesting as it goes (every
-//! sequence element, map key or value, struct field, enum payload, `Some` and newtype is
-//! one level) and fails with an error past [`MAX_DEPTH`] levels.
+//! aborts the process. The same wrapper counts the nesting as it goes (every sequence,
+//! tuple, struct, map, enum, `Some` and newtype struct is one level: every nested value is
+//! decoded inside one of them) and fails with an error past [`MAX_DEPTH`] levels.
 //!
 //! The pattern is that of `serde_ignored` and `serde_stacker`, which wrap a deserializer the
 //! same way for other ends (reporting ignored keys, growing the stack). bincode 2's own
@@ -77,8 +77,9 @@ impl Budget {
         }
     }
 
-    /// Runs `nested` (the decoding of a nested value) one level deeper, or fails without
-    /// running it past [`MAX_DEPTH`].
+    /// Runs `nested` (a visitor's visit of a sequence, map, enum, `Some` or newtype: the
+    /// decoding of what it holds) one level deeper, or fails without running it past
+    /// [`MAX_DEPTH`].
     fn nest<R, E: de::Error>(&self, nested: impl FnOnce() -> Result<R, E>) -> Result<R, E> {
         let depth = self.depth.get();
         if depth >= MAX_DEPTH {
@@ -149,7 +150,7 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Capped<'_, S> {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
         let deserializer = self.wrap(deserializer);
-        self.budget.nest(|| self.inner.deserialize(deserializer))
+        self.inner.deserialize(deserializer)
     }
 }
 
@@ -272,17 +273,17 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Capped<'_, V> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         let seq = self.wrap(seq);
-        self.inner.visit_seq(seq)
+        self.budget.nest(|| self.inner.visit_seq(seq))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let map = self.wrap(map);
-        self.inner.visit_map(map)
+        self.budget.nest(|| self.inner.visit_map(map))
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
         let data = self.wrap(data);
-        self.inner.visit_enum(data)
+        self.budget.nest(|| self.inner.visit_enum(data))
     }
 }
 

@@ -246,10 +246,10 @@ fn decode_bounded<T: DeserializeOwned>(
 /// multiple depending on `T` only as much as a valid argument's own value does (a
 /// `Vec<Vec<u8>>` of empty vectors takes 24 bytes of memory per byte of argument).
 ///
-/// Nesting is bounded too: a value nested more than 256 levels deep (every sequence
-/// element, map key or value, struct field, enum payload, `Some` and newtype is a level) is
-/// an error, where a recursive type would otherwise recurse once per byte of the argument
-/// and overflow the stack.
+/// Nesting is bounded too: a value nested more than 256 levels deep (every sequence,
+/// tuple, struct, map, enum, `Some` and newtype struct is a level) is an error, where a
+/// recursive type would otherwise recurse once per byte of the argument and overflow the
+/// stack.
 ///
 /// # Errors
 /// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
