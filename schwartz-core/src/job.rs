@@ -164,6 +164,9 @@ fn bincode_config() -> bincode::config::Configuration {
 
 /// Encodes a typed argument with serde + bincode 2 (standard configuration).
 ///
+/// Any value encodes, but [`decode_arg`] refuses one nested more than 256 levels deep: a
+/// job whose argument is deeper fails to decode.
+///
 /// # Errors
 /// [`Error::ArgEncode`].
 pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
@@ -180,6 +183,8 @@ pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 /// bincode counts every string or byte buffer it is about to allocate, and the in-memory
 /// size of every number, against this limit before allocating, so a length prefix that
 /// claims more than the argument can hold fails with a clear error instead of allocating.
+/// The storage of sequences and maps is not counted here: `crate::arg_cap` bounds what
+/// serde pre-allocates for it.
 pub(crate) fn arg_decode_limit(len: usize) -> usize {
     len.saturating_mul(16)
         .max(256)
@@ -187,11 +192,12 @@ pub(crate) fn arg_decode_limit(len: usize) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2).
+/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2) and the size
+/// hints of sequences and maps bounded by the argument's length ([`crate::arg_cap`]).
 fn decode_limited<T: DeserializeOwned, const N: usize>(
     bytes: &[u8],
 ) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
-    bincode::serde::decode_from_slice(bytes, bincode_config().with_limit::<N>())
+    crate::arg_cap::decode_from_slice(bytes, bincode_config().with_limit::<N>())
 }
 
 /// Decodes `bytes` with the limit of [`arg_decode_limit`], rounded up to a power of four
@@ -226,9 +232,24 @@ fn decode_bounded<T: DeserializeOwned>(
 /// Decodes a typed argument; trailing bytes are an error.
 ///
 /// Decoding is bounded by the argument's own size: a length prefix that claims more than
-/// the argument can hold is an error, never an allocation: bincode may claim at most 64
-/// times the argument's length (at least 256 bytes) before it fails; only serde's own
-/// pre-allocation of a sequence, capped by serde at 1 MiB, is not counted.
+/// the argument can hold is an error, never an allocation, at any depth.
+///
+/// - Strings, byte buffers and numbers: bincode may claim at most 64 times the argument's
+///   length (at least 256 bytes) for them before it fails.
+/// - Sequences and maps: serde pre-allocates them from the length the input claims; here
+///   all the sequences and maps of the value share a budget of one pre-allocated element
+///   per byte of the argument (a valid argument never claims more), so a hostile one makes
+///   the decoder pre-allocate at most `len × size_of::<largest element>()` bytes, however
+///   deep its claims, instead of up to 1 MiB per sequence.
+///
+/// What a decode allocates is thus at most a multiple of the argument's length, the
+/// multiple depending on `T` only as much as a valid argument's own value does (a
+/// `Vec<Vec<u8>>` of empty vectors takes 24 bytes of memory per byte of argument).
+///
+/// Nesting is bounded too: a value nested more than 256 levels deep (every sequence,
+/// tuple, struct, map, enum, `Some` and newtype struct is a level) is an error, where a
+/// recursive type would otherwise recurse once per byte of the argument and overflow the
+/// stack.
 ///
 /// # Errors
 /// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
@@ -246,6 +267,8 @@ pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> 
                 "a length in the argument claims more than its {} bytes can hold",
                 bytes.len()
             ),
+            // serde's messages (and the depth limit's), without bincode's Debug wrapping.
+            bincode::error::DecodeError::OtherString(message) => message,
             e => e.to_string(),
         })
     })?;
@@ -370,6 +393,17 @@ mod tests {
         let wide = vec![0u128; 1000];
         let back: Vec<u128> = decode_arg(JobId(1), &encode_arg(&wide).unwrap()).unwrap();
         assert_eq!(back, wide);
+        // A recursive type nested deeper than the limit: an error, not a stack overflow.
+        #[derive(Debug, Deserialize)]
+        struct Tree(#[allow(dead_code)] Vec<Tree>);
+        let mut deep = vec![1u8; 100_000];
+        deep.push(0);
+        let e = decode_arg::<Tree>(JobId(4), &deep).unwrap_err();
+        assert!(matches!(e, Error::ArgDecode { .. }), "{e}");
+        assert!(
+            e.to_string().contains("nests more than 256 levels deep"),
+            "{e}"
+        );
         // Garbage and empty input never panic.
         assert!(decode_arg::<Feed>(JobId(1), b"").is_err());
         assert!(decode_arg::<Feed>(JobId(1), &[0xff; 64]).is_err());

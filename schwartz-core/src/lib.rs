@@ -68,6 +68,7 @@
 //! level (`TheSchwartz::work_once found no jobs`, `Disabling DB <hash> because <error>`,
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
+mod arg_cap;
 mod client;
 mod error;
 pub mod executor;

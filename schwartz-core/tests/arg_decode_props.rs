@@ -30,17 +30,19 @@ enum Command {
     Retry(u16),
 }
 
-/// The most bincode may claim for `len` bytes (16 × len, at least 256, up to the next power
-/// of four), plus serde's own cap on a sequence's pre-allocation (1 MiB) per nesting level
-/// (two here), plus 4 KiB for the error message.
-fn bound(len: usize) -> usize {
+/// The most a decode of `len` bytes may allocate, for a type whose largest sequence
+/// element (or map entry) takes `elem` bytes in memory: what bincode may claim (16 × len, at
+/// least 256, up to the next power of four) for strings, byte buffers and numbers, 8 × elem
+/// per input byte for the storage of sequences and maps (pre-allocation is at most one
+/// element per input byte, see `arg_decode_alloc.rs`), and 4 KiB for the error message.
+fn bound(len: usize, elem: usize) -> usize {
     let claim = (len * 16).max(256).next_power_of_two();
     let claim = if claim.trailing_zeros() % 2 == 1 {
         claim * 2
     } else {
         claim
     };
-    claim + 2 * (1 << 20) + 4096
+    claim + 8 * elem * len + 4096
 }
 
 #[derive(Default)]
@@ -54,10 +56,11 @@ struct Tally {
     max_alloc_small: usize,
 }
 
-/// Decodes `bytes` as `T`: never a panic, never more than [`bound`] bytes allocated,
-/// an error is `ArgDecode` naming the job, and a decoded value survives a round trip (its
-/// bytes may differ: a map's order, a non-minimal length).
-fn check<T: DeserializeOwned + Serialize + PartialEq>(bytes: &[u8], t: &mut Tally) {
+/// Decodes `bytes` as `T` (largest element `elem` bytes in memory): never a panic, never
+/// more than [`bound`] bytes allocated, an error is `ArgDecode` naming the job, and a
+/// decoded value survives a round trip (its bytes may differ: a map's order, a non-minimal
+/// length).
+fn check<T: DeserializeOwned + Serialize + PartialEq>(bytes: &[u8], elem: usize, t: &mut Tally) {
     t.tried += 1;
     let region = Region::new(GLOBAL);
     let result = catch_unwind(AssertUnwindSafe(|| decode_arg::<T>(JobId(7), bytes)));
@@ -66,7 +69,7 @@ fn check<T: DeserializeOwned + Serialize + PartialEq>(bytes: &[u8], t: &mut Tall
     if bytes.len() <= 64 {
         t.max_alloc_small = t.max_alloc_small.max(allocated);
     }
-    if allocated > bound(bytes.len()) {
+    if allocated > bound(bytes.len(), elem) {
         t.wrong += 1;
     }
     match result {
@@ -145,16 +148,16 @@ fn decoding_arbitrary_bytes_is_bounded_and_never_panics() {
     runner
         .run(&hostile_bytes(), |bytes| {
             let mut tally = tally.borrow_mut();
-            check::<String>(&bytes, &mut tally);
-            check::<Vec<u8>>(&bytes, &mut tally);
-            check::<u64>(&bytes, &mut tally);
-            check::<Vec<u64>>(&bytes, &mut tally);
-            check::<Vec<String>>(&bytes, &mut tally);
-            check::<Email>(&bytes, &mut tally);
-            check::<Command>(&bytes, &mut tally);
-            check::<HashMap<String, Vec<u8>>>(&bytes, &mut tally);
-            check::<(u8, String, Option<char>)>(&bytes, &mut tally);
-            check::<Vec<Vec<u128>>>(&bytes, &mut tally);
+            check::<String>(&bytes, 1, &mut tally);
+            check::<Vec<u8>>(&bytes, 1, &mut tally);
+            check::<u64>(&bytes, 1, &mut tally);
+            check::<Vec<u64>>(&bytes, 8, &mut tally);
+            check::<Vec<String>>(&bytes, 24, &mut tally);
+            check::<Email>(&bytes, 24, &mut tally);
+            check::<Command>(&bytes, 1, &mut tally);
+            check::<HashMap<String, Vec<u8>>>(&bytes, 49, &mut tally);
+            check::<(u8, String, Option<char>)>(&bytes, 1, &mut tally);
+            check::<Vec<Vec<u128>>>(&bytes, 24, &mut tally);
             Ok(())
         })
         .unwrap();
