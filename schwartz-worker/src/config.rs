@@ -208,8 +208,9 @@ impl WorkerPoolBuilder {
     /// Grabbing ahead saves store round trips when jobs are short, but every job grabbed
     /// ahead is leased to this process: if it is killed, those jobs wait for their lease
     /// (`grab_for`, an hour by default) before another worker may run them. With the default,
-    /// a killed process strands at most its running jobs plus 8 per thread (a pool of 4: 36
-    /// jobs). Jobs shorter than a store round trip drain faster with a higher bound (the
+    /// a killed process strands at most 16 jobs per thread, running ones included (the
+    /// dispatcher's buffer of up to 8 per thread, and each thread's chunk of up to 8; a pool
+    /// of 4: 64 jobs). Jobs shorter than a store round trip drain faster with a higher bound (the
     /// README gives figures); jobs of a few milliseconds or more do not need one. `0` grabs
     /// only for idle workers; `usize::MAX` bounds it by the batch size alone.
     pub fn prefetch(mut self, n: usize) -> Self {

@@ -33,7 +33,8 @@
 //!    (at most once per `SLOW`); waited half its lease → give back every job that did.
 //! 4. **Hand out**: while jobs are buffered and a worker is idle, send a chunk without
 //!    blocking (`busy + 1`). Chunks are one job unless the pool grabs ahead; then
-//!    `prefetch / (threads × 4)` jobs, at most [`MAX_CHUNK`].
+//!    `prefetch / threads` jobs, at most [`MAX_CHUNK`] (and the buffer shared among the
+//!    idle workers).
 //! 5. **Done?** (`run_until_done` only, nothing running, buffered or awaiting its write):
 //!    `exhausted && exhausted_idle` → end with `Done`, unless the client has a store marked
 //!    dead (it may hold due jobs): then keep polling, and end with `StoreFailed`
@@ -109,8 +110,8 @@ const PARTIAL_RECHECK: Duration = Duration::from_millis(25);
 /// not be eligible yet for this client (stores keep whole seconds, and each client
 /// estimates the server's clock).
 const WAKE_RECHECK: Duration = Duration::from_millis(1100);
-/// Most jobs handed to one worker at once (a chunk is `prefetch / (threads × 4)` jobs: with
-/// the default bound of 8 per thread, two). The jobs of a chunk not started yet wait where
+/// Most jobs handed to one worker at once (a chunk is `prefetch / threads` jobs: with the
+/// default bound of 8 per thread, eight). The jobs of a chunk not started yet wait where
 /// the shutdown can release them, and the outcomes of those already run where it can write
 /// them (`Shared::pending`, `Shared::collected`), so a thread busy past the grace period
 /// keeps only the job it runs leased.
@@ -351,7 +352,7 @@ impl<'a> Dispatcher<'a> {
             return 1;
         }
         let per_worker = self.buffer.len() / self.idle().max(1);
-        (self.prefetch / (self.config.threads * 4))
+        (self.prefetch / self.config.threads)
             .clamp(1, MAX_CHUNK)
             .min(per_worker.max(1))
     }

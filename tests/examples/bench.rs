@@ -7,7 +7,11 @@
 //! cargo run --release -p schwartz-tests --example bench -- [--jobs N] [--scale F]
 //!     [--backends memory,sqlite,postgres,mariadb] [--threads 1,2,8] [--no-perl]
 //!     [--pg-url URL] [--mysql-url URL] [--perl-script PATH] [--only TEXT] [--analyze]
+//!     [--prefetch N|unbounded]
 //! ```
+//!
+//! The pool drains run with the pool's defaults; `--prefetch` sets the pools' prefetch bound
+//! (`unbounded`: the batch size alone, the default before the bound of 8 per thread).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -75,6 +79,11 @@ fn parse_options() -> Result<Options, BoxError> {
             "--no-perl" => perl = false,
             "--only" => only = Some(value()?),
             "--analyze" => analyze = true,
+            "--prefetch" => {
+                let v = value()?;
+                let n = if v == "unbounded" { usize::MAX } else { v.parse()? };
+                PREFETCH.set(n).map_err(|_| "--prefetch given twice")?;
+            }
             "--pg-url" => pg_url = value()?,
             "--mysql-url" => mysql_url = value()?,
             "--perl-script" => perl_script = PathBuf::from(value()?),
@@ -93,6 +102,18 @@ fn parse_options() -> Result<Options, BoxError> {
         only,
         analyze,
     })
+}
+
+/// The `--prefetch` bound of the pool drains; the pool's default when unset.
+static PREFETCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// A pool builder for the drains: `threads`, and the `--prefetch` bound when given.
+fn pool_builder(client: &Client, threads: usize) -> schwartz_worker::WorkerPoolBuilder {
+    let b = WorkerPool::builder(client.clone()).threads(threads);
+    match PREFETCH.get() {
+        Some(&n) => b.prefetch(n),
+        None => b,
+    }
 }
 
 // ---- backends -----------------------------------------------------------------------------
@@ -366,8 +387,7 @@ fn verify(store: &Arc<dyn Store>, seen: &Seen) -> Result<(), String> {
 }
 
 fn drain(client: &Client, threads: usize) -> Result<(), BoxError> {
-    let s = WorkerPool::builder(client.clone())
-        .threads(threads)
+    let s = pool_builder(client, threads)
         .build()?
         .run_until_done()?;
     if s.errors + s.lease_lost + s.failed > 0 {
@@ -634,9 +654,7 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
                     if opts.analyze {
                         analyze(&fresh)?;
                     }
-                    let pool = WorkerPool::builder(client.clone())
-                        .threads(threads)
-                        .build()?;
+                    let pool = pool_builder(&client, threads).build()?;
                     let t0 = Instant::now();
                     let s = pool.run_until_done()?;
                     let elapsed = t0.elapsed();
@@ -732,7 +750,7 @@ fn long_drain(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
     let seen = Seen::new(n);
     let client = noop_client(Arc::clone(&fresh.store), &seen)?;
     insert_batches(&client, n)?;
-    let pool = WorkerPool::builder(client.clone()).threads(2).build()?;
+    let pool = pool_builder(&client, 2).build()?;
     let runner = std::thread::spawn(move || pool.run_until_done());
     let tenth = (n / 10).max(1);
     let t0 = Instant::now();
