@@ -135,13 +135,25 @@ where
         let id = f.funcid;
         let (running, running_due) = leased.get(&id).copied().unwrap_or((0, 0));
         // Counted up to the limit plus the leased ones (which the ranges include), in
-        // index order: the work is bounded by the limit, not by the backlog.
+        // index order: the work is bounded by the limit, not by the backlog. `ORDER BY`
+        // asks for that order (the index has it; MySQL and SQLite plan the same either
+        // way): without it PostgreSQL often picks a bitmap scan, which reads every index
+        // entry of the range before the LIMIT applies (1M jobs over 8 functions, limit
+        // 10,000: 16 counts in 100 ms instead of 65 ms when `job` is not vacuumed; 13 ms
+        // either way when it is). Exact counts read the whole range anyway, where the bitmap
+        // scan's heap reads in page order are twice as fast, so they keep the planner's
+        // choice; so would a limit above the range's size, which cannot be known here.
         let cap = count_limit.saturating_add(running).min(i64::MAX as u64 - 1);
         let cap1 = cap + 1;
+        let order = if count_limit == u64::MAX {
+            ""
+        } else {
+            " ORDER BY run_after"
+        };
         let counted = |cond: &str| {
             format!(
                 "SELECT {} AS a, {} AS b, {} AS c FROM (SELECT 1 AS one FROM job \
-                 WHERE funcid = {id} AND {cond} LIMIT {cap1}) t",
+                 WHERE funcid = {id} AND {cond}{order} LIMIT {cap1}) t",
                 big(b, "COUNT(*)"),
                 big(b, "0"),
                 big(b, "0"),
