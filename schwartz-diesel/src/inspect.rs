@@ -9,8 +9,9 @@
 //! Index use: per function, the due and scheduled counts and the oldest due time come from
 //! the `(funcid, run_after)` index that every schema has; error counts and listings from
 //! `error (error_time)` and `error (funcid, error_time)`. Leased jobs are found with
-//! `grabbed_until > now`: a range scan where `job` has an index on `grabbed_until`, one pass
-//! over `job` where it has not (TheSchwartz's schema, and ours today).
+//! `grabbed_until > now`: a range scan over the leased jobs on `job (grabbed_until)`, which
+//! our migrations add (`job_grabbed_until`). A database made by TheSchwartz's own schema
+//! files has no such index: the same query works there, as one pass over `job`.
 
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
@@ -101,7 +102,8 @@ where
     )?;
     funcs.sort_by(|x, y| x.funcname.cmp(&y.funcname));
     // Leased jobs of every function (a = funcid, b = run_after), counted here: a range scan
-    // when `job` has an index on `grabbed_until`, one pass over `job` when it has not.
+    // on `job_grabbed_until` (our migrations), one pass over `job` without it (TheSchwartz's
+    // schema).
     let leased_rows: Vec<Nums> = load(
         c,
         format!(
