@@ -10,8 +10,9 @@
 //! the `(funcid, run_after)` index that every schema has; error counts and listings from
 //! `error (error_time)` and `error (funcid, error_time)`. Leased jobs are found with
 //! `grabbed_until > now`: a range scan over the leased jobs on `job (grabbed_until)`, which
-//! our migrations add (`job_grabbed_until`). A database made by TheSchwartz's own schema
-//! files has no such index: the same query works there, as one pass over `job`.
+//! our migrations add (`job_grabbed_until`; partial, `WHERE grabbed_until > 0`, on
+//! PostgreSQL and SQLite). A database made by TheSchwartz's own schema files has no such
+//! index: the same query works there, as one pass over `job`.
 
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
@@ -103,14 +104,16 @@ where
     funcs.sort_by(|x, y| x.funcname.cmp(&y.funcname));
     // Leased jobs of every function (a = funcid, b = run_after), counted here: a range scan
     // on `job_grabbed_until` (our migrations), one pass over `job` without it (TheSchwartz's
-    // schema).
+    // schema). That index is partial on PostgreSQL and SQLite (`WHERE grabbed_until > 0`);
+    // SQLite uses it only when the query repeats that term (implied when `now >= 0`).
     let leased_rows: Vec<Nums> = load(
         c,
         format!(
-            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now}",
+            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now}{}",
             big(b, "funcid"),
             big(b, "run_after"),
             big(b, "0"),
+            if now >= 0 { " AND grabbed_until > 0" } else { "" },
         ),
     )?;
     // funcid -> (leased, leased with run_after <= now)
