@@ -113,7 +113,11 @@ where
             big(b, "funcid"),
             big(b, "run_after"),
             big(b, "0"),
-            if now >= 0 { " AND grabbed_until > 0" } else { "" },
+            if now >= 0 {
+                " AND grabbed_until > 0"
+            } else {
+                ""
+            },
         ),
     )?;
     // funcid -> (leased, leased with run_after <= now)
