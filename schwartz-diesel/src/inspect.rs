@@ -13,6 +13,12 @@
 //! our migrations add (`job_grabbed_until`; partial, `WHERE grabbed_until > 0`, on
 //! PostgreSQL and SQLite). A database made by TheSchwartz's own schema files has no such
 //! index: the same query works there, as one pass over `job`.
+//!
+//! Cost (`schwartz-cli`'s `inspect_bench`: 1,000,000 jobs over 8 functions, 0.5% leased, 2
+//! CPUs): `queue_summary` with the CLI's count limit of 10,000 takes 8 ms on SQLite, 61 to
+//! 66 ms on PostgreSQL (18 ms once `job` is vacuumed: the counts then need no heap reads)
+//! and 44 ms on MariaDB; without the grabbed_until index 43, 110 and 480 to 540 ms. Exact
+//! counts (`u64::MAX`) read the whole `(funcid, run_after)` index: 44, 220 and 180 ms.
 
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
