@@ -7,9 +7,9 @@
 -- releases do not write to it and it stays the size of the leased set. A grab changes
 -- grabbed_until, so it is no longer a HOT update; on a table filled by inserts most grabs
 -- were not HOT anyway (no free space left on the row's page). Measured on 100,000-job
--- drains: 1 to 4% slower, inserts unchanged (a full index cost 4 to 7% on drains, 7% on
--- insert_jobs). Not (grabbed_until, funcid, run_after): leased rows were just updated, so
--- their pages are not all-visible and an index-only scan would read the heap anyway.
+-- drains: 1 to 4% slower, inserts unchanged (a full index cost 3 to 7% on drains, 7 to 8%
+-- on insert_jobs). Not (grabbed_until, funcid, run_after): leased rows were just updated,
+-- so their pages are not all-visible and an index-only scan would read the heap anyway.
 -- CREATE INDEX blocks writes to `job` while it reads the table (about 0.3 s per million
 -- jobs). Only in our schema: on TheSchwartz's own schema the queries work the same, slower.
 CREATE INDEX IF NOT EXISTS job_grabbed_until ON job (grabbed_until) WHERE grabbed_until > 0;
