@@ -1,0 +1,1 @@
+DROP INDEX job_grabbed_until ON job;

@@ -1,0 +1,11 @@
+-- Leased jobs by lease end: `schwartz queues`, `stats` and `check` (Store::queue_summary)
+-- look for the jobs whose lease runs (`grabbed_until > now`). Without an index on
+-- grabbed_until that is a pass over the whole clustered index, argument blobs included
+-- (0.45 s per million jobs here); with one, a range scan over the leased jobs only (about
+-- 5 ms for 5,000).
+-- The cost is on the job path: MySQL has no partial index, so every job has an entry, and
+-- each grab, release and completion moves or removes it. Measured on 100,000-job drains:
+-- 9 to 20% slower (8 worker threads: 20%), insert_jobs 4% slower.
+-- InnoDB builds it online: inserts and grabs go on meanwhile. Only in our schema: on
+-- TheSchwartz's own schema the queries work the same, slower.
+CREATE INDEX job_grabbed_until ON job (grabbed_until);

@@ -1,0 +1,15 @@
+-- Leased jobs by lease end: `schwartz queues`, `stats` and `check` (Store::queue_summary)
+-- look for the jobs whose lease runs (`grabbed_until > now`). Without an index on
+-- grabbed_until that is a pass over the whole table (70 ms per million jobs here, when the
+-- table is cached); with this one, a range scan over the leased jobs only (under 1 ms for
+-- 5,000).
+-- Partial (`grabbed_until > 0`): a job waiting for a worker has no entry, so inserts and
+-- releases do not write to it and it stays the size of the leased set. A grab changes
+-- grabbed_until, so it is no longer a HOT update; on a table filled by inserts most grabs
+-- were not HOT anyway (no free space left on the row's page). Measured on 100,000-job
+-- drains: 1 to 4% slower, inserts unchanged (a full index cost 3 to 7% on drains, 7 to 8%
+-- on insert_jobs). Not (grabbed_until, funcid, run_after): leased rows were just updated,
+-- so their pages are not all-visible and an index-only scan would read the heap anyway.
+-- CREATE INDEX blocks writes to `job` while it reads the table (about 0.3 s per million
+-- jobs). Only in our schema: on TheSchwartz's own schema the queries work the same, slower.
+CREATE INDEX IF NOT EXISTS job_grabbed_until ON job (grabbed_until) WHERE grabbed_until > 0;
