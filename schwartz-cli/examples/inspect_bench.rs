@@ -167,6 +167,12 @@ fn run(url: &str, n: usize, backend: &str) -> Result<(), Box<dyn std::error::Err
         (a.0 + q.due, a.1 + q.scheduled, a.2 + q.running)
     });
     println!("summary: due {d} scheduled {sc} running {r}");
+    if backend == "mysql" {
+        // Our MySQL migrations leave the index to the operator (it costs every grab there):
+        // time it as an operator who added it would see it, then without it.
+        execute(url, backend, "CREATE INDEX job_grabbed_until ON job (grabbed_until)")?;
+        execute(url, backend, "ANALYZE TABLE job")?;
+    }
     time("queue_summary, exact counts", || {
         store.queue_summary(now, now - 3600, u64::MAX)
     });
@@ -198,7 +204,7 @@ fn run(url: &str, n: usize, backend: &str) -> Result<(), Box<dyn std::error::Err
     time("queue_summary, up to 10,000, no index", || {
         store.queue_summary(now, now - 3600, 10_000)
     });
-    // As the migrations define it.
+    // As the migrations define it (on MySQL: as an operator adds it).
     let create = match backend {
         "mysql" => "CREATE INDEX job_grabbed_until ON job (grabbed_until)",
         _ => "CREATE INDEX job_grabbed_until ON job (grabbed_until) WHERE grabbed_until > 0",

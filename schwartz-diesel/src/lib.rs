@@ -51,7 +51,7 @@
 //! let path = dir.path().join("jobs.db");
 //! let store = DieselStore::connect(path.to_str().unwrap())?;
 //! let applied = store.run_migrations()?;
-//! assert_eq!(applied.len(), 2); // the tables, the index on grabbed_until
+//! assert_eq!(applied.len(), 3); // the tables, the claim index, the index on grabbed_until
 //! assert!(store.run_migrations()?.is_empty(), "idempotent");
 //!
 //! let store: Arc<dyn Store> = Arc::new(store);

@@ -419,8 +419,8 @@ fn on_our_schema(backend: Backend) {
 fn migration_count(backend: Backend) -> usize {
     match backend {
         Backend::Postgres => 5,
-        Backend::Mysql => 5,
-        _ => 2,
+        Backend::Mysql => 4,
+        _ => 3,
     }
 }
 

@@ -1,1 +1,0 @@
-DROP INDEX job_grabbed_until ON job;
