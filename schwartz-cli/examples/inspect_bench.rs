@@ -170,7 +170,11 @@ fn run(url: &str, n: usize, backend: &str) -> Result<(), Box<dyn std::error::Err
     if backend == "mysql" {
         // Our MySQL migrations leave the index to the operator (it costs every grab there):
         // time it as an operator who added it would see it, then without it.
-        execute(url, backend, "CREATE INDEX job_grabbed_until ON job (grabbed_until)")?;
+        execute(
+            url,
+            backend,
+            "CREATE INDEX job_grabbed_until ON job (grabbed_until)",
+        )?;
         execute(url, backend, "ANALYZE TABLE job")?;
     }
     time("queue_summary, exact counts", || {

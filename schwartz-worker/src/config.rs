@@ -13,6 +13,18 @@ pub const THREADS_ENV: &str = "SCHWARTZ_THREADS";
 /// The default prefetch bound per worker thread (see [`WorkerPoolBuilder::prefetch`]).
 pub const DEFAULT_PREFETCH_PER_THREAD: usize = 8;
 
+/// The smallest default prefetch bound, whatever the thread count (see
+/// [`WorkerPoolBuilder::prefetch`]).
+pub const DEFAULT_PREFETCH_MIN: usize = 64;
+
+/// The default prefetch bound of a pool of `threads`: [`DEFAULT_PREFETCH_PER_THREAD`] per
+/// thread, at least [`DEFAULT_PREFETCH_MIN`].
+pub fn default_prefetch(threads: usize) -> usize {
+    threads
+        .saturating_mul(DEFAULT_PREFETCH_PER_THREAD)
+        .max(DEFAULT_PREFETCH_MIN)
+}
+
 /// Whether the pool extends the leases of long-running jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LeaseExtension {
@@ -201,16 +213,17 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// The most jobs grabbed ahead of idle workers (default: [`DEFAULT_PREFETCH_PER_THREAD`]
-    /// (8) per thread; the pool grows its prefetch up to this bound, and the client's batch
-    /// size, while grabs come fast, and shrinks it when grabbed jobs wait).
+    /// The most jobs grabbed ahead of idle workers (default: [`default_prefetch`], 8 per
+    /// thread and at least 64; the pool grows its prefetch up to this bound, and the
+    /// client's batch size, while grabs come fast, and shrinks it when grabbed jobs wait).
     ///
     /// Grabbing ahead saves store round trips when jobs are short, but every job grabbed
     /// ahead is leased to this process: if it is killed, those jobs wait for their lease
-    /// (`grab_for`, an hour by default) before another worker may run them. With the default,
-    /// a killed process strands at most 16 jobs per thread, running ones included (the
-    /// dispatcher's buffer of up to 8 per thread, and each thread's chunk of up to 8; a pool
-    /// of 4: 64 jobs). Jobs shorter than a store round trip drain faster with a higher bound (the
+    /// (`grab_for`, an hour by default) before another worker may run them. A killed process
+    /// strands at most twice the bound, running jobs included (the dispatcher's buffer, and
+    /// each thread's chunk of `bound / threads`): 128 jobs with the default for pools of up
+    /// to 8 threads. A pool can have at most about `bound` jobs per store round trip in
+    /// flight, so jobs far shorter than a round trip drain faster with a higher bound (the
     /// README gives figures); jobs of a few milliseconds or more do not need one. `0` grabs
     /// only for idle workers; `usize::MAX` bounds it by the batch size alone.
     pub fn prefetch(mut self, n: usize) -> Self {
@@ -273,9 +286,7 @@ impl WorkerPoolBuilder {
             completion_batch: self.completion_batch,
             completion_delay: self.completion_delay,
             unavailable_deadline: self.unavailable_deadline,
-            prefetch: self
-                .prefetch
-                .unwrap_or(threads.saturating_mul(DEFAULT_PREFETCH_PER_THREAD)),
+            prefetch: self.prefetch.unwrap_or_else(|| default_prefetch(threads)),
         };
         Ok((self.client, config))
     }

@@ -44,7 +44,7 @@
 //! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
 //!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
 //!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
-//!    `threads × 2`, at most the batch size and the prefetch bound, by default 8 per thread).
+//!    `threads × 2`, at most the batch size and the prefetch bound, by default 8 per thread and at least 64).
 //!    An empty grab → `exhausted`, next poll after
 //!    the poll interval ([`WAKE_RECHECK`] after a wake-up: the job that woke us may not be
 //!    due yet by this client's clock); a partial grab → recheck after
@@ -111,7 +111,7 @@ const PARTIAL_RECHECK: Duration = Duration::from_millis(25);
 /// estimates the server's clock).
 const WAKE_RECHECK: Duration = Duration::from_millis(1100);
 /// Most jobs handed to one worker at once (a chunk is `prefetch / threads` jobs: with the
-/// default bound of 8 per thread, eight). The jobs of a chunk not started yet wait where
+/// default bound, 8 per thread and at least 64, eight to 64). The jobs of a chunk not started yet wait where
 /// the shutdown can release them, and the outcomes of those already run where it can write
 /// them (`Shared::pending`, `Shared::collected`), so a thread busy past the grace period
 /// keeps only the job it runs leased.

@@ -64,8 +64,8 @@ mod summary;
 mod worker;
 
 pub use config::{
-    Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder, DEFAULT_PREFETCH_PER_THREAD,
-    THREADS_ENV,
+    default_prefetch, Housekeeping, LeaseExtension, Notifications, WorkerPoolBuilder,
+    DEFAULT_PREFETCH_MIN, DEFAULT_PREFETCH_PER_THREAD, THREADS_ENV,
 };
 pub use error::{Error, Result};
 pub use pool::{RunningPool, ShutdownHandle, WorkerPool};

@@ -81,7 +81,11 @@ fn parse_options() -> Result<Options, BoxError> {
             "--analyze" => analyze = true,
             "--prefetch" => {
                 let v = value()?;
-                let n = if v == "unbounded" { usize::MAX } else { v.parse()? };
+                let n = if v == "unbounded" {
+                    usize::MAX
+                } else {
+                    v.parse()?
+                };
                 PREFETCH.set(n).map_err(|_| "--prefetch given twice")?;
             }
             "--pg-url" => pg_url = value()?,
@@ -387,9 +391,7 @@ fn verify(store: &Arc<dyn Store>, seen: &Seen) -> Result<(), String> {
 }
 
 fn drain(client: &Client, threads: usize) -> Result<(), BoxError> {
-    let s = pool_builder(client, threads)
-        .build()?
-        .run_until_done()?;
+    let s = pool_builder(client, threads).build()?.run_until_done()?;
     if s.errors + s.lease_lost + s.failed > 0 {
         return Err(format!("pool reported problems: {s}").into());
     }

@@ -41,6 +41,10 @@ pub struct Args {
     /// autovacuum would do shortly after a bulk insert).
     #[arg(long)]
     analyze: bool,
+    /// The pool drains' prefetch bound: a number, or `unbounded` (the client's batch size
+    /// alone); default: the pool's own default (8 per thread, at least 64).
+    #[arg(long)]
+    prefetch: Option<String>,
     /// Skip the Perl TheSchwartz baseline.
     #[arg(long)]
     no_perl: bool,
@@ -87,6 +91,9 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     if args.analyze {
         cmd.arg("--analyze");
+    }
+    if let Some(p) = &args.prefetch {
+        cmd.args(["--prefetch", p]);
     }
     if args.no_perl {
         cmd.arg("--no-perl");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schwartz_core::{QueuedJob, WorkError, Worker};
-use schwartz_worker::{WorkerPool, DEFAULT_PREFETCH_PER_THREAD};
+use schwartz_worker::{WorkerPool, DEFAULT_PREFETCH_MIN, DEFAULT_PREFETCH_PER_THREAD};
 
 use super::{backends, client, figures, insert_range, left_and_leased, serial, wait_for, FUNC};
 
@@ -20,10 +20,10 @@ const JOB_TIME: Duration = Duration::from_millis(5);
 /// The worker process's completion batching delay.
 const COMPLETION_DELAY: Duration = Duration::from_millis(20);
 /// The most jobs a killed worker process can have run without their completion written,
-/// generously: every job it may hold grabbed (the pool's default prefetch bound,
-/// [`DEFAULT_PREFETCH_PER_THREAD`] per thread, buffered, plus a chunk of as many per thread,
-/// running ones included), and those finished within one completion delay.
-const IN_FLIGHT: usize = 2 * DEFAULT_PREFETCH_PER_THREAD * THREADS
+/// generously: every job it may hold grabbed (twice the pool's default prefetch bound: the
+/// buffer, and the threads' chunks, running ones included), and those finished within one
+/// completion delay.
+const IN_FLIGHT: usize = 2 * DEFAULT_PREFETCH_MIN.max(DEFAULT_PREFETCH_PER_THREAD * THREADS)
     + THREADS * (COMPLETION_DELAY.as_millis() / JOB_TIME.as_millis() + 1) as usize;
 
 /// What a worker process does (passed in `SCHWARTZ_FAULTS_WORKER`, tab-separated).
