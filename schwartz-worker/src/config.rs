@@ -19,10 +19,13 @@ pub const DEFAULT_PREFETCH_MIN: usize = 64;
 
 /// The default prefetch bound of a pool of `threads`: [`DEFAULT_PREFETCH_PER_THREAD`] per
 /// thread, at least [`DEFAULT_PREFETCH_MIN`].
-pub fn default_prefetch(threads: usize) -> usize {
-    threads
-        .saturating_mul(DEFAULT_PREFETCH_PER_THREAD)
-        .max(DEFAULT_PREFETCH_MIN)
+pub const fn default_prefetch(threads: usize) -> usize {
+    let per_thread = threads.saturating_mul(DEFAULT_PREFETCH_PER_THREAD);
+    if per_thread > DEFAULT_PREFETCH_MIN {
+        per_thread
+    } else {
+        DEFAULT_PREFETCH_MIN
+    }
 }
 
 /// Whether the pool extends the leases of long-running jobs.

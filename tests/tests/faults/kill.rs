@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use schwartz_core::{QueuedJob, WorkError, Worker};
-use schwartz_worker::{WorkerPool, DEFAULT_PREFETCH_MIN, DEFAULT_PREFETCH_PER_THREAD};
+use schwartz_worker::{default_prefetch, WorkerPool};
 
 use super::{backends, client, figures, insert_range, left_and_leased, serial, wait_for, FUNC};
 
@@ -23,7 +23,7 @@ const COMPLETION_DELAY: Duration = Duration::from_millis(20);
 /// generously: every job it may hold grabbed (twice the pool's default prefetch bound: the
 /// buffer, and the threads' chunks, running ones included), and those finished within one
 /// completion delay.
-const IN_FLIGHT: usize = 2 * DEFAULT_PREFETCH_MIN.max(DEFAULT_PREFETCH_PER_THREAD * THREADS)
+const IN_FLIGHT: usize = 2 * default_prefetch(THREADS)
     + THREADS * (COMPLETION_DELAY.as_millis() / JOB_TIME.as_millis() + 1) as usize;
 
 /// What a worker process does (passed in `SCHWARTZ_FAULTS_WORKER`, tab-separated).
