@@ -167,52 +167,45 @@ fn run(url: &str, n: usize, backend: &str) -> Result<(), Box<dyn std::error::Err
         (a.0 + q.due, a.1 + q.scheduled, a.2 + q.running)
     });
     println!("summary: due {d} scheduled {sc} running {r}");
-    if backend == "mysql" {
-        // Our MySQL migrations leave the index to the operator (it costs every grab there):
-        // time it as an operator who added it would see it, then without it.
-        execute(
-            url,
-            backend,
-            "CREATE INDEX job_grabbed_until ON job (grabbed_until)",
-        )?;
-        execute(url, backend, "ANALYZE TABLE job")?;
-    }
-    time("queue_summary, exact counts", || {
-        store.queue_summary(now, now - 3600, u64::MAX)
-    });
-    time("queue_summary, counts up to 100,000", || {
-        store.queue_summary(now, now - 3600, 100_000)
-    });
-    time("queue_summary, counts up to 10,000", || {
-        store.queue_summary(now, now - 3600, 10_000)
-    });
-    // Without the index on grabbed_until (TheSchwartz's schema): leased jobs are found by
-    // one pass over `job`.
     let analyze = match backend {
         "postgres" => "ANALYZE job",
         "mysql" => "ANALYZE TABLE job",
         _ => "ANALYZE",
     };
-    let drop = match backend {
-        "mysql" => "DROP INDEX job_grabbed_until ON job",
-        _ => "DROP INDEX job_grabbed_until",
-    };
-    execute(url, backend, drop)?;
-    execute(url, backend, analyze)?;
-    time("queue_summary, exact, no grabbed_until index", || {
-        store.queue_summary(now, now - 3600, u64::MAX)
-    });
-    time("queue_summary, up to 100,000, no index", || {
-        store.queue_summary(now, now - 3600, 100_000)
-    });
-    time("queue_summary, up to 10,000, no index", || {
-        store.queue_summary(now, now - 3600, 10_000)
-    });
     // As the migrations define it (on MySQL: as an operator adds it).
     let create = match backend {
         "mysql" => "CREATE INDEX job_grabbed_until ON job (grabbed_until)",
         _ => "CREATE INDEX job_grabbed_until ON job (grabbed_until) WHERE grabbed_until > 0",
     };
+    let drop = match backend {
+        "mysql" => "DROP INDEX job_grabbed_until ON job",
+        _ => "DROP INDEX job_grabbed_until",
+    };
+    let summaries = |labels: [&str; 3]| {
+        for (label, limit) in labels.into_iter().zip([u64::MAX, 100_000, 10_000]) {
+            time(label, || store.queue_summary(now, now - 3600, limit));
+        }
+    };
+    if backend == "mysql" {
+        // Our MySQL migrations leave the index to the operator (it costs every grab there):
+        // time it as an operator who added it would see it, then without it.
+        execute(url, backend, create)?;
+        execute(url, backend, analyze)?;
+    }
+    summaries([
+        "queue_summary, exact counts",
+        "queue_summary, counts up to 100,000",
+        "queue_summary, counts up to 10,000",
+    ]);
+    // Without the index on grabbed_until (TheSchwartz's schema): leased jobs are found by
+    // one pass over `job`.
+    execute(url, backend, drop)?;
+    execute(url, backend, analyze)?;
+    summaries([
+        "queue_summary, exact, no grabbed_until index",
+        "queue_summary, up to 100,000, no index",
+        "queue_summary, up to 10,000, no index",
+    ]);
     execute(url, backend, create)?;
     execute(url, backend, analyze)?;
     time("failures_from(now - 30 s) (errors --follow)", || {
