@@ -464,7 +464,10 @@ impl QueuedJob {
             }))
         });
         let failures = if verdict.needs_failures() {
-            self.store().failures(self.inner.row.jobid)?.len() as u64
+            let n = self.store().failures(self.inner.row.jobid)?.len() as u64;
+            // The job's span (see `executor`), when this runs inside it.
+            tracing::Span::current().record("attempt", n.saturating_add(1));
+            n
         } else {
             0
         };

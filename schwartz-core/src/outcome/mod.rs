@@ -38,6 +38,21 @@ pub enum WorkOutcome {
     LeaseLost,
 }
 
+impl WorkOutcome {
+    /// A short lower-case name (`completed`, `failed`, `retried`, `declined`, `replaced`,
+    /// `lease_lost`), as used in metric labels and tracing fields.
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkOutcome::Completed => "completed",
+            WorkOutcome::Failed { will_retry: false } => "failed",
+            WorkOutcome::Failed { will_retry: true } => "retried",
+            WorkOutcome::Declined => "declined",
+            WorkOutcome::Replaced => "replaced",
+            WorkOutcome::LeaseLost => "lease_lost",
+        }
+    }
+}
+
 /// A decided outcome of a job, not yet written.
 ///
 /// A clone writes the same outcome: a writer may keep one to write again after a
