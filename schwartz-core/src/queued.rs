@@ -148,6 +148,19 @@ impl QueuedJob {
     pub fn grabbed_until(&self) -> DateTime<Utc> {
         epoch_to_datetime(self.token())
     }
+    /// The lease's fencing token: the `grabbed_until` this process holds, as a number
+    /// (epoch seconds; 0 when the job is not grabbed). Every outcome write is fenced on it.
+    ///
+    /// Hand it to side effects outside the database (a conditional put, an idempotency key,
+    /// a versioned update) so they can refuse a stale worker: a job's token only grows. A
+    /// grab happens only once the previous lease has run out, so the new token (now plus
+    /// `grab_for`, at least one second) is greater than any earlier holder's; extending a
+    /// lease raises it. The one exception is a holder that gave the job back (declined or
+    /// released it): the next holder's token may equal its own, but such a holder can
+    /// write nothing more for the job.
+    pub fn fencing_token(&self) -> i64 {
+        self.token()
+    }
     /// The lease length of the job's function (its worker's `grab_for`, at least one
     /// second; one hour without a worker), looked up once when the job was read.
     pub fn grab_for(&self) -> Duration {
