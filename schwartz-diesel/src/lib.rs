@@ -88,7 +88,7 @@ mod ops;
 mod schema;
 mod sql;
 mod store;
-mod tx;
+pub mod tx;
 mod url;
 mod watchdog;
 
