@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::handle::JobHandle;
 use crate::ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId};
 use crate::job::{decode_arg, Job};
-use crate::outcome::{decide, write_one, Outcome, Rules, Target, Verdict, WorkOutcome};
+use crate::outcome::{
+    decide, write_one, write_one_with, FinishWith, Outcome, Rules, Target, Verdict, WorkOutcome,
+};
 use crate::panic::guarded;
 use crate::store::{JobRow, Store};
 use crate::worker::{Policy, Worker};
@@ -200,6 +202,37 @@ impl QueuedJob {
     pub fn completed(&self) -> Result<()> {
         log::debug!("job completed");
         self.finish_now("completed", Verdict::Complete).map(|_| ())
+    }
+    /// Completes the job with `write` instead of the job's store: the fenced store write
+    /// (one [`Finish`](crate::store::Finish)) goes where `write` puts it, typically the
+    /// application's own transaction so the outcome commits with the work's own writes
+    /// (`schwartz_diesel::complete_in` does this with a diesel connection). The job counts
+    /// as finished here once `write` reports the fence matched; if the caller's
+    /// transaction then rolls back, the job stays leased until its lease runs out and then
+    /// runs again, as after a crash.
+    ///
+    /// # Errors
+    /// As [`QueuedJob::completed`], with `write`'s error.
+    pub fn completed_with(&self, write: FinishWith<'_>) -> Result<()> {
+        let _w = lock(&self.inner.write_lock);
+        self.check_not_finished("completed")?;
+        write_one_with(self.decide(Verdict::Complete)?, write)
+    }
+    /// Fails the job with `write` instead of the job's store (see
+    /// [`QueuedJob::completed_with`]); retried while `max_retries` allows, as
+    /// [`QueuedJob::failed`].
+    ///
+    /// # Errors
+    /// As [`QueuedJob::completed`], with `write`'s error.
+    pub fn failed_with(&self, message: &str, write: FinishWith<'_>) -> Result<()> {
+        let _w = lock(&self.inner.write_lock);
+        self.check_not_finished("failed")?;
+        let verdict = Verdict::Fail {
+            message: message.to_string(),
+            exit_status: None,
+            permanent: false,
+        };
+        write_one_with(self.decide(verdict)?, write)
     }
     /// Fails the job with a message; retried while `max_retries` allows.
     ///

@@ -101,7 +101,7 @@ mod sqlite;
 
 pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
-pub use tx::{insert_in, insert_jobs_in, TxConnection};
+pub use tx::{complete_in, fail_in, insert_in, insert_jobs_in, TxConnection};
 
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};

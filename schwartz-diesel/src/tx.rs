@@ -32,9 +32,9 @@
 //! ```
 
 use diesel::Connection;
-use schwartz_core::store::{Limits, NewJobRow};
+use schwartz_core::store::{Finish, FinishStatus, Limits, NewJobRow};
 use schwartz_core::validate::job_against;
-use schwartz_core::{Error, FuncId, Job, JobHandle, JobId, Result};
+use schwartz_core::{Error, FuncId, Job, JobHandle, JobId, QueuedJob, Result};
 
 use crate::conn::{classify, Class, Ctx, OpError};
 use crate::ops::{in_batch_duplicate, max_arg, max_epoch};
@@ -51,6 +51,8 @@ mod sealed {
 pub trait TxConnection: sealed::Sealed + Connection {
     #[doc(hidden)]
     fn insert_jobs_tx(&mut self, store: Option<&DieselStore>, jobs: &[Job]) -> Result<Vec<JobId>>;
+    #[doc(hidden)]
+    fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>>;
 }
 
 macro_rules! tx_connection {
@@ -83,6 +85,15 @@ macro_rules! tx_connection {
                     }
                 };
                 insert_jobs(self, ctx, jobs).map_err(|e| ctx.map(e))
+            }
+
+            fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
+                let ctx = Ctx::new(
+                    format!("the application's {} connection", $backend),
+                    $backend,
+                    None,
+                );
+                crate::finish::finish_in(self, &ctx, items).map_err(|e| ctx.map(e))
             }
         }
     };
@@ -118,6 +129,31 @@ pub fn insert_in<C: TxConnection>(conn: &mut C, job: &Job) -> Result<JobId> {
 /// [`Error::DuplicateUniqkey`] and nothing is inserted.
 pub fn insert_jobs_in<C: TxConnection>(conn: &mut C, jobs: &[Job]) -> Result<Vec<JobId>> {
     conn.insert_jobs_tx(None, jobs)
+}
+
+/// Completes a grabbed job with the application's connection, inside its transaction: the
+/// job's removal (and exit status, if kept) commits with the work's own writes, fenced on
+/// the job's lease like every outcome. If the transaction rolls back, the job stays leased
+/// until its lease runs out and then runs again (see
+/// [`QueuedJob::completed_with`]). Within a pool's worker, the pool writes nothing more for
+/// the job.
+///
+/// # Errors
+/// [`Error::LeaseLost`] when another worker holds the job now (nothing written; roll the
+/// transaction back if the work must not stand), [`Error::AlreadyFinished`], or the
+/// database's error.
+pub fn complete_in<C: TxConnection>(conn: &mut C, job: &QueuedJob) -> Result<()> {
+    job.completed_with(&mut |items| conn.finish_tx(items))
+}
+
+/// Fails a grabbed job with the application's connection, inside its transaction (see
+/// [`complete_in`]): the error row and the retry (or removal) commit with the transaction;
+/// retried while the worker's `max_retries` allows.
+///
+/// # Errors
+/// As [`complete_in`].
+pub fn fail_in<C: TxConnection>(conn: &mut C, job: &QueuedJob, message: &str) -> Result<()> {
+    job.failed_with(message, &mut |items| conn.finish_tx(items))
 }
 
 impl DieselStore {

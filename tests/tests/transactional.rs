@@ -250,3 +250,156 @@ fn postgres_wakes_an_idle_pool_at_commit_only() {
         running.join().unwrap().unwrap();
     }
 }
+
+/// What the `ship` worker does with its transaction.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Then {
+    Commit,
+    RollBack,
+    FailAndCommit,
+}
+
+/// A client whose `ship` worker records a shipment and the job's outcome in one
+/// transaction of its own connection, then commits or rolls back as `then` says.
+fn shipping_client(db: &Db, url: &str, then: Then) -> schwartz_core::Client {
+    struct Ship {
+        url: String,
+        then: Then,
+    }
+    impl schwartz_core::Worker for Ship {
+        fn work(&self, job: &QueuedJob) -> Result<(), WorkError> {
+            let order: u64 = job.arg()?;
+            let then = self.then;
+            let insert = format!("INSERT INTO shipments (id) VALUES ({order})");
+            with_connection!(&self.url, |conn| {
+                conn.transaction(|c| {
+                    diesel::sql_query(&insert).execute(c)?;
+                    match then {
+                        Then::FailAndCommit => schwartz_diesel::fail_in(c, job, "carrier down")?,
+                        _ => schwartz_diesel::complete_in(c, job)?,
+                    }
+                    if then == Then::RollBack {
+                        return Err::<(), WorkError>("the shipment is refused".into());
+                    }
+                    Ok(())
+                })
+            })
+        }
+        fn grab_for(&self) -> Duration {
+            Duration::from_secs(1)
+        }
+    }
+    let client = client(Arc::clone(&db.store));
+    client
+        .can_do(
+            "ship",
+            Ship {
+                url: url.to_string(),
+                then,
+            },
+        )
+        .unwrap();
+    client
+}
+
+fn shipments(url: &str) -> i64 {
+    with_connection!(url, |conn| {
+        diesel::sql_query("SELECT COUNT(*) AS n FROM shipments")
+            .get_result::<Count>(&mut conn)
+            .unwrap()
+            .n
+    })
+}
+
+#[test]
+fn a_jobs_outcome_commits_or_rolls_back_with_the_work() {
+    for (db, url) in sql_dbs("tx_finish") {
+        let name = db.name.clone();
+        with_connection!(&url, |conn| conn
+            .batch_execute("CREATE TABLE shipments (id BIGINT PRIMARY KEY)")
+            .unwrap());
+        // Rolled back: no shipment, and the job is still leased (it runs again later).
+        let client = shipping_client(&db, &url, Then::RollBack);
+        let h = client.insert(Job::new("ship").arg(&1u64).unwrap()).unwrap();
+        assert!(client.work_once().unwrap(), "{name}");
+        assert_eq!(shipments(&url), 0, "{name}");
+        let row = db
+            .store
+            .lookup(h.jobid())
+            .unwrap()
+            .expect("the job is still there");
+        assert!(row.grabbed_until > 0, "{name}: still leased");
+        assert!(
+            client.failure_log(&h).unwrap().is_empty(),
+            "{name}: no failure written"
+        );
+        // Once the lease ran out, it runs again: committed, the shipment and the job's
+        // removal land together.
+        std::thread::sleep(Duration::from_millis(2100));
+        let client = shipping_client(&db, &url, Then::Commit);
+        assert!(client.work_once().unwrap(), "{name}");
+        assert_eq!(shipments(&url), 1, "{name}");
+        assert!(
+            db.store.lookup(h.jobid()).unwrap().is_none(),
+            "{name}: completed"
+        );
+        // A failure written in the transaction: the error row commits with the work.
+        let client = shipping_client(&db, &url, Then::FailAndCommit);
+        let h = client.insert(Job::new("ship").arg(&2u64).unwrap()).unwrap();
+        assert!(client.work_once().unwrap(), "{name}");
+        assert_eq!(shipments(&url), 2, "{name}");
+        assert_eq!(client.failure_log(&h).unwrap(), ["carrier down"], "{name}");
+        assert!(
+            db.store.lookup(h.jobid()).unwrap().is_none(),
+            "{name}: no retry left"
+        );
+    }
+}
+
+#[test]
+fn a_stale_worker_cannot_complete_in_its_transaction() {
+    for (db, url) in sql_dbs("tx_stale") {
+        let name = db.name.clone();
+        let a = client(Arc::clone(&db.store));
+        let b = client(db.reopen());
+        struct Short;
+        impl schwartz_core::Worker for Short {
+            fn work(&self, _: &QueuedJob) -> Result<(), WorkError> {
+                Ok(())
+            }
+            fn grab_for(&self) -> Duration {
+                Duration::from_secs(1)
+            }
+        }
+        for c in [&a, &b] {
+            c.can_do("stale", Short).unwrap();
+        }
+        let h = a.insert(Job::new("stale")).unwrap();
+        let old = a.grab_job("stale").unwrap().expect("A grabs");
+        std::thread::sleep(Duration::from_millis(2100));
+        let new = b
+            .grab_job("stale")
+            .unwrap()
+            .expect("B grabs once A's lease ran out");
+        assert!(new.fencing_token() > old.fencing_token(), "{name}");
+        let err = with_connection!(&url, |conn| {
+            conn.transaction(|c| {
+                schwartz_diesel::complete_in(c, &old)?;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })
+            .unwrap_err()
+        });
+        assert!(
+            matches!(err.downcast_ref::<Error>(), Some(Error::LeaseLost { .. })),
+            "{name}: {err}"
+        );
+        assert!(db.store.lookup(h.jobid()).unwrap().is_some(), "{name}");
+        with_connection!(&url, |conn| conn
+            .transaction(|c| {
+                schwartz_diesel::complete_in(c, &new)?;
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })
+            .unwrap());
+        assert!(db.store.lookup(h.jobid()).unwrap().is_none(), "{name}");
+    }
+}
