@@ -82,6 +82,7 @@ mod queued;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
+mod typed;
 pub mod validate;
 mod worker;
 
@@ -108,4 +109,5 @@ pub use queued::QueuedJob;
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};
+pub use typed::{IntoJob, TypedJob};
 pub use worker::{WorkError, Worker};

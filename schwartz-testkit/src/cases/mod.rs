@@ -20,12 +20,13 @@ mod replace;
 mod retry;
 mod scoreboard;
 mod store;
+mod typed;
 mod unique;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 18] = [
+    let groups: [fn() -> Vec<Case>; 19] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -44,6 +45,7 @@ pub(crate) fn all() -> Vec<Case> {
         work_loop::cases,
         store::cases,
         inspect::cases,
+        typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }
