@@ -69,6 +69,8 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod arg_cap;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod client;
 mod error;
 pub mod executor;
@@ -96,6 +98,8 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncClient;
 pub use client::{
     AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
     Pruning, ScoreboardDir, StopSignal, WeakClient,
