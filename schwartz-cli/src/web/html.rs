@@ -163,7 +163,7 @@ pub fn chart(title: &str, from: i64, to: i64, series: &[Series<'_>]) -> Svg {
     const H: f64 = 200.0;
     const L: f64 = 48.0;
     const R: f64 = 10.0;
-    const T: f64 = 28.0;
+    const T: f64 = 44.0;
     const B: f64 = 24.0;
     let max = series
         .iter()
@@ -196,14 +196,14 @@ pub fn chart(title: &str, from: i64, to: i64, series: &[Series<'_>]) -> Svg {
     }
     let _ = write!(
         s,
-        "<text x=\"{L}\" y=\"{}\" font-size=\"10\">-{}m</text>\
+        "<text x=\"{L}\" y=\"{}\" font-size=\"10\">-{}</text>\
          <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"end\">now</text>",
         H - 8.0,
-        (to - from) / 60,
+        escape(&span_text(to - from)),
         W - R,
         H - 8.0
     );
-    let mut legend_x = L + 150.0;
+    let mut legend_x = L;
     for se in series {
         let pts: Vec<String> = se
             .points
@@ -228,8 +228,8 @@ pub fn chart(title: &str, from: i64, to: i64, series: &[Series<'_>]) -> Svg {
         }
         let _ = write!(
             s,
-            "<rect x=\"{legend_x:.0}\" y=\"7\" width=\"10\" height=\"10\" fill=\"{}\"/>\
-             <text x=\"{:.0}\" y=\"16\" font-size=\"11\">{}</text>",
+            "<rect x=\"{legend_x:.0}\" y=\"25\" width=\"10\" height=\"10\" fill=\"{}\"/>\
+             <text x=\"{:.0}\" y=\"34\" font-size=\"11\">{}</text>",
             se.colour,
             legend_x + 13.0,
             escape(se.name)
@@ -265,7 +265,16 @@ fn nice_ceiling(v: f64) -> f64 {
     }
 }
 
-/// `1.5k`, `12`, `0.25`.
+/// `90s`, `15m`.
+fn span_text(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs}s")
+    } else {
+        format!("{}m", secs / 60)
+    }
+}
+
+/// `1.5k`, `12`, `0.25`, `0.5`.
 fn short_number(v: f64) -> String {
     if v >= 1_000_000.0 {
         format!("{:.1}M", v / 1_000_000.0)
@@ -275,6 +284,9 @@ fn short_number(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.2}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
     }
 }
 

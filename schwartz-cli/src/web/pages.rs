@@ -92,13 +92,16 @@ pub async fn overview(AxState(state): AxState<Shared>) -> Result<AxHtml<String>,
     h.raw("</table>");
     let samples = state.history.samples();
     let to = chrono::Utc::now().timestamp();
-    let from = to - WINDOW;
+    // The last hour, or less while fewer samples were taken (at least five samples' worth).
+    let every = state.history.every.as_secs() as i64;
+    let first = samples.first().map_or(to, |s| s.time);
+    let from = (to - WINDOW).max(first.min(to - 5 * every));
     let pts = |f: &dyn Fn(&super::sampler::Sample) -> f64| {
         samples.iter().map(|s| (s.time, f(s))).collect::<Vec<_>>()
     };
     h.raw("<div class=\"charts\">");
     h.svg(chart(
-        "Backlog (jobs), last hour",
+        "Backlog (jobs)",
         from,
         to,
         &[
@@ -120,7 +123,7 @@ pub async fn overview(AxState(state): AxState<Shared>) -> Result<AxHtml<String>,
         ],
     ));
     h.svg(chart(
-        "Throughput (per minute), last hour",
+        "Throughput (per minute)",
         from,
         to,
         &[
@@ -258,7 +261,9 @@ pub async fn job(
             h.raw("<tr><th>state</th><td id=\"state\">done (not pending)</td></tr>");
         }
     }
-    if let Some(a) = &s.arg {
+    if s.arg.as_ref().is_some_and(|a| a.encoding == "none") {
+        row(&mut h, "argument", "none");
+    } else if let Some(a) = &s.arg {
         let value = match &a.value {
             serde_json::Value::String(t) => t.clone(),
             v => serde_json::to_string_pretty(v).unwrap_or_default(),

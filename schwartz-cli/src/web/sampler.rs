@@ -82,8 +82,9 @@ impl History {
 pub async fn run(state: Shared) {
     let mut tick = tokio::time::interval(state.history.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // The newest error time counted, per database hash.
-    let mut cursors: HashMap<String, Epoch> = HashMap::new();
+    // Per database hash: where the next error window starts, and how many rows at that
+    // very second were there before sampling began (not new, not to be counted).
+    let mut cursors: HashMap<String, (Epoch, usize)> = HashMap::new();
     let mut prev: Option<(Epoch, u64)> = None;
     loop {
         tick.tick().await;
@@ -97,12 +98,25 @@ pub async fn run(state: Shared) {
                 let mut errors = 0usize;
                 for (db, (now, _)) in &per_db {
                     let key = db.hash.to_string();
-                    let from = cursors.get(&key).copied().unwrap_or(*now);
-                    // Rows with from <= error_time < now are new since the last sample.
-                    if let Ok(rows) = db.store.failures_from(from, None, 100_000) {
-                        errors += rows.iter().filter(|r| r.error_time < *now).count();
+                    let Ok(rows) = db.store.failures_from(
+                        cursors.get(&key).map_or(*now, |c| c.0),
+                        None,
+                        100_000,
+                    ) else {
+                        continue;
+                    };
+                    match cursors.get(&key) {
+                        // Rows with from <= error_time < now are new since the last sample.
+                        Some(&(_, known)) => {
+                            let n = rows.iter().filter(|r| r.error_time < *now).count();
+                            errors += n.saturating_sub(known);
+                            cursors.insert(key, (*now, 0));
+                        }
+                        // The first sample: rows of this second were there before.
+                        None => {
+                            cursors.insert(key, (*now, rows.len()));
+                        }
                     }
-                    cursors.insert(key, *now);
                 }
                 (merged, errors, cursors)
             })
@@ -111,6 +125,10 @@ pub async fn run(state: Shared) {
             continue;
         };
         cursors = new_cursors;
+        if !statuses.iter().any(|s| s.ok) {
+            // No database answered: no numbers (a gap, not a fall to zero).
+            continue;
+        }
         let now = chrono::Utc::now().timestamp();
         let (due, scheduled, running) = merged.values().fold((0, 0, 0), |a, q| {
             (a.0 + q.due, a.1 + q.scheduled, a.2 + q.running)
