@@ -164,7 +164,7 @@ mod tests {
     #[test]
     fn keeps_one_hour() {
         let h = History::new(Duration::from_secs(10));
-        for t in [0, 1000, 3000, 4000, 4601] {
+        for t in [0, 1000, 3000, 4000, 4600] {
             h.push(Sample {
                 time: t,
                 due: 0,
@@ -176,6 +176,6 @@ mod tests {
             });
         }
         let times: Vec<Epoch> = h.samples().iter().map(|s| s.time).collect();
-        assert_eq!(times, vec![1000, 3000, 4000, 4601]);
+        assert_eq!(times, vec![1000, 3000, 4000, 4600]);
     }
 }
