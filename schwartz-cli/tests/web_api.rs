@@ -287,6 +287,9 @@ fn dead_database_is_shown_without_its_password() {
         return;
     };
     let _ = seed(&db);
+    // A function name with markup: shown as text on every page that names it.
+    let (code, _, err) = db.run(&["insert", "<b onclick=x>Evil</b>"]);
+    assert_eq!(code, 0, "{err}");
     let dead = "postgres://someone:sekrit-pw-42@127.0.0.1:1/nodb";
     let srv = Server::start(&format!("{},{dead}", db.url), &[]);
     let o = srv.json("/api/overview");
@@ -307,6 +310,11 @@ fn dead_database_is_shown_without_its_password() {
     }
     let (_, page) = srv.get("/");
     assert!(page.contains("did not answer"), "{page}");
+    for p in ["/", "/jobs"] {
+        let (_, page) = srv.get(p);
+        assert!(page.contains("&lt;b onclick=x&gt;Evil&lt;/b&gt;"), "{p}: {page}");
+        assert!(!page.contains("<b onclick"), "{p} unescaped: {page}");
+    }
     let (_, text) = srv.get("/metrics");
     assert!(text.contains("nodb") && text.contains(",hash=") && text.contains("} 0\n"));
     // Without a token, writes are off.
