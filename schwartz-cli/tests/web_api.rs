@@ -61,7 +61,33 @@ fn jobid(handle: &str) -> JobId {
 fn api(backend: Backend) {
     let Some(db) = new_db(backend) else { return };
     let s = seed(&db);
-    let srv = Server::start(&db.url, &["--token", TOKEN, "--sample-every", "1"]);
+    // A worker's scoreboard: the running Email job (argument "busy") and an idle one.
+    let board = tempfile::tempdir().unwrap();
+    let dir = board.path().join("theschwartz");
+    std::fs::create_dir(&dir).unwrap();
+    let me = std::process::id();
+    std::fs::write(
+        dir.join(format!("scoreboard.{me}.0")),
+        format!("pid={me}\nfuncname=Email\nstarted=1\narg=busy\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("scoreboard.{me}.1")),
+        format!("pid={me}\nfuncname=Email\nstarted=1\narg=other\n"),
+    )
+    .unwrap();
+    let board_dir = board.path().display().to_string();
+    let srv = Server::start(
+        &db.url,
+        &[
+            "--token",
+            TOKEN,
+            "--sample-every",
+            "1",
+            "--scoreboard-dir",
+            &board_dir,
+        ],
+    );
     let store = db.store();
 
     // The overview: the numbers of `schwartz queues --json`.
@@ -134,6 +160,14 @@ fn api(backend: Backend) {
     let d = srv.json(&format!("/api/jobs/{}", s.failed));
     assert_eq!(d["pending"], false);
     assert_eq!(d["failures"][0]["message"], SCRIPT_MESSAGE);
+    // The running job's scoreboard entry (same function and argument), and the workers.
+    let d = srv.json(&format!("/api/jobs/{}", s.running));
+    assert_eq!(d["job"]["state"], "running");
+    let sb = d["scoreboard"].as_array().unwrap();
+    assert_eq!(sb.len(), 1, "{d}");
+    assert_eq!(sb[0]["file"], format!("scoreboard.{me}.0"));
+    let w = srv.json("/api/workers");
+    assert_eq!(w["workers"].as_array().unwrap().len(), 2, "{w}");
     let (code, _) = srv.get("/api/jobs/not-a-handle");
     assert_eq!(code, 400);
 
