@@ -130,7 +130,9 @@ fn api(backend: Backend) {
     }
     assert_eq!(m[&("schwartz_jobs_due".into(), lab("Email"))], 2.0);
     assert_eq!(m[&("schwartz_errors_total".into(), lab("Report"))], 1.0);
-    assert!(m.iter().any(|((n, _), v)| n == "schwartz_database_up" && *v == 1.0));
+    assert!(m
+        .iter()
+        .any(|((n, _), v)| n == "schwartz_database_up" && *v == 1.0));
 
     // Jobs: filters by function, state and coalesce value.
     let j = srv.json("/api/jobs?func=Email&state=due");
@@ -145,7 +147,10 @@ fn api(backend: Backend) {
     let j = srv.json("/api/jobs?coalesce=c1");
     assert_eq!(j["jobs"].as_array().unwrap().len(), 1);
     assert_eq!(j["jobs"][0]["handle"], s.due_c1);
-    assert_eq!(srv.json("/api/jobs?state=running")["jobs"][0]["handle"], s.running);
+    assert_eq!(
+        srv.json("/api/jobs?state=running")["jobs"][0]["handle"],
+        s.running
+    );
     let (code, body) = srv.get("/api/jobs?state=bogus");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("\"error\""), "{body}");
@@ -180,7 +185,13 @@ fn api(backend: Backend) {
     assert_eq!(code, 200);
     assert!(!page.contains("<script>window"), "unescaped: {page}");
     assert!(page.contains("&lt;script&gt;window.pwned=1&lt;/script&gt; &amp; &quot;quotes&quot;"));
-    for p in ["/", "/jobs", &format!("/jobs/{}", s.failed), "/workers", "/login"] {
+    for p in [
+        "/",
+        "/jobs",
+        &format!("/jobs/{}", s.failed),
+        "/workers",
+        "/login",
+    ] {
         let (code, body) = srv.get(p);
         assert_eq!(code, 200, "{p}: {body}");
         assert!(!body.contains(TOKEN), "{p} shows the token");
@@ -214,7 +225,10 @@ fn api(backend: Backend) {
     assert_eq!(r["results"][0]["result"], "changed", "{r}");
     let moved = store.lookup(jobid(&s.due)).unwrap().unwrap().run_after;
     assert!((moved - (now + 7200)).abs() < 60, "{moved} vs {now}");
-    let (_, r) = srv.act(Some(TOKEN), &json!({"action": "cancel", "jobs": [s.due_c1]}));
+    let (_, r) = srv.act(
+        Some(TOKEN),
+        &json!({"action": "cancel", "jobs": [s.due_c1]}),
+    );
     assert_eq!(r["results"][0]["result"], "changed", "{r}");
     assert!(store.lookup(jobid(&s.due_c1)).unwrap().is_none());
     assert_eq!(
@@ -261,8 +275,16 @@ fn api(backend: Backend) {
         .find(|(k, _)| k == "set-cookie")
         .map(|(_, v)| v.split(';').next().unwrap().to_string())
         .unwrap();
-    assert!(!cookie.contains(TOKEN), "the cookie holds a digest, not the token");
-    let (_, _, page) = srv.request("GET", &format!("/jobs/{}", s.due), &[("Cookie", &cookie)], "");
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie holds a digest, not the token"
+    );
+    let (_, _, page) = srv.request(
+        "GET",
+        &format!("/jobs/{}", s.due),
+        &[("Cookie", &cookie)],
+        "",
+    );
     let csrf = page
         .split("name=\"csrf\" value=\"")
         .nth(1)
@@ -340,13 +362,19 @@ fn dead_database_is_shown_without_its_password() {
     for p in ["/", "/api/overview", "/metrics", "/jobs", "/errors"] {
         let (code, body) = srv.get(p);
         assert_eq!(code, 200, "{p}");
-        assert!(!body.contains("sekrit-pw-42"), "{p} shows the password: {body}");
+        assert!(
+            !body.contains("sekrit-pw-42"),
+            "{p} shows the password: {body}"
+        );
     }
     let (_, page) = srv.get("/");
     assert!(page.contains("did not answer"), "{page}");
     for p in ["/", "/jobs"] {
         let (_, page) = srv.get(p);
-        assert!(page.contains("&lt;b onclick=x&gt;Evil&lt;/b&gt;"), "{p}: {page}");
+        assert!(
+            page.contains("&lt;b onclick=x&gt;Evil&lt;/b&gt;"),
+            "{p}: {page}"
+        );
         assert!(!page.contains("<b onclick"), "{p} unescaped: {page}");
     }
     let (_, text) = srv.get("/metrics");

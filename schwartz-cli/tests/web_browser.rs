@@ -133,12 +133,14 @@ fn dashboard_in_chromium() {
     };
     let s = seed(&db);
     let board = tempfile::tempdir().unwrap();
-    let sb = schwartz_core::scoreboard::Scoreboard::create(board.path(), "scoreboard.1.0")
-        .unwrap();
+    let sb = schwartz_core::scoreboard::Scoreboard::create(board.path(), "scoreboard.1.0").unwrap();
     let pid = std::process::id();
     std::fs::write(
         sb.path(),
-        format!("pid={pid}\nfuncname=Email\nstarted={}\narg=busy\n", chrono::Utc::now().timestamp() - 42),
+        format!(
+            "pid={pid}\nfuncname=Email\nstarted={}\narg=busy\n",
+            chrono::Utc::now().timestamp() - 42
+        ),
     )
     .unwrap();
     let srv = Server::start(
@@ -190,7 +192,10 @@ fn dashboard_in_chromium() {
         assert_eq!(text(&c, &format!("{row} td.due")).await, "2");
         assert_eq!(text(&c, &format!("{row} td.scheduled")).await, "1");
         assert_eq!(text(&c, &format!("{row} td.running")).await, "1");
-        assert_eq!(text(&c, "#queues tr[data-func='Report'] td.errors").await, "1");
+        assert_eq!(
+            text(&c, "#queues tr[data-func='Report'] td.errors").await,
+            "1"
+        );
         assert_eq!(c.find_all(Locator::Css("svg")).await.unwrap().len(), 2);
         let overview = shot(&c, "overview").await;
         if std::env::var("SCHWARTZ_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
@@ -235,7 +240,10 @@ fn dashboard_in_chromium() {
         c.goto(&job_url).await.unwrap();
         assert_eq!(text(&c, "#state").await, "due");
         let row = store.lookup(id).unwrap().unwrap();
-        assert!(row.run_after <= store.server_time().unwrap(), "due in the database");
+        assert!(
+            row.run_after <= store.server_time().unwrap(),
+            "due in the database"
+        );
 
         // A job whose argument is JSON is shown decoded.
         c.goto(&format!("{base}/jobs/{}", s.due_c1)).await.unwrap();

@@ -234,7 +234,9 @@ pub async fn form(
     let action = r.action.clone();
     let answer = perform(&state, r).await?;
     let mut h = page("Done", 0);
-    h.raw("<p>").text(verb(&action)).raw(":</p><table><tr><th>job</th>");
+    h.raw("<p>")
+        .text(verb(&action))
+        .raw(":</p><table><tr><th>job</th>");
     h.raw("<th>function</th><th>result</th></tr>");
     for o in &answer.results {
         let text = match (o.result, action.as_str()) {

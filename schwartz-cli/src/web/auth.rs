@@ -31,8 +31,7 @@ fn digest(purpose: &str, token: &str) -> String {
 /// Compares without stopping at the first difference.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -67,10 +66,7 @@ pub fn logged_in(state: &Shared, headers: &HeaderMap) -> bool {
 /// 403 when `Sec-Fetch-Site` says cross-site, or `Origin` is not this server.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), Oops> {
     let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
-    if let Some(site) = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if site != "same-origin" && site != "none" {
             return Err(Oops::forbidden(format!(
                 "refused: a cross-site request (Sec-Fetch-Site: {site})"

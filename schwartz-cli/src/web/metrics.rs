@@ -26,7 +26,10 @@ fn render(per_db: &PerDb) -> String {
     let mut family = |name: &str, help: &str, f: &dyn Fn(Epoch, &QueueSummary) -> String| {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
         for (db, _, got) in per_db {
-            for q in got.iter().flat_map(|(now, l)| l.iter().map(move |q| (now, q))) {
+            for q in got
+                .iter()
+                .flat_map(|(now, l)| l.iter().map(move |q| (now, q)))
+            {
                 let _ = writeln!(
                     s,
                     "{name}{{database=\"{}\",function=\"{}\"}} {}",
@@ -136,9 +139,9 @@ mod tests {
             ("db1".into(), "h1".into(), Some((100, vec![q]))),
             ("db2".into(), "h2".into(), None),
         ]);
-        assert!(text.contains(
-            "schwartz_jobs_due{database=\"db1\",function=\"a\\\"b\\\\c\\nd\"} 3\n"
-        ));
+        assert!(
+            text.contains("schwartz_jobs_due{database=\"db1\",function=\"a\\\"b\\\\c\\nd\"} 3\n")
+        );
         assert!(text.contains("schwartz_oldest_due_age_seconds{database=\"db1\""));
         assert!(text.contains("} 10\n"));
         assert!(text.contains("schwartz_database_up{database=\"db2\",hash=\"h2\"} 0\n"));

@@ -37,7 +37,12 @@ pub struct WebArgs {
     listen: String,
     /// The token that allows write actions (retry, reschedule, cancel); without it (or with
     /// --read-only) the dashboard only reads.
-    #[arg(long, env = "SCHWARTZ_WEB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "SCHWARTZ_WEB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     token: Option<String>,
     /// Refuse every write action, even with a token.
     #[arg(long)]

@@ -43,7 +43,9 @@ fn databases(h: &mut Html, dbs: &[DbStatus]) {
 fn write_note(h: &mut Html, state: &Shared, headers: &HeaderMap) {
     match state.read_only_reason {
         Some(r) => {
-            h.raw("<p class=\"note\">Actions are off: ").text(r).raw("</p>");
+            h.raw("<p class=\"note\">Actions are off: ")
+                .text(r)
+                .raw("</p>");
         }
         None if !logged_in(state, headers) => {
             h.raw("<p class=\"note\">Actions need the write token: ")

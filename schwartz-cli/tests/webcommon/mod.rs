@@ -108,7 +108,11 @@ impl Server {
         let chunked = hs
             .iter()
             .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-        let body = if chunked { dechunk(rest) } else { rest.to_string() };
+        let body = if chunked {
+            dechunk(rest)
+        } else {
+            rest.to_string()
+        };
         (status, hs, body)
     }
 
@@ -182,11 +186,9 @@ pub fn seed(db: &Db) -> Seeded {
         })
         .unwrap();
     assert!(report.work_once().unwrap());
-    let due_c1 = ins(
-        Job::new("Email")
-            .raw_arg(br#"{"to":"a@example.com"}"#.to_vec())
-            .coalesce("c1"),
-    );
+    let due_c1 = ins(Job::new("Email")
+        .raw_arg(br#"{"to":"a@example.com"}"#.to_vec())
+        .coalesce("c1"));
     let due = ins(Job::new("Email").raw_arg(b"plain".to_vec()));
     let soon = chrono::Utc::now() + chrono::Duration::hours(1);
     let scheduled = ins(Job::new("Email").run_after(soon));
