@@ -313,7 +313,8 @@ impl Default for Limits {
     }
 }
 
-/// Waits for "new jobs" notifications from a store (PostgreSQL LISTEN/NOTIFY).
+/// Waits for "new jobs" notifications from a store (PostgreSQL LISTEN/NOTIFY, or a cheap
+/// change counter polled on a connection of its own).
 pub trait Notifier: Send + Debug {
     /// Blocks up to `timeout`; `Ok(true)` when a notification arrived (all pending ones are
     /// consumed), `Ok(false)` on timeout.

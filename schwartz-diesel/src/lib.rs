@@ -80,6 +80,8 @@
 #[cfg(feature = "testing")]
 pub mod admin;
 mod builder;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+mod change;
 mod conn;
 mod finish;
 mod inspect;

@@ -632,6 +632,16 @@ impl Store for DieselStore {
             let n = crate::pg::PgNotifier::connect(&self.target.connect, &self.ctx)?;
             return Ok(Some(Box::new(n)));
         }
+        #[cfg(feature = "mysql")]
+        if self.target.backend == Backend::Mysql {
+            let n = crate::change::ChangeNotifier::mysql(&self.target.connect, &self.ctx)?;
+            return Ok(Some(Box::new(n)));
+        }
+        #[cfg(feature = "sqlite")]
+        if self.target.backend == Backend::Sqlite && !self.target.memory {
+            let n = crate::change::ChangeNotifier::sqlite(&self.target.connect, &self.ctx)?;
+            return Ok(Some(Box::new(n)));
+        }
         Ok(None)
     }
 

@@ -6,8 +6,9 @@
 //! zero-capacity channel, so no lease ticks away in a queue. Workers hold no database
 //! connection while a job runs; a completer thread writes their outcomes (completions,
 //! failures, retries) in batches. An idle
-//! pool wakes on its poll interval, on inserts through its client and on PostgreSQL
-//! LISTEN/NOTIFY. Long jobs get their leases extended; panicking jobs are recorded as
+//! pool wakes on its poll interval, on inserts through its client and on other processes'
+//! inserts (the store's notifier: PostgreSQL LISTEN/NOTIFY, SQLite's `data_version`,
+//! MySQL/MariaDB's largest job id). Long jobs get their leases extended; panicking jobs are recorded as
 //! failures; shutdown is graceful and explicit ([`ShutdownHandle`], never in `Drop`).
 //!
 //! ```

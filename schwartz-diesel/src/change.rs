@@ -1,0 +1,142 @@
+//! Notifiers for the backends without LISTEN/NOTIFY: a dedicated connection that watches a
+//! cheap change counter, so another process's insert wakes an idle pool within
+//! milliseconds instead of at its next poll.
+//!
+//! - SQLite: `PRAGMA data_version`, which changes when another connection commits to the
+//!   file; read every [`SQLITE_EVERY`] (a local call of microseconds, no server).
+//! - MySQL/MariaDB: `MAX(jobid)` of `job` (one dive into the primary key), read every
+//!   [`MYSQL_EVERY`]: 50 queries a second per idle pool, answered from the buffer pool.
+//!   A job inserted with an explicit id below the largest is seen at the next poll only.
+//!
+//! Every change wakes the pool, including its own commits; a wake-up costs one grab.
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::BigInt;
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use schwartz_core::store::Notifier;
+use schwartz_core::{Error, Result};
+
+use crate::conn::Ctx;
+
+/// How often SQLite's `data_version` is read.
+#[cfg(feature = "sqlite")]
+pub const SQLITE_EVERY: Duration = Duration::from_millis(5);
+/// How often MySQL/MariaDB's largest job id is read.
+#[cfg(feature = "mysql")]
+pub const MYSQL_EVERY: Duration = Duration::from_millis(20);
+
+#[cfg(feature = "mysql")]
+#[derive(QueryableByName)]
+struct Counter {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Reads the counter on its own connection.
+trait Watch: Send {
+    fn read(&mut self) -> diesel::QueryResult<i64>;
+}
+
+#[cfg(feature = "sqlite")]
+impl Watch for diesel::sqlite::SqliteConnection {
+    fn read(&mut self) -> diesel::QueryResult<i64> {
+        Ok(diesel::sql_query("PRAGMA data_version")
+            .get_result::<DataVersion>(self)?
+            .data_version)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[derive(QueryableByName)]
+struct DataVersion {
+    #[diesel(sql_type = BigInt)]
+    data_version: i64,
+}
+
+#[cfg(feature = "mysql")]
+impl Watch for diesel::mysql::MysqlConnection {
+    fn read(&mut self) -> diesel::QueryResult<i64> {
+        Ok(
+            diesel::sql_query("SELECT CAST(COALESCE(MAX(jobid), 0) AS SIGNED) AS n FROM job")
+                .get_result::<Counter>(self)?
+                .n,
+        )
+    }
+}
+
+/// Wakes when the counter moves.
+pub(crate) struct ChangeNotifier {
+    conn: Box<dyn Watch>,
+    last: i64,
+    every: Duration,
+    /// For messages: the store's description, the password to scrub.
+    ctx: Ctx,
+}
+
+impl std::fmt::Debug for ChangeNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeNotifier")
+            .field("store", &self.ctx.describe)
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeNotifier {
+    fn new<C: Watch + Connection + 'static>(url: &str, ctx: &Ctx, every: Duration) -> Result<Self> {
+        let mut conn = C::establish(url).map_err(|e| Error::Unavailable {
+            store: ctx.describe.clone(),
+            message: ctx.scrub(&e.to_string()),
+        })?;
+        let last = read_or_zero(&mut conn, ctx)?;
+        Ok(ChangeNotifier {
+            conn: Box::new(conn),
+            last,
+            every,
+            ctx: Ctx::new(ctx.describe.clone(), ctx.backend, ctx.secret.clone()),
+        })
+    }
+
+    /// SQLite: watches `data_version` of the file at `path`.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn sqlite(path: &str, ctx: &Ctx) -> Result<Self> {
+        Self::new::<diesel::sqlite::SqliteConnection>(path, ctx, SQLITE_EVERY)
+    }
+
+    /// MySQL/MariaDB: watches the largest job id.
+    #[cfg(feature = "mysql")]
+    pub(crate) fn mysql(url: &str, ctx: &Ctx) -> Result<Self> {
+        Self::new::<diesel::mysql::MysqlConnection>(url, ctx, MYSQL_EVERY)
+    }
+}
+
+/// The counter; 0 while the table does not exist yet (a notifier needs no schema, as
+/// LISTEN does not: it starts counting once the migrations ran).
+fn read_or_zero(conn: &mut dyn Watch, ctx: &Ctx) -> Result<i64> {
+    match conn.read() {
+        Ok(n) => Ok(n),
+        Err(e) => match ctx.map_db(&e) {
+            Error::SchemaMissing { .. } => Ok(0),
+            other => Err(other),
+        },
+    }
+}
+
+impl Notifier for ChangeNotifier {
+    fn wait(&mut self, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = read_or_zero(&mut *self.conn, &self.ctx)?;
+            if now != self.last {
+                self.last = now;
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(self.every.min(left));
+        }
+    }
+}
