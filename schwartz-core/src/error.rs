@@ -137,7 +137,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// An [`AsyncClient`](crate::AsyncClient) call could not complete on the async
+    /// An `AsyncClient` call (feature `tokio`) could not complete on the async
     /// runtime: it panicked, or the runtime was shutting down.
     #[error("{0}")]
     Runtime(String),
