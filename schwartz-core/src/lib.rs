@@ -69,6 +69,7 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod arg_cap;
+mod backoff;
 mod client;
 mod error;
 pub mod executor;
@@ -79,6 +80,7 @@ mod job;
 pub mod outcome;
 pub mod panic;
 mod queued;
+mod records;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
@@ -95,9 +97,11 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+pub use backoff::Backoff;
 pub use client::{
     AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
-    Pruning, ScoreboardDir, StopSignal, WeakClient,
+    Pruning, Rescheduled, ScoreboardDir, StopSignal, WeakClient, When,
+    EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;

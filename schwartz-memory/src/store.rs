@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use schwartz_core::store::{
-    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
-    NewJobRow, Notifier, Store, StoreStats,
+    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
+    Lease, NewJobRow, Notifier, Store, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -254,6 +254,10 @@ impl Store for MemoryStore {
 
     fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool> {
         Ok(self.tables()?.extend_lease(jobid, token, new_until))
+    }
+
+    fn record(&self, records: &JobRecords) -> Result<bool> {
+        Ok(self.tables()?.record(records))
     }
 
     fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {

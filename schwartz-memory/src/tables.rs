@@ -14,7 +14,7 @@ use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use schwartz_core::store::{
     Claim, CoalesceFilter, ExitStatus, ExitStatusWrite, FailureRecord, Finish, FinishAction,
-    FinishStatus, FuncMap, JobOrder, JobQuery, JobRow, Lease, NewJobRow, StoreStats,
+    FinishStatus, FuncMap, JobOrder, JobQuery, JobRecords, JobRow, Lease, NewJobRow, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -548,6 +548,20 @@ impl Tables {
         }
         self.update_job(jobid, |r| r.grabbed_until = new_until)
             .is_some()
+    }
+
+    /// `record`: side rows only, fenced on the lease.
+    pub(crate) fn record(&mut self, records: &JobRecords) -> bool {
+        if !self.fenced(records.jobid, records.token) {
+            return false;
+        }
+        if let Some(failure) = &records.failure {
+            self.append_failure(failure);
+        }
+        if let Some(es) = &records.exit_status {
+            self.upsert_exit_status(records.jobid, records.funcid, es);
+        }
+        true
     }
 
     pub(crate) fn reschedule(&mut self, jobid: JobId, run_after: Epoch) -> bool {

@@ -70,7 +70,7 @@ impl Context {
                     arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
                     uniqkey: job.uniqkey_value().map(str::to_string),
                     insert_time: now,
-                    run_after: job.run_after_value().map(datetime_to_epoch).unwrap_or(now),
+                    run_after: super::schedule::start_of(job, now, &limits)?,
                     grabbed_until: job
                         .grabbed_until_value()
                         .map(datetime_to_epoch)
