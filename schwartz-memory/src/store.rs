@@ -163,7 +163,7 @@ impl fmt::Debug for MemoryStore {
 
 /// The latest time a memory store takes: 9999-12-31T23:59:59Z, as the 64-bit time columns
 /// of schwartz-diesel's migrations (every conversion to a calendar date stays in range).
-const MAX_EPOCH: Epoch = 253_402_300_799;
+pub(crate) const MAX_EPOCH: Epoch = 253_402_300_799;
 
 impl Store for MemoryStore {
     fn limits(&self) -> schwartz_core::store::Limits {

@@ -513,7 +513,9 @@ impl Tables {
                     FinishAction::Reschedule { run_after } => {
                         self.update_job(item.jobid, |row| {
                             if let Some(t) = run_after {
-                                row.run_after = *t;
+                                // A computed retry past what the store holds is clamped
+                                // (as the SQL stores do): the job is released, not stranded.
+                                row.run_after = (*t).min(crate::store::MAX_EPOCH);
                             }
                             row.grabbed_until = 0;
                         });

@@ -3,18 +3,18 @@
 //! Each job is read, and changed only if no worker holds its lease; the change is fenced on
 //! the lease value read, so a worker that grabs the job in between wins and the change is
 //! refused. Every job named is reported: changed, running (refused) or not found.
+//! `reschedule` and `retry` call [`Client::reschedule`] (the library's path for both).
 
 use clap::Args;
 use schwartz_core::store::{CoalesceFilter, JobChange, JobQuery, JobRow};
-use schwartz_core::{Epoch, JobHandle, JobId};
+use std::time::Duration;
+
+use schwartz_core::{datetime_to_epoch, epoch_to_datetime, Client, Error, JobHandle, JobId, When};
 
 use super::funcnames;
 use crate::db::{parse_job_ref, Db, Dbs};
 use crate::fail::Fail;
 use crate::when::{datetime, parse_duration, parse_time};
-
-/// `run_after` of `--never`: the largest value TheSchwartz's INTEGER columns hold.
-pub const NEVER: Epoch = i32::MAX as Epoch;
 
 /// Arguments of `schwartz reschedule`.
 #[derive(Debug, Args)]
@@ -61,8 +61,7 @@ pub struct CancelArgs {
 }
 
 /// What an operator change does to each job.
-enum Action<'a> {
-    Move(&'a dyn Fn(Epoch) -> Epoch),
+enum Action {
     Cancel { keep_for: i64 },
 }
 
@@ -70,21 +69,20 @@ const CANCEL_MESSAGE: &str = "cancelled by operator (schwartz cancel)";
 
 /// Applies `action` to the jobs, grouped by database; prints one line per job.
 /// Returns how many were refused or not found.
-fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Result<usize, Fail> {
+fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action) -> Result<usize, Fail> {
     let mut bad = 0;
     for (db, ids) in jobs {
         let result = (|| {
             let now = db.store.server_time()?;
             let names = funcnames(&*db.store)?;
             let changes = match action {
-                Action::Move(at) => db.store.reschedule_jobs(&ids, at(now), now)?,
                 Action::Cancel { keep_for } => {
                     db.store.cancel_jobs(&ids, now, CANCEL_MESSAGE, *keep_for)?
                 }
             };
-            Ok::<_, schwartz_core::Error>((now, names, changes))
+            Ok::<_, schwartz_core::Error>((names, changes))
         })();
-        let (now, names, changes) = match result {
+        let (names, changes) = match result {
             Ok(v) => v,
             Err(e) => {
                 dbs.mark_down(&db, &e.to_string());
@@ -96,12 +94,6 @@ fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Res
             let h = db.handle(*id);
             match change {
                 JobChange::Changed(r) => match action {
-                    Action::Move(at) => println!(
-                        "rescheduled {h} ({}): run_after {} -> {} UTC",
-                        name(&r),
-                        datetime(r.run_after),
-                        datetime(at(now))
-                    ),
                     Action::Cancel { .. } => println!("cancelled {h} ({})", name(&r)),
                 },
                 JobChange::Running(r) => {
@@ -149,34 +141,79 @@ fn finish(dbs: &Dbs, bad: usize) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Runs `schwartz reschedule`.
-pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
-    let jobs = group(dbs, &a.jobs)?;
-    let at: Box<dyn Fn(Epoch) -> Epoch> = if a.never {
-        Box::new(|_| NEVER)
-    } else if let Some(d) = &a.in_ {
-        let d = parse_duration(d).map_err(Fail::usage)?;
-        Box::new(move |now| now.saturating_add(d).min(NEVER))
-    } else {
-        let spec = a.at.clone().unwrap_or_default();
-        // Check the syntax and range before touching anything.
-        let fixed = parse_time(&spec, 0).map_err(Fail::usage)?;
-        if !(0..=NEVER).contains(&fixed) && !spec.trim_start().starts_with('+') {
-            return Err(Fail::usage(format!(
-                "time {spec:?} is outside the columns' range (1970 to 2038-01-19)"
-            )));
+/// `reschedule` and `retry`: one [`Client::reschedule`] per job, the library's own path
+/// (refused for a running job, fenced on the lease read). Prints one line per job.
+fn move_jobs(dbs: &mut Dbs, jobs: &[String], when: When) -> Result<(), Fail> {
+    let mut handles = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let h: JobHandle = parse_job_ref(dbs, j)?;
+        dbs.for_handle(&h)?;
+        handles.push(h);
+    }
+    let client = Client::builder()
+        .stores(dbs.list.iter().map(|d| d.store.clone()))
+        .build()
+        .map_err(|e| Fail::usage(e.to_string()))?;
+    let mut bad = 0;
+    for h in handles {
+        let db = dbs.for_handle(&h)?.clone();
+        if dbs.down.iter().any(|d| d.hash == db.hash.to_string()) {
+            continue;
         }
-        Box::new(move |now| parse_time(&spec, now).unwrap_or(now).min(NEVER))
-    };
-    let bad = apply(dbs, jobs, &Action::Move(&*at))?;
+        match client.reschedule(&h, when) {
+            Ok(r) => println!(
+                "rescheduled {h} ({}): run_after {} -> {} UTC",
+                r.funcname,
+                datetime(datetime_to_epoch(r.previous)),
+                datetime(datetime_to_epoch(r.run_after))
+            ),
+            Err(Error::JobRunning {
+                funcname,
+                leased_until,
+                ..
+            }) => {
+                bad += 1;
+                println!(
+                    "refused {h} ({funcname}): running, leased until {} UTC; not changed",
+                    datetime(leased_until)
+                );
+            }
+            Err(Error::JobNotFound { .. }) => {
+                bad += 1;
+                println!(
+                    "not found {h}: no pending job with this handle in {}",
+                    db.name
+                );
+            }
+            Err(e @ Error::InvalidInput(_)) => return Err(Fail::usage(e.to_string())),
+            Err(e) => dbs.mark_down(&db, &e.to_string()),
+        }
+    }
     finish(dbs, bad)
 }
 
-/// Runs `schwartz retry`.
+/// Runs `schwartz reschedule`.
+pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
+    let secs = |d: i64| Duration::from_secs(u64::try_from(d).unwrap_or(0));
+    let when = if a.never {
+        When::Never
+    } else if let Some(d) = &a.in_ {
+        When::In(secs(parse_duration(d).map_err(Fail::usage)?))
+    } else {
+        let spec = a.at.clone().unwrap_or_default();
+        match spec.trim_start().strip_prefix('+') {
+            Some(d) => When::In(secs(parse_duration(d).map_err(Fail::usage)?)),
+            None => When::At(epoch_to_datetime(
+                parse_time(&spec, 0).map_err(Fail::usage)?,
+            )),
+        }
+    };
+    move_jobs(dbs, &a.jobs, when)
+}
+
+/// Runs `schwartz retry`: [`Client::retry_now`]'s time (now, by the database's clock).
 pub fn retry(dbs: &mut Dbs, a: &RetryArgs) -> Result<(), Fail> {
-    let jobs = group(dbs, &a.jobs)?;
-    let bad = apply(dbs, jobs, &Action::Move(&|now| now))?;
-    finish(dbs, bad)
+    move_jobs(dbs, &a.jobs, When::In(Duration::ZERO))
 }
 
 /// Runs `schwartz cancel`.

@@ -16,8 +16,11 @@ mod lease;
 mod list;
 mod outcomes;
 mod priority;
+mod records;
 mod replace;
 mod retry;
+mod schedule;
+mod schedule_race;
 mod scoreboard;
 mod store;
 mod unique;
@@ -25,7 +28,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 18] = [
+    let groups: [fn() -> Vec<Case>; 20] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -44,6 +47,8 @@ pub(crate) fn all() -> Vec<Case> {
         work_loop::cases,
         store::cases,
         inspect::cases,
+        schedule::cases,
+        records::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }
