@@ -277,3 +277,43 @@ fn not_found(handle: &JobHandle) -> Error {
         handle: handle.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: Limits = Limits::PORTABLE;
+
+    #[test]
+    fn when_resolves_against_the_store_clock_and_limits() {
+        let at = epoch_to_datetime(5000);
+        assert_eq!(When::At(at).resolve(100, &L).unwrap(), 5000);
+        assert_eq!(When::In(Duration::from_secs(60)).resolve(100, &L).unwrap(), 160);
+        assert_eq!(When::In(Duration::from_millis(1)).resolve(100, &L).unwrap(), 101);
+        assert_eq!(When::In(Duration::ZERO).resolve(100, &L).unwrap(), 100);
+        assert_eq!(When::Never.resolve(100, &L).unwrap(), NEVER_EPOCH);
+        let small = Limits::new(1, 1000, 1);
+        assert_eq!(When::Never.resolve(0, &small).unwrap(), 1000);
+        for bad in [
+            When::In(Duration::MAX),
+            When::In(Duration::from_secs(u64::MAX)),
+            When::At(epoch_to_datetime(-1)),
+            When::At(epoch_to_datetime(NEVER_EPOCH + 1)),
+        ] {
+            let e = bad.resolve(i64::MAX - 5, &L).unwrap_err().to_string();
+            assert!(e.contains("outside what the store holds"), "{e}");
+        }
+    }
+
+    #[test]
+    fn start_of_a_new_job() {
+        assert_eq!(start_of(&Job::new("f"), 100, &L).unwrap(), 100);
+        let j = Job::new("f").run_in(Duration::from_secs(30));
+        assert_eq!(start_of(&j, 100, &L).unwrap(), 130);
+        let j = Job::new("f").run_after(epoch_to_datetime(7));
+        assert_eq!(start_of(&j, 100, &L).unwrap(), 7);
+        let j = Job::new("f").run_in(Duration::MAX);
+        let e = start_of(&j, 100, &L).unwrap_err().to_string();
+        assert!(e.contains("run_in") && e.contains("\"f\""), "{e}");
+    }
+}
