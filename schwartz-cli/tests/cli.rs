@@ -291,7 +291,10 @@ fn every_command(backend: Backend, upstream: bool) {
     assert_eq!(db.run(&["reschedule", &h2, "--at", "never-ever"]).0, 2);
     let (code, out, _) = db.run(&["reschedule", &h2, "--at", "+90m"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with(&format!("rescheduled {h2} (Later)")), "{out}");
+    assert!(
+        out.starts_with(&format!("rescheduled {h2} (Later)")),
+        "{out}"
+    );
     let (code, _, err) = db.run(&["reschedule", &h2, "--in", "99999999d"]);
     assert_eq!(code, 2, "a time past what the database holds: {err}");
     assert!(err.contains("outside what the store holds"), "{err}");

@@ -288,8 +288,14 @@ mod tests {
     fn when_resolves_against_the_store_clock_and_limits() {
         let at = epoch_to_datetime(5000);
         assert_eq!(When::At(at).resolve(100, &L).unwrap(), 5000);
-        assert_eq!(When::In(Duration::from_secs(60)).resolve(100, &L).unwrap(), 160);
-        assert_eq!(When::In(Duration::from_millis(1)).resolve(100, &L).unwrap(), 101);
+        assert_eq!(
+            When::In(Duration::from_secs(60)).resolve(100, &L).unwrap(),
+            160
+        );
+        assert_eq!(
+            When::In(Duration::from_millis(1)).resolve(100, &L).unwrap(),
+            101
+        );
         assert_eq!(When::In(Duration::ZERO).resolve(100, &L).unwrap(), 100);
         assert_eq!(When::Never.resolve(100, &L).unwrap(), NEVER_EPOCH);
         let small = Limits::new(1, 1000, 1);
