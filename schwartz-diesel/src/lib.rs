@@ -89,6 +89,7 @@ mod records;
 mod schema;
 mod sql;
 mod store;
+pub mod tx;
 mod url;
 mod watchdog;
 
@@ -101,6 +102,7 @@ mod sqlite;
 
 pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
+pub use tx::{complete_in, fail_in, insert_in, insert_jobs_in, TxConnection};
 
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};

@@ -7,7 +7,7 @@ use super::stores::rendezvous_order;
 use super::{lock, Client, Context, InsertListener};
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
-use crate::ids::{datetime_to_epoch, Epoch, JobId, StoreHash};
+use crate::ids::{Epoch, JobId, StoreHash};
 use crate::job::Job;
 use crate::store::NewJobRow;
 
@@ -64,20 +64,13 @@ impl Context {
         }
         jobs.iter()
             .map(|job| {
-                Ok(NewJobRow {
-                    jobid: job.jobid_value(),
-                    funcid: self.funcid_of(idx, job.funcname())?,
-                    arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
-                    uniqkey: job.uniqkey_value().map(str::to_string),
-                    insert_time: now,
-                    run_after: super::schedule::start_of(job, now, &limits)?,
-                    grabbed_until: job
-                        .grabbed_until_value()
-                        .map(datetime_to_epoch)
-                        .unwrap_or(0),
-                    priority: job.priority_value(),
-                    coalesce: job.coalesce_value().map(str::to_string),
-                })
+                // Refuses a run_in past what the store holds, with a clear message.
+                super::schedule::start_of(job, now, &limits)?;
+                Ok(NewJobRow::of(
+                    job,
+                    self.funcid_of(idx, job.funcname())?,
+                    now,
+                ))
             })
             .collect()
     }

@@ -46,6 +46,7 @@ pub use schedule::{Rescheduled, When, EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH
 pub use work::StopSignal;
 
 pub(crate) use abilities::{Abilities, Settings};
+pub(crate) use schedule::start_epoch;
 pub(crate) use stores::StoreEntry;
 
 /// Locks a mutex, ignoring poisoning (the protected data stays consistent: every critical

@@ -76,12 +76,9 @@ fn check_time(what: &dyn std::fmt::Debug, t: Epoch, limits: &Limits) -> Result<(
 /// # Errors
 /// [`Error::InvalidInput`] when `now + run_in` is past what the store holds.
 pub(crate) fn start_of(job: &Job, now: Epoch, limits: &Limits) -> Result<Epoch> {
-    if let Some(t) = job.run_after_value() {
-        return Ok(datetime_to_epoch(t));
-    }
+    let t = start_epoch(job, now);
     match job.run_in_value() {
-        Some(d) => {
-            let t = now.saturating_add(ceil_secs(d));
+        Some(d) if job.run_after_value().is_none() => {
             check_time(
                 &format_args!("run_in({d:?}) of job {:?}", job.funcname()),
                 t,
@@ -89,7 +86,17 @@ pub(crate) fn start_of(job: &Job, now: Epoch, limits: &Limits) -> Result<Epoch> 
             )?;
             Ok(t)
         }
-        None => Ok(now),
+        _ => Ok(t),
+    }
+}
+
+/// The `run_after` of a new job at `now`, unchecked (saturating): what
+/// [`NewJobRow::of`](crate::store::NewJobRow::of) writes.
+pub(crate) fn start_epoch(job: &Job, now: Epoch) -> Epoch {
+    match (job.run_after_value(), job.run_in_value()) {
+        (Some(t), _) => datetime_to_epoch(t),
+        (None, Some(d)) => now.saturating_add(ceil_secs(d)),
+        (None, None) => now,
     }
 }
 
