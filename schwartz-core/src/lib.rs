@@ -69,6 +69,8 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod arg_cap;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod backoff;
 mod client;
 mod error;
@@ -84,6 +86,7 @@ mod records;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
+mod typed;
 pub mod validate;
 mod worker;
 
@@ -97,6 +100,8 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncClient;
 pub use backoff::Backoff;
 pub use client::{
     AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
@@ -112,4 +117,5 @@ pub use queued::QueuedJob;
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};
+pub use typed::{IntoJob, TypedJob};
 pub use worker::{WorkError, Worker};

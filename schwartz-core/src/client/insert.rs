@@ -10,17 +10,20 @@ use crate::handle::JobHandle;
 use crate::ids::{Epoch, JobId, StoreHash};
 use crate::job::Job;
 use crate::store::NewJobRow;
+use crate::typed::IntoJob;
 
 impl Client {
     /// Inserts one job (uniqkey jobs go to their home store, others to a random live one,
-    /// failing over to the next store when one is unavailable).
+    /// failing over to the next store when one is unavailable): a [`Job`], or the value of
+    /// a [`TypedJob`](crate::TypedJob).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a job [`Job::validate`] refuses;
     /// [`Error::DuplicateUniqkey`] when its store already has a pending job with the same
     /// funcname and uniqkey (other stores are not tried); [`Error::NoStore`] when no store is
     /// configured or all are marked dead; else the last store's error.
-    pub fn insert(&self, job: Job) -> Result<JobHandle> {
+    pub fn insert(&self, job: impl IntoJob) -> Result<JobHandle> {
+        let job = job.into_job()?;
         let (idx, ids) = self.insert_with_failover(std::slice::from_ref(&job))?;
         let id = ids.into_iter().next().ok_or_else(|| Error::Database {
             store: self.entry(idx).store.describe(),

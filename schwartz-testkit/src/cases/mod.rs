@@ -23,12 +23,13 @@ mod schedule;
 mod schedule_race;
 mod scoreboard;
 mod store;
+mod typed;
 mod unique;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 20] = [
+    let groups: [fn() -> Vec<Case>; 21] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -49,6 +50,7 @@ pub(crate) fn all() -> Vec<Case> {
         inspect::cases,
         schedule::cases,
         records::cases,
+        typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }
