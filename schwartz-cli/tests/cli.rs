@@ -289,6 +289,17 @@ fn every_command(backend: Backend, upstream: bool) {
         "{out}"
     );
     assert_eq!(db.run(&["reschedule", &h2, "--at", "never-ever"]).0, 2);
+    let (code, out, _) = db.run(&["reschedule", &h2, "--at", "+90m"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(&format!("rescheduled {h2} (Later)")),
+        "{out}"
+    );
+    let (code, _, err) = db.run(&["reschedule", &h2, "--in", "99999999d"]);
+    assert_eq!(code, 2, "a time past what the database holds: {err}");
+    assert!(err.contains("outside what the store holds"), "{err}");
+    let (code, _, err) = db.run(&["reschedule", &h2, "--at", "1960-01-01 00:00:00"]);
+    assert_eq!(code, 2, "{err}");
     assert_eq!(db.run(&["reschedule", &h2]).0, 2, "a time is required");
     let (code, _, _) = db.run(&["retry", &h2]);
     assert_eq!(code, 0);

@@ -127,6 +127,27 @@ pub enum Error {
     #[error("no worker registered for function {0:?}")]
     NoWorker(String),
 
+    /// An operator or external change ([`Client::reschedule`](crate::Client::reschedule),
+    /// [`Client::complete`](crate::Client::complete), ...) named a job a worker is
+    /// running (its lease has not ended): nothing was changed.
+    #[error("job {handle} ({funcname}) is running (leased until {leased_until}, epoch seconds): not changed")]
+    JobRunning {
+        /// The job's handle.
+        handle: String,
+        /// The job's function.
+        funcname: String,
+        /// The lease end (`grabbed_until`) read.
+        leased_until: i64,
+    },
+
+    /// An operator or external change named a job that is not pending: it finished (was
+    /// completed, failed for good, cancelled) or never existed.
+    #[error("no pending job {handle}: it finished or never existed")]
+    JobNotFound {
+        /// The job's handle.
+        handle: String,
+    },
+
     /// A scoreboard file or directory could not be written.
     #[error("scoreboard {path}: {source}")]
     Scoreboard {

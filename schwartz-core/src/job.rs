@@ -1,5 +1,7 @@
 //! New jobs: the [`Job`] builder and argument encoding.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -30,6 +32,8 @@ pub struct Job {
     arg: Option<Vec<u8>>,
     uniqkey: Option<String>,
     run_after: Option<DateTime<Utc>>,
+    /// A start relative to the store's clock at insert (exclusive with `run_after`).
+    run_in: Option<Duration>,
     grabbed_until: Option<DateTime<Utc>>,
     priority: Option<i32>,
     coalesce: Option<String>,
@@ -45,6 +49,7 @@ impl Job {
             arg: None,
             uniqkey: None,
             run_after: None,
+            run_in: None,
             grabbed_until: None,
             priority: None,
             coalesce: None,
@@ -75,8 +80,35 @@ impl Job {
     }
 
     /// The job is not eligible before this time (default: now, by the store's clock).
+    /// Replaces an earlier [`Job::run_in`].
     pub fn run_after(mut self, t: DateTime<Utc>) -> Self {
         self.run_after = Some(t);
+        self.run_in = None;
+        self
+    }
+
+    /// The job is not eligible before `delay` from its insert, measured on the clock of the
+    /// store it goes to (the database server's, as the client reads it), not the local
+    /// one; rounded up to whole seconds. Replaces an earlier [`Job::run_after`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use schwartz_core::{Client, Job};
+    ///
+    /// let client = Client::builder()
+    ///     .store(Arc::new(schwartz_memory::MemoryStore::new()))
+    ///     .build()?;
+    /// let handle = client.insert(Job::new("reminder").run_in(Duration::from_secs(900)))?;
+    /// let job = client.lookup_job(&handle)?.expect("pending");
+    /// let now = client.server_time(handle.store())?;
+    /// let wait = (job.run_after() - now).num_seconds();
+    /// assert!((899..=900).contains(&wait), "{wait}");
+    /// # Ok::<(), schwartz_core::Error>(())
+    /// ```
+    pub fn run_in(mut self, delay: Duration) -> Self {
+        self.run_in = Some(delay);
+        self.run_after = None;
         self
     }
 
@@ -120,6 +152,10 @@ impl Job {
     /// The requested start time, if any.
     pub fn run_after_value(&self) -> Option<DateTime<Utc>> {
         self.run_after
+    }
+    /// The requested delay from the store's clock at insert, if any.
+    pub fn run_in_value(&self) -> Option<Duration> {
+        self.run_in
     }
     /// The requested initial lease, if any.
     pub fn grabbed_until_value(&self) -> Option<DateTime<Utc>> {

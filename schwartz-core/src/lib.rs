@@ -71,6 +71,7 @@
 mod arg_cap;
 #[cfg(feature = "tokio")]
 mod asynchronous;
+mod backoff;
 mod client;
 mod error;
 pub mod executor;
@@ -81,6 +82,7 @@ mod job;
 pub mod outcome;
 pub mod panic;
 mod queued;
+mod records;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
@@ -100,9 +102,11 @@ pub mod testing {
 
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncClient;
+pub use backoff::Backoff;
 pub use client::{
     AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
-    Pruning, ScoreboardDir, StopSignal, WeakClient,
+    Pruning, Rescheduled, ScoreboardDir, StopSignal, WeakClient, When,
+    EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;

@@ -76,7 +76,7 @@ impl NewJobRow {
             arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
             uniqkey: job.uniqkey_value().map(str::to_string),
             insert_time: now,
-            run_after: job.run_after_value().map(datetime_to_epoch).unwrap_or(now),
+            run_after: crate::client::start_epoch(job, now),
             grabbed_until: job
                 .grabbed_until_value()
                 .map(datetime_to_epoch)
@@ -248,6 +248,23 @@ pub struct Finish {
     pub action: FinishAction,
 }
 
+/// Side rows of a job written without changing its `job` row ([`Store::record`]): what
+/// [`QueuedJob::add_failure`](crate::QueuedJob::add_failure) and
+/// [`QueuedJob::set_exit_status`](crate::QueuedJob::set_exit_status) write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecords {
+    /// The job.
+    pub jobid: JobId,
+    /// Its function (for the exit-status row).
+    pub funcid: FuncId,
+    /// The lease token the writer holds (`grabbed_until` as read or grabbed).
+    pub token: Epoch,
+    /// An `error` row to append.
+    pub failure: Option<FailureRecord>,
+    /// An exit status to upsert.
+    pub exit_status: Option<ExitStatusWrite>,
+}
+
 /// The result of one [`Finish`] item.
 #[derive(Debug)]
 pub enum FinishStatus {
@@ -406,6 +423,12 @@ pub trait Store: Send + Sync + Debug {
     /// Moves a lease forward: `grabbed_until = new_until WHERE jobid AND grabbed_until =
     /// token`. `Ok(false)` when the lease was lost.
     fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool>;
+
+    /// Writes a job's side rows without changing its `job` row, fenced on the lease: in one
+    /// transaction, and only when the job exists with `grabbed_until = records.token`.
+    /// `Ok(false)` when it does not (nothing written). The exit status is an upsert; the
+    /// message is truncated and times clamped as [`Store::finish`] does.
+    fn record(&self, records: &JobRecords) -> Result<bool>;
 
     /// Operator reschedule, not fenced: `run_after = t, grabbed_until = 0`. `Ok(false)` when
     /// the job does not exist.

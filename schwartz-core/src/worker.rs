@@ -32,7 +32,8 @@ pub trait Worker: Send + Sync + 'static {
     }
 
     /// Delay before the next attempt, given the number of failures so far including the
-    /// current one (default 0: eligible at once).
+    /// current one (default 0: eligible at once). A [`Backoff`](crate::Backoff) computes
+    /// exponential delays with a cap and jitter.
     fn retry_delay(&self, failures: u32) -> Duration {
         let _ = failures;
         Duration::ZERO

@@ -87,6 +87,7 @@ mod finish;
 mod inspect;
 mod models;
 mod ops;
+mod records;
 mod schema;
 mod sql;
 mod store;

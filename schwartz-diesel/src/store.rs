@@ -7,8 +7,8 @@ use std::time::Duration;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::MigrationHarness;
 use schwartz_core::store::{
-    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
-    Limits, NewJobRow, Notifier, Store, StoreStats,
+    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
+    Lease, Limits, NewJobRow, Notifier, Store, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -591,6 +591,11 @@ impl Store for DieselStore {
 
     fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool> {
         with_conn!(self, |c| c.op_extend_lease(jobid, token, new_until))
+    }
+
+    fn record(&self, records: &JobRecords) -> Result<bool> {
+        let ctx = &self.ctx;
+        with_conn!(self, |c| crate::records::record(c, ctx, records))
     }
 
     fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use schwartz_core::store::{
-    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRow, Lease,
-    NewJobRow, Notifier, Store, StoreStats,
+    Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
+    Lease, NewJobRow, Notifier, Store, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -163,7 +163,7 @@ impl fmt::Debug for MemoryStore {
 
 /// The latest time a memory store takes: 9999-12-31T23:59:59Z, as the 64-bit time columns
 /// of schwartz-diesel's migrations (every conversion to a calendar date stays in range).
-const MAX_EPOCH: Epoch = 253_402_300_799;
+pub(crate) const MAX_EPOCH: Epoch = 253_402_300_799;
 
 impl Store for MemoryStore {
     fn limits(&self) -> schwartz_core::store::Limits {
@@ -254,6 +254,10 @@ impl Store for MemoryStore {
 
     fn extend_lease(&self, jobid: JobId, token: Epoch, new_until: Epoch) -> Result<bool> {
         Ok(self.tables()?.extend_lease(jobid, token, new_until))
+    }
+
+    fn record(&self, records: &JobRecords) -> Result<bool> {
+        Ok(self.tables()?.record(records))
     }
 
     fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {

@@ -14,7 +14,7 @@ use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use schwartz_core::store::{
     Claim, CoalesceFilter, ExitStatus, ExitStatusWrite, FailureRecord, Finish, FinishAction,
-    FinishStatus, FuncMap, JobOrder, JobQuery, JobRow, Lease, NewJobRow, StoreStats,
+    FinishStatus, FuncMap, JobOrder, JobQuery, JobRecords, JobRow, Lease, NewJobRow, StoreStats,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -513,7 +513,9 @@ impl Tables {
                     FinishAction::Reschedule { run_after } => {
                         self.update_job(item.jobid, |row| {
                             if let Some(t) = run_after {
-                                row.run_after = *t;
+                                // A computed retry past what the store holds is clamped
+                                // (as the SQL stores do): the job is released, not stranded.
+                                row.run_after = (*t).min(crate::store::MAX_EPOCH);
                             }
                             row.grabbed_until = 0;
                         });
@@ -548,6 +550,20 @@ impl Tables {
         }
         self.update_job(jobid, |r| r.grabbed_until = new_until)
             .is_some()
+    }
+
+    /// `record`: side rows only, fenced on the lease.
+    pub(crate) fn record(&mut self, records: &JobRecords) -> bool {
+        if !self.fenced(records.jobid, records.token) {
+            return false;
+        }
+        if let Some(failure) = &records.failure {
+            self.append_failure(failure);
+        }
+        if let Some(es) = &records.exit_status {
+            self.upsert_exit_status(records.jobid, records.funcid, es);
+        }
+        true
     }
 
     pub(crate) fn reschedule(&mut self, jobid: JobId, run_after: Epoch) -> bool {

@@ -255,6 +255,10 @@ impl Store for FlakyStore {
         self.gate()?;
         self.inner.extend_lease(jobid, token, new_until)
     }
+    fn record(&self, records: &schwartz_core::store::JobRecords) -> Result<bool> {
+        self.gate()?;
+        self.inner.record(records)
+    }
     fn reschedule(&self, jobid: JobId, run_after: Epoch) -> Result<bool> {
         self.gate()?;
         self.inner.reschedule(jobid, run_after)

@@ -3,12 +3,16 @@
 //! Each job is read, and changed only if no worker holds its lease; the change is fenced on
 //! the lease value read, so a worker that grabs the job in between wins and the change is
 //! refused. Every job named is reported: changed, running (refused) or not found.
+//! `reschedule` and `retry` call [`Client::reschedule`] (the library's path for both).
 
 use clap::Args;
 use schwartz_core::store::{CoalesceFilter, JobChange, JobQuery, JobRow};
 use std::collections::HashMap;
+use std::time::Duration;
 
-use schwartz_core::{Epoch, FuncId, JobHandle, JobId};
+use schwartz_core::{
+    datetime_to_epoch, epoch_to_datetime, Client, Epoch, Error, FuncId, JobHandle, JobId, When,
+};
 
 use super::funcnames;
 use crate::db::{parse_job_ref, Db, Dbs};
@@ -199,19 +203,79 @@ pub(crate) fn new_time(
     })
 }
 
-/// Runs `schwartz reschedule`.
-pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
-    let jobs = group(dbs, &a.jobs)?;
-    let at = new_time(a.never, a.in_.as_deref(), a.at.as_deref())?;
-    let bad = apply(dbs, jobs, &Action::Move(&*at))?;
+/// `reschedule` and `retry`: one [`Client::reschedule`] per job, the library's own path
+/// (refused for a running job, fenced on the lease read). Prints one line per job.
+fn move_jobs(dbs: &mut Dbs, jobs: &[String], when: When) -> Result<(), Fail> {
+    let mut handles = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let h: JobHandle = parse_job_ref(dbs, j)?;
+        dbs.for_handle(&h)?;
+        handles.push(h);
+    }
+    let client = Client::builder()
+        .stores(dbs.list.iter().map(|d| d.store.clone()))
+        .build()
+        .map_err(|e| Fail::usage(e.to_string()))?;
+    let mut bad = 0;
+    for h in handles {
+        let db = dbs.for_handle(&h)?.clone();
+        if dbs.down.iter().any(|d| d.hash == db.hash.to_string()) {
+            continue;
+        }
+        match client.reschedule(&h, when) {
+            Ok(r) => println!(
+                "rescheduled {h} ({}): run_after {} -> {} UTC",
+                r.funcname,
+                datetime(datetime_to_epoch(r.previous)),
+                datetime(datetime_to_epoch(r.run_after))
+            ),
+            Err(Error::JobRunning {
+                funcname,
+                leased_until,
+                ..
+            }) => {
+                bad += 1;
+                println!(
+                    "refused {h} ({funcname}): running, leased until {} UTC; not changed",
+                    datetime(leased_until)
+                );
+            }
+            Err(Error::JobNotFound { .. }) => {
+                bad += 1;
+                println!(
+                    "not found {h}: no pending job with this handle in {}",
+                    db.name
+                );
+            }
+            Err(e @ Error::InvalidInput(_)) => return Err(Fail::usage(e.to_string())),
+            Err(e) => dbs.mark_down(&db, &e.to_string()),
+        }
+    }
     finish(dbs, bad)
 }
 
-/// Runs `schwartz retry`.
+/// Runs `schwartz reschedule`.
+pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
+    let secs = |d: i64| Duration::from_secs(u64::try_from(d).unwrap_or(0));
+    let when = if a.never {
+        When::Never
+    } else if let Some(d) = &a.in_ {
+        When::In(secs(parse_duration(d).map_err(Fail::usage)?))
+    } else {
+        let spec = a.at.clone().unwrap_or_default();
+        match spec.trim_start().strip_prefix('+') {
+            Some(d) => When::In(secs(parse_duration(d).map_err(Fail::usage)?)),
+            None => When::At(epoch_to_datetime(
+                parse_time(&spec, 0).map_err(Fail::usage)?,
+            )),
+        }
+    };
+    move_jobs(dbs, &a.jobs, when)
+}
+
+/// Runs `schwartz retry`: [`Client::retry_now`]'s time (now, by the database's clock).
 pub fn retry(dbs: &mut Dbs, a: &RetryArgs) -> Result<(), Fail> {
-    let jobs = group(dbs, &a.jobs)?;
-    let bad = apply(dbs, jobs, &Action::Move(&|now| now))?;
-    finish(dbs, bad)
+    move_jobs(dbs, &a.jobs, When::In(Duration::ZERO))
 }
 
 /// Runs `schwartz cancel`.

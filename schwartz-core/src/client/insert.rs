@@ -67,6 +67,8 @@ impl Context {
         }
         jobs.iter()
             .map(|job| {
+                // Refuses a run_in past what the store holds, with a clear message.
+                super::schedule::start_of(job, now, &limits)?;
                 Ok(NewJobRow::of(
                     job,
                     self.funcid_of(idx, job.funcname())?,

@@ -10,6 +10,7 @@
 //! - `grab`: finding and grabbing jobs, giving them back;
 //! - `inspect`: looking jobs up and listing them;
 //! - `work`: working jobs ([`Client::work_once`] and friends);
+//! - `schedule`: relative starts, rescheduling and external outcomes by handle;
 //! - `housekeeping`: pruning and the scoreboard.
 //!
 //! The state a grabbed job needs to write its outcome (the stores, their clocks and
@@ -24,6 +25,7 @@ mod grab;
 mod housekeeping;
 mod insert;
 mod inspect;
+mod schedule;
 mod stores;
 mod work;
 
@@ -40,9 +42,11 @@ pub use builder::{
 };
 pub use housekeeping::PruneReport;
 pub use inspect::ListJobs;
+pub use schedule::{Rescheduled, When, EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH};
 pub use work::StopSignal;
 
 pub(crate) use abilities::{Abilities, Settings};
+pub(crate) use schedule::start_epoch;
 pub(crate) use stores::StoreEntry;
 
 /// Locks a mutex, ignoring poisoning (the protected data stays consistent: every critical

@@ -16,8 +16,11 @@ mod lease;
 mod list;
 mod outcomes;
 mod priority;
+mod records;
 mod replace;
 mod retry;
+mod schedule;
+mod schedule_race;
 mod scoreboard;
 mod store;
 mod typed;
@@ -26,7 +29,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 19] = [
+    let groups: [fn() -> Vec<Case>; 21] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -45,6 +48,8 @@ pub(crate) fn all() -> Vec<Case> {
         work_loop::cases,
         store::cases,
         inspect::cases,
+        schedule::cases,
+        records::cases,
         typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
