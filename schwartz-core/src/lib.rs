@@ -79,9 +79,11 @@ mod job;
 pub mod outcome;
 pub mod panic;
 mod queued;
+mod schedule;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
+mod store_ours;
 pub mod validate;
 mod worker;
 
@@ -96,8 +98,8 @@ pub mod testing {
 }
 
 pub use client::{
-    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
-    Pruning, ScoreboardDir, StopSignal, WeakClient,
+    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, JobResult, ListJobs,
+    PruneReport, Pruning, ScheduleInfo, ScoreboardDir, StopSignal, WeakClient,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;
@@ -105,6 +107,7 @@ pub use ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId, StoreH
 pub use job::{check_name, decode_arg, encode_arg, Job, MAX_NAME_LEN};
 pub use outcome::WorkOutcome;
 pub use queued::QueuedJob;
+pub use schedule::{CronSpec, Missed, Schedule};
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use schwartz_core::store::{ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus};
+use schwartz_core::store::{
+    ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, ResultWrite,
+};
 use schwartz_core::JobId;
 
 use crate::conn::{clamp_time, classify, Class, Ctx, OpError};
@@ -80,6 +82,17 @@ pub(crate) fn finish<C: Sql>(
     ctx: &Ctx,
     items: &[Finish],
 ) -> Result<Vec<FinishStatus>, OpError> {
+    finish_with_results(c, ctx, items, &[])
+}
+
+/// `Store::finish_with_results`: `finish`, and the results of the removed items in the same
+/// transaction (see `crate::ours`).
+pub(crate) fn finish_with_results<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    items: &[Finish],
+    results: &[ResultWrite],
+) -> Result<Vec<FinishStatus>, OpError> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
@@ -88,7 +101,7 @@ pub(crate) fn finish<C: Sql>(
         let _ = ctx.message_cap.set(cap);
     }
     let max_epoch = crate::ops::max_epoch(c, ctx)?;
-    if let [it] = items {
+    if let ([it], []) = (items, results) {
         if let Some(status) = finish_one_statement(c, it, max_epoch)? {
             return Ok(vec![status]);
         }
@@ -102,6 +115,7 @@ pub(crate) fn finish<C: Sql>(
             }
         }
         side_writes(c, ctx, max_epoch, &plan)?;
+        crate::ours::write_results(c, max_epoch, items, &plan.statuses, results)?;
         Ok(plan
             .statuses
             .into_iter()

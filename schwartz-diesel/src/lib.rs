@@ -85,6 +85,7 @@ mod finish;
 mod inspect;
 mod models;
 mod ops;
+mod ours;
 mod schema;
 mod sql;
 mod store;
@@ -103,6 +104,8 @@ pub use store::DieselStore;
 
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};
+#[cfg(feature = "postgres")]
+pub use ours::RESULT_CHANNEL;
 
 /// The embedded migrations, one set per backend.
 pub mod migrations {

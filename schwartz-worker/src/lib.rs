@@ -58,6 +58,7 @@ mod housekeeper;
 mod lifecycle;
 mod listener;
 mod pool;
+mod schedule;
 mod shared;
 mod signals;
 mod summary;

@@ -10,7 +10,9 @@
 //! - `grab`: finding and grabbing jobs, giving them back;
 //! - `inspect`: looking jobs up and listing them;
 //! - `work`: working jobs ([`Client::work_once`] and friends);
-//! - `housekeeping`: pruning and the scoreboard.
+//! - `housekeeping`: pruning and the scoreboard;
+//! - `schedules`: periodic jobs (registering, inserting due ticks once, listing);
+//! - `results`: the results workers record, read and awaited by handle.
 //!
 //! The state a grabbed job needs to write its outcome (the stores, their clocks and
 //! funcmaps, the pruning settings) lives in a [`Context`] shared by the client and its
@@ -24,6 +26,8 @@ mod grab;
 mod housekeeping;
 mod insert;
 mod inspect;
+mod results;
+mod schedules;
 mod stores;
 mod work;
 
@@ -40,9 +44,12 @@ pub use builder::{
 };
 pub use housekeeping::PruneReport;
 pub use inspect::ListJobs;
+pub use results::JobResult;
+pub use schedules::ScheduleInfo;
 pub use work::StopSignal;
 
 pub(crate) use abilities::{Abilities, Settings};
+pub(crate) use results::result_writes;
 pub(crate) use stores::StoreEntry;
 
 /// Locks a mutex, ignoring poisoning (the protected data stays consistent: every critical

@@ -51,6 +51,8 @@ pub struct Outcome {
     /// Whether writing it finishes the job for this process (all but a decline until a
     /// time, after which the job may still be completed or failed).
     pub(crate) settles: bool,
+    /// A result to record with a completion (JSON bytes), in the same transaction.
+    pub(crate) result: Option<Vec<u8>>,
 }
 
 impl Outcome {
@@ -151,7 +153,8 @@ fn apply_group(mut outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
             finish
         })
         .collect();
-    let statuses = entry.store.finish(&finishes);
+    let results = crate::client::result_writes(&ctx, idx, &outcomes, &finishes);
+    let statuses = entry.store.finish_with_results(&finishes, &results);
     let mut statuses = match statuses {
         Ok(s) => s.into_iter(),
         Err(e) => {
