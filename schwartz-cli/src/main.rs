@@ -87,6 +87,8 @@ enum Command {
     Check(cmd::queues::CheckArgs),
     /// One-shot summary of every database: jobs per state, lag, errors.
     Stats(cmd::queues::StatsArgs),
+    /// Periodic schedules: spec, function, last tick and next runs (--json).
+    Schedules(cmd::schedules::SchedulesArgs),
 }
 
 fn password(g: &Global) -> Result<Option<String>, Fail> {
@@ -131,6 +133,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Retry(a) => cmd::change::retry(&mut dbs, a),
         Command::Cancel(a) => cmd::change::cancel(&mut dbs, a),
         Command::Stats(a) => cmd::queues::stats(&mut dbs, a),
+        Command::Schedules(a) => cmd::schedules::run(&mut dbs, a),
         Command::Top(_) | Command::Check(_) => Ok(()),
     }
 }

@@ -17,7 +17,9 @@ mod list;
 mod outcomes;
 mod priority;
 mod replace;
+mod results;
 mod retry;
+mod schedule;
 mod scoreboard;
 mod store;
 mod unique;
@@ -25,7 +27,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 18] = [
+    let groups: [fn() -> Vec<Case>; 20] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -44,6 +46,8 @@ pub(crate) fn all() -> Vec<Case> {
         work_loop::cases,
         store::cases,
         inspect::cases,
+        schedule::cases,
+        results::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }
