@@ -105,9 +105,9 @@ pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
 
 #[cfg(feature = "postgres")]
-pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};
-#[cfg(feature = "postgres")]
 pub use ours::RESULT_CHANNEL;
+#[cfg(feature = "postgres")]
+pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};
 
 /// The embedded migrations, one set per backend.
 pub mod migrations {

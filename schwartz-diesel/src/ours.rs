@@ -8,12 +8,11 @@
 
 use diesel::{Connection, QueryResult};
 use schwartz_core::store::{
-    Finish, FinishAction, FinishStatus, NewJobRow, ResultRow, ResultWrite, ScheduleRow,
-    TickInsert,
+    Finish, FinishAction, FinishStatus, NewJobRow, ResultRow, ResultWrite, ScheduleRow, TickInsert,
 };
 use schwartz_core::{FuncId, JobId};
 
-use crate::conn::{classify, clamp_time, Class, Ctx, OpError};
+use crate::conn::{clamp_time, classify, Class, Ctx, OpError};
 use crate::models::ID_CHUNK;
 use crate::ops::{duplicate_error, sql_limit};
 use crate::sql::Sql;
@@ -88,8 +87,12 @@ macro_rules! ours_sql {
                         .execute(self)
                 }
                 fn schedule_cas(&mut self, name: &str, tick: i64) -> QueryResult<usize> {
-                    let target = s::table.filter(s::name.eq(name)).filter(s::last_tick.lt(tick));
-                    diesel::update(target).set(s::last_tick.eq(tick)).execute(self)
+                    let target = s::table
+                        .filter(s::name.eq(name))
+                        .filter(s::last_tick.lt(tick));
+                    diesel::update(target)
+                        .set(s::last_tick.eq(tick))
+                        .execute(self)
                 }
                 fn result_delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
                     diesel::delete(r::table.filter(r::jobid.eq_any(ids))).execute(self)
@@ -98,10 +101,18 @@ macro_rules! ours_sql {
                     let (id, f, v, done, until) = row;
                     let values = (r::jobid.eq(id), r::funcid.eq(f), r::value.eq(v));
                     let times = (r::completion_time.eq(done), r::delete_after.eq(until));
-                    diesel::insert_into(r::table).values((values, times)).execute(self)
+                    diesel::insert_into(r::table)
+                        .values((values, times))
+                        .execute(self)
                 }
                 fn result_row(&mut self, jobid: i64) -> QueryResult<Option<ResultTuple>> {
-                    let cols = (r::jobid, r::funcid, r::value, r::completion_time, r::delete_after);
+                    let cols = (
+                        r::jobid,
+                        r::funcid,
+                        r::value,
+                        r::completion_time,
+                        r::delete_after,
+                    );
                     let q = r::table.filter(r::jobid.eq(jobid)).select(cols);
                     q.first(self).optional()
                 }
@@ -110,7 +121,9 @@ macro_rules! ours_sql {
                     q.limit(limit).load(self)
                 }
                 fn delete_expired_results(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
-                    let t = r::table.filter(r::jobid.eq_any(ids)).filter(r::delete_after.lt(now));
+                    let t = r::table
+                        .filter(r::jobid.eq_any(ids))
+                        .filter(r::delete_after.lt(now));
                     diesel::delete(t).execute(self)
                 }
             }
@@ -136,11 +149,19 @@ fn schedule_row(t: ScheduleTuple) -> ScheduleRow {
 
 /// `Store::register_schedule`: update the spec, else insert; a concurrent insert of the
 /// same name (a unique violation) is followed by the update.
-pub(crate) fn register_schedule<C: Sql>(c: &mut C, row: &ScheduleRow) -> Result<ScheduleRow, OpError> {
+pub(crate) fn register_schedule<C: Sql>(
+    c: &mut C,
+    row: &ScheduleRow,
+) -> Result<ScheduleRow, OpError> {
     check_text("schedule name", &row.name)?;
     check_text("function name", &row.funcname)?;
     check_text("schedule spec", &row.spec)?;
-    let tuple = (row.name.clone(), row.funcname.clone(), row.spec.clone(), row.last_tick);
+    let tuple = (
+        row.name.clone(),
+        row.funcname.clone(),
+        row.spec.clone(),
+        row.last_tick,
+    );
     let upsert = |c: &mut C| {
         c.write_txn(|c| {
             if c.schedule_set_spec(&row.name, &row.funcname, &row.spec)? == 0 {
@@ -157,10 +178,12 @@ pub(crate) fn register_schedule<C: Sql>(c: &mut C, row: &ScheduleRow) -> Result<
     rows.into_iter()
         .map(schedule_row)
         .find(|r| r.name == row.name)
-        .ok_or_else(|| OpError::Store(schwartz_core::Error::Database {
-            store: String::from("(schedule)"),
-            message: format!("schedule {:?} vanished after its registration", row.name),
-        }))
+        .ok_or_else(|| {
+            OpError::Store(schwartz_core::Error::Database {
+                store: String::from("(schedule)"),
+                message: format!("schedule {:?} vanished after its registration", row.name),
+            })
+        })
 }
 
 fn check_text(what: &str, v: &str) -> Result<(), OpError> {
@@ -226,13 +249,23 @@ pub(crate) fn write_results<C: Sql>(
 ) -> Result<(), OpError> {
     let mut rows = Vec::new();
     for r in results {
-        let (Some(item), Some(Some(FinishStatus::Done))) = (items.get(r.item), statuses.get(r.item))
+        let (Some(item), Some(Some(FinishStatus::Done))) =
+            (items.get(r.item), statuses.get(r.item))
         else {
             continue;
         };
         if matches!(item.action, FinishAction::Remove { .. }) {
-            let times = (clamp_time(r.completion_time, max_epoch), clamp_time(r.delete_after, max_epoch));
-            rows.push((item.jobid.0, item.funcid.0, r.value.clone(), times.0, times.1));
+            let times = (
+                clamp_time(r.completion_time, max_epoch),
+                clamp_time(r.delete_after, max_epoch),
+            );
+            rows.push((
+                item.jobid.0,
+                item.funcid.0,
+                r.value.clone(),
+                times.0,
+                times.1,
+            ));
         }
     }
     if rows.is_empty() {

@@ -47,7 +47,10 @@ fn add(job: &QueuedJob) -> Result<(), WorkError> {
 ///
 /// # Errors
 /// Any store or pool error, or a reply that did not come within 30 seconds.
-pub fn run(store: Arc<dyn Store>, requests: i64) -> Result<Vec<(Question, Answer)>, Box<dyn Error>> {
+pub fn run(
+    store: Arc<dyn Store>,
+    requests: i64,
+) -> Result<Vec<(Question, Answer)>, Box<dyn Error>> {
     // The worker side: a pool with a worker for "add".
     let workers = Client::builder().store(Arc::clone(&store)).build()?;
     workers.can_do("add", add)?;

@@ -66,10 +66,17 @@ fn pool_housekeeping_prunes_expired_results() {
         let r = client.wait_result(&h, Duration::from_secs(30)).unwrap();
         assert_eq!(r.expect("a result").value::<String>().unwrap(), "done");
         std::thread::sleep(Duration::from_millis(300));
-        assert!(client.job_result(&h).unwrap().is_some(), "{}: pruned early", db.name);
+        assert!(
+            client.job_result(&h).unwrap().is_some(),
+            "{}: pruned early",
+            db.name
+        );
         shift.advance(Duration::from_secs(120));
         assert!(
-            wait_for(Duration::from_secs(20), || client.job_result(&h).unwrap().is_none()),
+            wait_for(Duration::from_secs(20), || client
+                .job_result(&h)
+                .unwrap()
+                .is_none()),
             "{}: the expired result was not pruned",
             db.name
         );

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::{dbs, rows, wait_for};
 use schwartz_core::testing::TimeShift;
-use schwartz_core::{datetime_to_epoch, Client, Job, Missed, Pruning, QueuedJob, Schedule, WorkError};
+use schwartz_core::{
+    datetime_to_epoch, Client, Job, Missed, Pruning, QueuedJob, Schedule, WorkError,
+};
 use schwartz_worker::WorkerPool;
 
 const FN: &str = "tick";
@@ -39,7 +41,9 @@ fn racing_pools_insert_each_tick_once() {
             let seen = Arc::clone(&ran);
             client
                 .can_do(FN, move |job: &QueuedJob| -> Result<(), WorkError> {
-                    seen.lock().unwrap().push(datetime_to_epoch(job.run_after()));
+                    seen.lock()
+                        .unwrap()
+                        .push(datetime_to_epoch(job.run_after()));
                     Ok(())
                 })
                 .unwrap();
@@ -52,16 +56,17 @@ fn racing_pools_insert_each_tick_once() {
                 .unwrap();
             pools.push(pool.spawn().unwrap());
         }
-        let t0 = clients[0].register_schedule(&every_second()).unwrap().last_tick;
+        let t0 = clients[0]
+            .register_schedule(&every_second())
+            .unwrap()
+            .last_tick;
         for _ in 0..10 {
             shift.advance(Duration::from_secs(3));
             std::thread::sleep(Duration::from_millis(300));
         }
         // Every pool inserts up to its clock: wait for the last tick to be recorded.
         let target = clients[0].now(&clients[0].store_hashes()[0]).unwrap();
-        let last = || {
-            db.store.schedules().unwrap()[0].last_tick
-        };
+        let last = || db.store.schedules().unwrap()[0].last_tick;
         assert!(
             wait_for(Duration::from_secs(20), || last() >= target),
             "{}: ticks stopped at {} (target {target})",
@@ -96,7 +101,11 @@ fn racing_pools_insert_each_tick_once() {
         got.sort_unstable();
         let distinct: BTreeSet<i64> = got.iter().copied().collect();
         assert_eq!(distinct.len(), got.len(), "{}: a tick ran twice", db.name);
-        let upto: Vec<i64> = got.iter().copied().filter(|t| *t <= *want.last().unwrap()).collect();
+        let upto: Vec<i64> = got
+            .iter()
+            .copied()
+            .filter(|t| *t <= *want.last().unwrap())
+            .collect();
         assert_eq!(upto, want, "{}: ticks missing", db.name);
     }
 }

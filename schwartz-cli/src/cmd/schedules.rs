@@ -29,8 +29,10 @@ struct ScheduleOut {
     name: String,
     function: String,
     spec: String,
-    last_tick: String,
-    next_runs: Vec<String>,
+    last_tick: i64,
+    last_tick_utc: String,
+    next_runs: Vec<i64>,
+    next_runs_utc: Vec<String>,
     spec_error: Option<String>,
 }
 
@@ -38,13 +40,6 @@ struct ScheduleOut {
 struct SchedulesOut {
     databases: Vec<DbStatus>,
     schedules: Vec<ScheduleOut>,
-}
-
-/// An RFC 3339 time of the JSON output as the table shows times (`datetime`).
-fn human(t: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| datetime(d.timestamp()))
-        .unwrap_or_else(|_| t.to_string())
 }
 
 /// Runs `schwartz schedules`.
@@ -57,19 +52,23 @@ pub fn run(dbs: &mut Dbs, a: &SchedulesArgs) -> Result<(), Fail> {
     });
     let mut out = Vec::new();
     for (db, list) in got {
-        out.extend(list.into_iter().map(|s: ScheduleInfo| ScheduleOut {
-            database: db.name.clone(),
-            hash: db.hash.to_string(),
-            name: s.name,
-            function: s.funcname,
-            spec: s.spec,
-            last_tick: rfc3339(datetime_to_epoch(s.last_tick)),
-            next_runs: s
-                .next_runs
-                .iter()
-                .map(|t| rfc3339(datetime_to_epoch(*t)))
-                .collect(),
-            spec_error: s.spec_error,
+        out.extend(list.into_iter().map(|s: ScheduleInfo| {
+            ScheduleOut {
+                database: db.name.clone(),
+                hash: db.hash.to_string(),
+                name: s.name,
+                function: s.funcname,
+                spec: s.spec,
+                last_tick: datetime_to_epoch(s.last_tick),
+                last_tick_utc: rfc3339(datetime_to_epoch(s.last_tick)),
+                next_runs: s.next_runs.iter().map(|t| datetime_to_epoch(*t)).collect(),
+                next_runs_utc: s
+                    .next_runs
+                    .iter()
+                    .map(|t| rfc3339(datetime_to_epoch(*t)))
+                    .collect(),
+                spec_error: s.spec_error,
+            }
         }));
     }
     if a.json {
@@ -80,30 +79,37 @@ pub fn run(dbs: &mut Dbs, a: &SchedulesArgs) -> Result<(), Fail> {
     } else if out.is_empty() {
         println!("no schedules");
     } else {
-        let cols = [
+        // The database column only when there are several.
+        let several = dbs.list.len() > 1;
+        let mut cols = vec![
             left("NAME"),
             left("FUNCTION"),
             text("SPEC"),
             left("LAST TICK"),
             left("NEXT RUN"),
-            text("DATABASE"),
         ];
+        if several {
+            cols.push(text("DATABASE"));
+        }
         let rows: Vec<Vec<String>> = out
             .iter()
             .map(|s| {
                 let next = match (&s.spec_error, s.next_runs.first()) {
                     (Some(e), _) => format!("bad spec: {e}"),
-                    (None, Some(t)) => human(t),
+                    (None, Some(t)) => datetime(*t),
                     (None, None) => "-".into(),
                 };
-                vec![
+                let mut row = vec![
                     s.name.clone(),
                     s.function.clone(),
                     s.spec.clone(),
-                    human(&s.last_tick),
+                    datetime(s.last_tick),
                     next,
-                    s.database.clone(),
-                ]
+                ];
+                if several {
+                    row.push(s.database.clone());
+                }
+                row
             })
             .collect();
         print!("{}", render(&cols, &rows));

@@ -76,7 +76,10 @@ impl QueuedJob {
     pub fn set_result<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
         self.check_not_finished("set_result")?;
         let json = serde_json::to_vec(value).map_err(|e| {
-            Error::InvalidInput(format!("the result of job {} does not encode: {e}", self.handle()))
+            Error::InvalidInput(format!(
+                "the result of job {} does not encode: {e}",
+                self.handle()
+            ))
         })?;
         if json.len() > MAX_RESULT_BYTES {
             return Err(Error::InvalidInput(format!(

@@ -102,7 +102,10 @@ impl Client {
             };
             match store.insert_tick(schedule.name(), tick, rows.first())? {
                 TickInsert::Recorded(Some(id)) => {
-                    log::debug!("schedule {}: tick {tick} inserted as job {id}", schedule.name());
+                    log::debug!(
+                        "schedule {}: tick {tick} inserted as job {id}",
+                        schedule.name()
+                    );
                     handles.push(JobHandle::new(self.entry(idx).hash.clone(), id));
                 }
                 TickInsert::Recorded(None) => {
@@ -131,7 +134,10 @@ impl Client {
             let now = self.ctx().now_of(idx)?;
             for row in entry.store.schedules()? {
                 let (next_runs, spec_error) = match CronSpec::from_spec(&row.spec) {
-                    Ok(c) => (c.next_runs(epoch_to_datetime(now.max(row.last_tick)), n), None),
+                    Ok(c) => (
+                        c.next_runs(epoch_to_datetime(now.max(row.last_tick)), n),
+                        None,
+                    ),
                     Err(e) => (Vec::new(), Some(e.to_string())),
                 };
                 out.push(ScheduleInfo {
@@ -188,7 +194,10 @@ mod tests {
     #[test]
     fn on_time_ticks_all_run() {
         let s = every_10s(Missed::Skip);
-        assert_eq!(due_ticks(&s, 1_000, 1_025), vec![(1_010, true), (1_020, true)]);
+        assert_eq!(
+            due_ticks(&s, 1_000, 1_025),
+            vec![(1_010, true), (1_020, true)]
+        );
         assert!(due_ticks(&s, 1_020, 1_029).is_empty());
     }
 
@@ -198,7 +207,13 @@ mod tests {
         let skip = due_ticks(&every_10s(Missed::Skip), 1_000, 2_000);
         assert_eq!(
             skip,
-            vec![(1_960, false), (1_970, true), (1_980, true), (1_990, true), (2_000, true)]
+            vec![
+                (1_960, false),
+                (1_970, true),
+                (1_980, true),
+                (1_990, true),
+                (2_000, true)
+            ]
         );
         let last = due_ticks(&every_10s(Missed::RunLast), 1_000, 2_000);
         assert_eq!(last[0], (1_960, true));

@@ -16,7 +16,10 @@ pub(crate) struct Ours {
 
 impl Tables {
     pub(crate) fn register_schedule(&mut self, row: &ScheduleRow) -> Result<ScheduleRow> {
-        for (what, v) in [("schedule name", &row.name), ("function name", &row.funcname)] {
+        for (what, v) in [
+            ("schedule name", &row.name),
+            ("function name", &row.funcname),
+        ] {
             if v.is_empty() || v.chars().count() > VARCHAR_LEN {
                 return Err(Error::InvalidInput(format!(
                     "{what} {v:?} must be 1 to {VARCHAR_LEN} characters"

@@ -38,7 +38,12 @@ fn adder_client(ctx: &Ctx, keep: u64) -> (Client, Arc<dyn Store>) {
 }
 
 fn numbers(v: &[i64]) -> Job {
-    job_with(FN, &Numbers { numbers: v.to_vec() })
+    job_with(
+        FN,
+        &Numbers {
+            numbers: v.to_vec(),
+        },
+    )
 }
 
 fn sum_of(c: &Client, h: &JobHandle) -> Option<i64> {
@@ -162,7 +167,10 @@ fn oversized_result_is_refused(ctx: &Ctx) {
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
     let e = seen(&seen_err).pop().expect("one call");
-    assert!(e.contains("bytes of JSON") && e.contains(&MAX_RESULT_BYTES.to_string()), "{e}");
+    assert!(
+        e.contains("bytes of JSON") && e.contains(&MAX_RESULT_BYTES.to_string()),
+        "{e}"
+    );
     assert!(!pending(&c, &h));
     assert!(c.job_result(&h).must("job_result").is_none());
 }
@@ -172,7 +180,11 @@ fn results_pruned_after_keep(ctx: &Ctx) {
     let (c, _s) = adder_client(ctx, 100);
     let h = ins(&c, numbers(&[5]));
     assert!(work_once(&c));
-    assert_eq!(c.prune_results(100).must("prune"), 0, "pruned a fresh result");
+    assert_eq!(
+        c.prune_results(100).must("prune"),
+        0,
+        "pruned a fresh result"
+    );
     assert_eq!(sum_of(&c, &h), Some(5));
     ctx.advance(200);
     assert_eq!(c.prune_results(100).must("prune"), 1);
@@ -185,7 +197,10 @@ fn wait_result_wakes_and_times_out(ctx: &Ctx) {
     let (c, _s) = adder_client(ctx, 3600);
     let h = ins(&c, numbers(&[20, 22]));
     let t = Instant::now();
-    assert!(c.wait_result(&h, Duration::from_millis(50)).must("wait").is_none());
+    assert!(c
+        .wait_result(&h, Duration::from_millis(50))
+        .must("wait")
+        .is_none());
     assert!(t.elapsed() >= Duration::from_millis(50));
     let worker = c.clone();
     let th = std::thread::spawn(move || {
@@ -201,8 +216,14 @@ fn wait_result_wakes_and_times_out(ctx: &Ctx) {
     let quiet = ins(&c, Job::new("Silent"));
     assert!(work_once(&c));
     let t = Instant::now();
-    assert!(c.wait_result(&quiet, Duration::from_secs(30)).must("wait").is_none());
-    assert!(t.elapsed() < Duration::from_secs(10), "waited for a finished job");
+    assert!(c
+        .wait_result(&quiet, Duration::from_secs(30))
+        .must("wait")
+        .is_none());
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "waited for a finished job"
+    );
 }
 
 cases!(

@@ -77,9 +77,18 @@ fn store_tick_compare_and_set(ctx: &Ctx) {
     };
     let kept = s.register_schedule(&again).must("re-register");
     assert_eq!((kept.spec.as_str(), kept.last_tick), ("*/5 * * * *", 1_000));
-    assert_eq!(s.insert_tick("cas", 1_000, None).must("tick"), TickInsert::Taken { last_tick: 1_000 });
-    assert_eq!(s.insert_tick("cas", 1_060, None).must("tick"), TickInsert::Recorded(None));
-    assert_eq!(s.insert_tick("cas", 1_000, None).must("tick"), TickInsert::Taken { last_tick: 1_060 });
+    assert_eq!(
+        s.insert_tick("cas", 1_000, None).must("tick"),
+        TickInsert::Taken { last_tick: 1_000 }
+    );
+    assert_eq!(
+        s.insert_tick("cas", 1_060, None).must("tick"),
+        TickInsert::Recorded(None)
+    );
+    assert_eq!(
+        s.insert_tick("cas", 1_000, None).must("tick"),
+        TickInsert::Taken { last_tick: 1_060 }
+    );
     let job = NewJobRow {
         jobid: None,
         funcid,
@@ -95,8 +104,14 @@ fn store_tick_compare_and_set(ctx: &Ctx) {
     else {
         panic!("the tick's job was not inserted")
     };
-    assert_eq!(s.lookup(id).must("lookup").expect("the job").run_after, 1_120);
-    assert_eq!(s.insert_tick("cas", 1_120, Some(&job)).must("tick"), TickInsert::Taken { last_tick: 1_120 });
+    assert_eq!(
+        s.lookup(id).must("lookup").expect("the job").run_after,
+        1_120
+    );
+    assert_eq!(
+        s.insert_tick("cas", 1_120, Some(&job)).must("tick"),
+        TickInsert::Taken { last_tick: 1_120 }
+    );
     assert_eq!(stats(&s).jobs, 1, "a taken tick inserted its job");
     assert_err!(s.insert_tick("nope", 1, None), Error::InvalidInput(_));
 }
@@ -115,7 +130,10 @@ fn each_tick_inserted_once(ctx: &Ctx) {
     }
     let last = last_tick(&s, "hourly");
     let want = ticks(sched.cron(), t0, last);
-    assert!(want.len() >= 2, "8000 s should hold two hourly ticks: {want:?}");
+    assert!(
+        want.len() >= 2,
+        "8000 s should hold two hourly ticks: {want:?}"
+    );
     assert_eq!(tick_times(&a), want);
 }
 
@@ -171,7 +189,10 @@ fn racing_clients_each_tick_once(ctx: &Ctx) {
         .must("schedule")
         .grace(secs(3_600));
     let clients: Vec<Client> = (0..4).map(|_| ctx.client(&[s.clone()])).collect();
-    let t0 = clients[0].register_schedule(&sched).must("register").last_tick;
+    let t0 = clients[0]
+        .register_schedule(&sched)
+        .must("register")
+        .last_tick;
     let rv = Rendezvous::new(clients.len(), Duration::from_secs(60));
     let shift = ctx.shift();
     std::thread::scope(|scope| {
