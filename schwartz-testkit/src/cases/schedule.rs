@@ -119,7 +119,10 @@ fn store_tick_compare_and_set(ctx: &Ctx) {
 /// Ticks due since registration are inserted once each, run by two clients in turn.
 fn each_tick_inserted_once(ctx: &Ctx) {
     let s = ctx.store();
-    let (a, b) = (ctx.client(&[s.clone()]), ctx.client(&[s.clone()]));
+    let (a, b) = (
+        ctx.client(std::slice::from_ref(&s)),
+        ctx.client(std::slice::from_ref(&s)),
+    );
     let sched = hourly("hourly");
     let t0 = a.register_schedule(&sched).must("register").last_tick;
     for _ in 0..4 {
@@ -140,7 +143,7 @@ fn each_tick_inserted_once(ctx: &Ctx) {
 /// A tick whose job completed (and was deleted) is not inserted again by a late client.
 fn completed_tick_not_inserted_again(ctx: &Ctx) {
     let s = ctx.store();
-    let a = ctx.client(&[s.clone()]);
+    let a = ctx.client(std::slice::from_ref(&s));
     can_do(&a, FN, TestWorker::ok());
     let sched = hourly("once");
     a.register_schedule(&sched).must("register");
@@ -149,7 +152,7 @@ fn completed_tick_not_inserted_again(ctx: &Ctx) {
     assert_eq!(got.len(), 1);
     assert_eq!(a.work_until_done().must("work"), 1);
     assert_eq!(stats(&s).jobs, 0);
-    let late = ctx.client(&[s.clone()]);
+    let late = ctx.client(std::slice::from_ref(&s));
     assert!(late.run_schedule(&sched).must("late run").is_empty());
     assert_eq!(stats(&s).jobs, 0, "the completed tick ran twice");
     assert_eq!(last_tick(&s, "once"), tick);
@@ -188,7 +191,9 @@ fn racing_clients_each_tick_once(ctx: &Ctx) {
     let sched = Schedule::new("race", "* * * * * *", Job::new(FN))
         .must("schedule")
         .grace(secs(3_600));
-    let clients: Vec<Client> = (0..4).map(|_| ctx.client(&[s.clone()])).collect();
+    let clients: Vec<Client> = (0..4)
+        .map(|_| ctx.client(std::slice::from_ref(&s)))
+        .collect();
     let t0 = clients[0]
         .register_schedule(&sched)
         .must("register")
