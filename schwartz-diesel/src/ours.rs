@@ -285,6 +285,21 @@ pub(crate) fn write_results<C: Sql>(
     Ok(())
 }
 
+/// `Store::result_notifier`: PostgreSQL listens on [`RESULT_CHANNEL`]; the other backends
+/// have no notifications (waiters poll).
+pub(crate) fn result_notifier(
+    target: &crate::url::Target,
+    ctx: &Ctx,
+) -> schwartz_core::Result<Option<Box<dyn schwartz_core::store::Notifier>>> {
+    #[cfg(feature = "postgres")]
+    if target.backend == Backend::Postgres {
+        let n = crate::pg::PgNotifier::listen(&target.connect, ctx, RESULT_CHANNEL)?;
+        return Ok(Some(Box::new(n)));
+    }
+    let _ = (target, ctx);
+    Ok(None)
+}
+
 /// `Store::job_result`.
 pub(crate) fn job_result<C: Sql>(c: &mut C, jobid: JobId) -> Result<Option<ResultRow>, OpError> {
     Ok(c.result_row(jobid.0)?.map(|t| ResultRow {

@@ -671,13 +671,7 @@ impl Store for DieselStore {
     }
 
     fn result_notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
-        #[cfg(feature = "postgres")]
-        if self.target.backend == Backend::Postgres {
-            let channel = crate::ours::RESULT_CHANNEL;
-            let n = crate::pg::PgNotifier::listen(&self.target.connect, &self.ctx, channel)?;
-            return Ok(Some(Box::new(n)));
-        }
-        Ok(None)
+        crate::ours::result_notifier(&self.target, &self.ctx)
     }
 
     fn queue_summary(

@@ -226,8 +226,28 @@ fn wait_result_wakes_and_times_out(ctx: &Ctx) {
     );
 }
 
+/// A store with result notifications (PostgreSQL's LISTEN/NOTIFY, the memory store) wakes
+/// a listener when a result is written; one without them says so (`None`: waiters poll).
+fn result_notifier_wakes_on_result(ctx: &Ctx) {
+    let (c, s) = adder_client(ctx, 3600);
+    let Some(mut n) = s.result_notifier().must("result_notifier") else {
+        return;
+    };
+    assert!(
+        !n.wait(Duration::from_millis(20)).must("wait"),
+        "woken with no result"
+    );
+    ins(&c, numbers(&[1]));
+    assert!(work_once(&c));
+    assert!(
+        n.wait(Duration::from_secs(10)).must("wait"),
+        "not woken by a result"
+    );
+}
+
 cases!(
     "results";
+    result_notifier_wakes_on_result,
     result_recorded_with_completion,
     completed_with_typed_result,
     failure_writes_no_result,
