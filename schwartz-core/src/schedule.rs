@@ -281,6 +281,28 @@ mod tests {
         assert_eq!(back.spec(), "CRON_TZ=Asia/Tokyo 0 0 9 * * *");
     }
 
+    proptest::proptest! {
+        /// Any text parses to a spec or an error, never a panic; a spec that parses
+        /// round-trips through its stored form.
+        #[test]
+        fn from_spec_never_panics(text in "(CRON_TZ=[A-Za-z/_]{0,20} )?[0-9*/,\\- ]{0,40}") {
+            if let Ok(c) = CronSpec::from_spec(&text) {
+                let back = CronSpec::from_spec(&c.spec()).expect("a stored spec parses");
+                proptest::prop_assert_eq!(back.spec(), c.spec());
+                proptest::prop_assert_eq!(back.next_after(1_000_000), c.next_after(1_000_000));
+            }
+        }
+    }
+
+    #[test]
+    fn never_matching_expression_ends() {
+        let t = std::time::Instant::now();
+        let c = CronSpec::parse("0 0 30 2 *").unwrap();
+        assert_eq!(c.next_after(0), None);
+        assert!(c.next_runs(epoch_to_datetime(0), 3).is_empty());
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    }
+
     #[test]
     fn bad_input_is_a_clear_error() {
         let e = CronSpec::parse("61 * * * *").unwrap_err().to_string();
