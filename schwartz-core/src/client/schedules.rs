@@ -52,7 +52,8 @@ impl Client {
     }
 
     /// Registers `schedule` in its home store (the first registration records "now" as its
-    /// last tick: ticks before it are never run); a later one updates its function and spec.
+    /// last tick: ticks at or before it are never run); a later one updates its function
+    /// and spec.
     ///
     /// # Errors
     /// The store's error; [`Error::InvalidInput`](crate::Error::InvalidInput) for a store
