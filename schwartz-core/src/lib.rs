@@ -69,6 +69,8 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod arg_cap;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod client;
 mod error;
 pub mod executor;
@@ -84,6 +86,7 @@ pub mod scoreboard;
 pub mod store;
 mod store_inspect;
 mod store_ours;
+mod typed;
 pub mod validate;
 mod worker;
 
@@ -97,6 +100,8 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncClient;
 pub use client::{
     AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, JobResult, ListJobs,
     PruneReport, Pruning, ScheduleInfo, ScoreboardDir, StopSignal, WeakClient,
@@ -111,4 +116,5 @@ pub use schedule::{CronSpec, Missed, Schedule};
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};
+pub use typed::{IntoJob, TypedJob};
 pub use worker::{WorkError, Worker};

@@ -91,6 +91,7 @@ mod ours;
 mod schema;
 mod sql;
 mod store;
+pub mod tx;
 mod url;
 mod watchdog;
 
@@ -103,6 +104,7 @@ mod sqlite;
 
 pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
+pub use tx::{complete_in, fail_in, insert_in, insert_jobs_in, TxConnection};
 
 #[cfg(feature = "postgres")]
 pub use ours::RESULT_CHANNEL;

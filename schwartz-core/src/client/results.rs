@@ -1,5 +1,5 @@
 //! Job results: a worker records a value when it completes a job
-//! ([`QueuedJob::set_result`], [`QueuedJob::completed_with`]); it is written by the outcome
+//! ([`QueuedJob::set_result`], [`QueuedJob::completed_with_result`]); it is written by the outcome
 //! writer with the completion, in one transaction and fenced on the job's lease, into the
 //! store's `schwartz_result` table. The sender reads it by handle ([`Client::job_result`])
 //! or waits for it ([`Client::wait_result`]); the pool's housekeeping prunes expired ones
@@ -21,7 +21,7 @@ use crate::ids::epoch_to_datetime;
 use crate::outcome::Outcome;
 use crate::panic::guarded;
 use crate::queued::QueuedJob;
-use crate::store::{Finish, FinishAction, ResultRow, ResultWrite, MAX_RESULT_BYTES};
+use crate::store::{FinishAction, ResultRow, ResultWrite, MAX_RESULT_BYTES};
 
 /// The longest pause between two reads while waiting for a result without notifications.
 const MAX_POLL: Duration = Duration::from_millis(250);
@@ -97,7 +97,7 @@ impl QueuedJob {
     ///
     /// # Errors
     /// As [`QueuedJob::set_result`] and [`QueuedJob::completed`].
-    pub fn completed_with<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+    pub fn completed_with_result<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
         self.set_result(value)?;
         self.completed()
     }
@@ -109,12 +109,11 @@ pub(crate) fn result_writes(
     ctx: &Arc<Context>,
     idx: usize,
     outcomes: &[Outcome],
-    finishes: &[Finish],
 ) -> Vec<ResultWrite> {
     let mut out = Vec::new();
-    for (i, (o, f)) in outcomes.iter().zip(finishes).enumerate() {
+    for (i, o) in outcomes.iter().enumerate() {
         let Some(value) = &o.result else { continue };
-        if !matches!(f.action, FinishAction::Remove { .. }) {
+        if !matches!(o.finish.action, FinishAction::Remove { .. }) {
             continue;
         }
         let now = ctx.now_of(idx).unwrap_or_else(|_| ctx.wall_secs());

@@ -22,12 +22,13 @@ mod retry;
 mod schedule;
 mod scoreboard;
 mod store;
+mod typed;
 mod unique;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 20] = [
+    let groups: [fn() -> Vec<Case>; 21] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -48,6 +49,7 @@ pub(crate) fn all() -> Vec<Case> {
         inspect::cases,
         schedule::cases,
         results::cases,
+        typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }

@@ -65,13 +65,13 @@ fn result_recorded_with_completion(ctx: &Ctx) {
     assert!(r.delete_after > r.completed_at);
 }
 
-/// `completed_with` records and completes in one call; a typed result decodes.
-fn completed_with_typed_result(ctx: &Ctx) {
+/// `completed_with_result` records and completes in one call; a typed result decodes.
+fn completed_with_result_typed(ctx: &Ctx) {
     let (c, _s) = ctx.client1();
     can_do(
         &c,
         FN,
-        TestWorker::new(|job| Ok(job.completed_with(&feed())?)),
+        TestWorker::new(|job| Ok(job.completed_with_result(&feed())?)),
     );
     let h = ins(&c, Job::new(FN));
     assert!(work_once(&c));
@@ -110,8 +110,9 @@ fn stale_worker_cannot_write_result(ctx: &Ctx) {
     let old = grab(&a, FN).expect("A grabs");
     ctx.advance(LEASE + 1);
     let new = grab(&b, FN).expect("B grabs after the lease ran out");
-    new.completed_with("new").must("the new owner completes");
-    assert_err!(old.completed_with("old"), Error::LeaseLost { .. });
+    new.completed_with_result("new")
+        .must("the new owner completes");
+    assert_err!(old.completed_with_result("old"), Error::LeaseLost { .. });
     let r = a.job_result(&h).must("job_result").expect("a result");
     assert_eq!(r.value::<String>().must("a string"), "new");
 }
@@ -245,11 +246,26 @@ fn result_notifier_wakes_on_result(ctx: &Ctx) {
     );
 }
 
+/// A result cannot go through another transaction's write (`QueuedJob::completed_with`,
+/// `schwartz_diesel::complete_in`): refused, nothing written, the job still leased.
+fn result_refused_outside_the_store(ctx: &Ctx) {
+    let (c, s) = ctx.client1();
+    can_do(&c, FN, TestWorker::ok().grab_for(LEASE));
+    let h = ins(&c, Job::new(FN));
+    let j = grab(&c, FN).expect("grab");
+    j.set_result(&7).must("set_result");
+    let mut write = |items: &[schwartz_core::store::Finish]| s.finish(items);
+    assert_err!(j.completed_with(&mut write), Error::InvalidInput(_));
+    assert!(pending(&c, &h));
+    assert!(c.job_result(&h).must("job_result").is_none());
+}
+
 cases!(
     "results";
+    result_refused_outside_the_store,
     result_notifier_wakes_on_result,
     result_recorded_with_completion,
-    completed_with_typed_result,
+    completed_with_result_typed,
     failure_writes_no_result,
     stale_worker_cannot_write_result,
     batched_writer_writes_results,
