@@ -92,6 +92,8 @@ enum Command {
     /// The dashboard: pages, a JSON API and Prometheus /metrics (loopback by default).
     #[cfg(feature = "web")]
     Web(web::WebArgs),
+    /// Periodic schedules: spec, function, last tick and next runs (--json).
+    Schedules(cmd::schedules::SchedulesArgs),
 }
 
 fn password(g: &Global) -> Result<Option<String>, Fail> {
@@ -140,6 +142,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Retry(a) => cmd::change::retry(&mut dbs, a),
         Command::Cancel(a) => cmd::change::cancel(&mut dbs, a),
         Command::Stats(a) => cmd::queues::stats(&mut dbs, a),
+        Command::Schedules(a) => cmd::schedules::run(&mut dbs, a),
         Command::Top(_) | Command::Check(_) => Ok(()),
         #[cfg(feature = "web")]
         Command::Web(_) => Ok(()),

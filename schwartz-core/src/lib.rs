@@ -83,9 +83,11 @@ pub mod outcome;
 pub mod panic;
 mod queued;
 mod records;
+mod schedule;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
+mod store_ours;
 mod typed;
 pub mod validate;
 mod worker;
@@ -104,8 +106,8 @@ pub mod testing {
 pub use asynchronous::AsyncClient;
 pub use backoff::Backoff;
 pub use client::{
-    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
-    Pruning, Rescheduled, ScoreboardDir, StopSignal, WeakClient, When,
+    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, JobResult, ListJobs,
+    PruneReport, Pruning, Rescheduled, ScheduleInfo, ScoreboardDir, StopSignal, WeakClient, When,
     EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH,
 };
 pub use error::{Error, Result};
@@ -114,6 +116,7 @@ pub use ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId, StoreH
 pub use job::{check_name, decode_arg, encode_arg, Job, MAX_NAME_LEN};
 pub use outcome::WorkOutcome;
 pub use queued::QueuedJob;
+pub use schedule::{CronSpec, Missed, Schedule};
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};

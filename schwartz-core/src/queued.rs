@@ -44,6 +44,8 @@ pub(crate) struct JobState {
     pub(crate) did_something: bool,
     pub(crate) was_declined: bool,
     pub(crate) last_outcome: Option<WorkOutcome>,
+    /// A result recorded for the completion (JSON bytes, see `client/results.rs`).
+    pub(crate) result: Option<Vec<u8>>,
 }
 
 /// The shared state behind a [`QueuedJob`].
@@ -535,17 +537,23 @@ impl QueuedJob {
             retry_delay: &retry_delay,
         };
         let settles = !matches!(verdict, Verdict::DeclineUntil(_));
+        let verdict_is_complete = verdict == Verdict::Complete;
         let target = Target {
             jobid: self.inner.row.jobid,
             funcid: self.inner.row.funcid,
             token: self.token(),
         };
         let (finish, kind) = decide(target, verdict, &rules, failures, now);
+        let result = match verdict_is_complete {
+            true => self.state().result.take(),
+            false => None,
+        };
         Ok(Outcome {
             job: self.clone(),
             finish,
             kind,
             settles,
+            result,
         })
     }
 

@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::ids::{Epoch, FuncId, JobId};
 
 pub use crate::store_inspect::{JobChange, QueueSummary, CANCELLED_EXIT_STATUS};
+pub use crate::store_ours::{ResultRow, ResultWrite, ScheduleRow, TickInsert, MAX_RESULT_BYTES};
 
 /// One row of `job`, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -522,4 +523,71 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<Vec<JobChange>> {
         crate::store_inspect::reschedule_jobs(self, jobids, run_after, now)
     }
+
+    /// Registers a periodic schedule (`schwartz_schedule`): inserts `row` when no schedule
+    /// has its name, else updates its `funcname` and `spec` and keeps its `last_tick`.
+    /// Returns the stored row. A concurrent registration of the same name is fine.
+    ///
+    /// Default: [`Error::InvalidInput`](crate::Error::InvalidInput) (the store keeps no
+    /// schedules).
+    fn register_schedule(&self, row: &ScheduleRow) -> Result<ScheduleRow> {
+        Err(unsupported(self, "periodic schedules", &row.name))
+    }
+
+    /// The schedules registered in this database, by name.
+    fn schedules(&self) -> Result<Vec<ScheduleRow>> {
+        Ok(Vec::new())
+    }
+
+    /// Records tick `tick` of schedule `name` and inserts `job` (when given), in one
+    /// transaction: a compare-and-set `last_tick = tick WHERE name AND last_tick < tick`
+    /// first; when it matches no row nothing is written and the result is
+    /// [`TickInsert::Taken`]. So each tick is inserted once, however many pools race on it.
+    /// A job the insert refuses (e.g. `DuplicateUniqkey`) is the error, and the tick is not
+    /// recorded either.
+    fn insert_tick(&self, name: &str, tick: Epoch, job: Option<&NewJobRow>) -> Result<TickInsert> {
+        let _ = (tick, job);
+        Err(unsupported(self, "periodic schedules", name))
+    }
+
+    /// Writes outcomes as [`Store::finish`] does, and with them the results in `results`
+    /// (into `schwartz_result`, replacing an older row of the job), each only when its item's
+    /// fenced write matched and removed the job, in the same transaction. Default: `finish`
+    /// when `results` is empty, else [`Error::InvalidInput`](crate::Error::InvalidInput).
+    fn finish_with_results(
+        &self,
+        items: &[Finish],
+        results: &[ResultWrite],
+    ) -> Result<Vec<FinishStatus>> {
+        if results.is_empty() {
+            return self.finish(items);
+        }
+        Err(unsupported(self, "job results", "finish"))
+    }
+
+    /// The recorded result of a job, if any (and not yet pruned).
+    fn job_result(&self, jobid: JobId) -> Result<Option<ResultRow>> {
+        let _ = jobid;
+        Ok(None)
+    }
+
+    /// Deletes up to `limit` results with `delete_after < now`; returns how many.
+    fn prune_results(&self, now: Epoch, limit: usize) -> Result<u64> {
+        let _ = (now, limit);
+        Ok(0)
+    }
+
+    /// A listener woken when results are written (PostgreSQL: LISTEN/NOTIFY), when the
+    /// backend has one; waiters poll otherwise.
+    fn result_notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
+        Ok(None)
+    }
+}
+
+/// The error of a store that does not keep our extra tables.
+fn unsupported<S: Store + ?Sized>(store: &S, what: &str, name: &str) -> crate::Error {
+    crate::Error::InvalidInput(format!(
+        "{} does not keep {what} ({name})",
+        store.describe()
+    ))
 }

@@ -44,6 +44,12 @@ pub trait Worker: Send + Sync + 'static {
         Duration::ZERO
     }
 
+    /// How long a result recorded with [`QueuedJob::set_result`] is kept after the job
+    /// completed (default one day); the pool's housekeeping prunes it afterwards.
+    fn keep_result_for(&self) -> Duration {
+        Duration::from_secs(86_400)
+    }
+
     /// Lease length (default one hour; zero counts as one second).
     fn grab_for(&self) -> Duration {
         Duration::from_secs(3600)

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use schwartz_core::store::{ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus};
+use schwartz_core::store::{
+    ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, ResultWrite,
+};
 use schwartz_core::JobId;
 
 use crate::conn::{clamp_time, classify, Class, Ctx, OpError};
@@ -90,16 +92,27 @@ pub(crate) fn finish<C: Sql>(
     ctx: &Ctx,
     items: &[Finish],
 ) -> Result<Vec<FinishStatus>, OpError> {
+    finish_with_results(c, ctx, items, &[])
+}
+
+/// `Store::finish_with_results`: `finish`, and the results of the removed items in the same
+/// transaction (see `crate::ours`).
+pub(crate) fn finish_with_results<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    items: &[Finish],
+    results: &[ResultWrite],
+) -> Result<Vec<FinishStatus>, OpError> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
     let max_epoch = facts(c, ctx, items)?;
-    if let [it] = items {
+    if let ([it], []) = (items, results) {
         if let Some(status) = finish_one_statement(c, it, max_epoch)? {
             return Ok(vec![status]);
         }
     }
-    c.write_txn(|c| finish_all(c, ctx, items, max_epoch))
+    c.write_txn(|c| finish_all(c, ctx, items, results, max_epoch))
 }
 
 /// `finish` with the caller's connection, inside its transaction (a savepoint there, so a
@@ -113,7 +126,7 @@ pub(crate) fn finish_in<C: Sql>(
         return Ok(Vec::new());
     }
     let max_epoch = facts(c, ctx, items)?;
-    c.transaction(|c| finish_all(c, ctx, items, max_epoch))
+    c.transaction(|c| finish_all(c, ctx, items, &[], max_epoch))
 }
 
 /// The fenced removes, reschedules and replacements, then the side writes.
@@ -121,6 +134,7 @@ fn finish_all<C: Sql>(
     c: &mut C,
     ctx: &Ctx,
     items: &[Finish],
+    results: &[ResultWrite],
     max_epoch: i64,
 ) -> Result<Vec<FinishStatus>, OpError> {
     let mut plan = FinishPlan::new(items.len());
@@ -131,6 +145,7 @@ fn finish_all<C: Sql>(
         }
     }
     side_writes(c, ctx, max_epoch, &plan)?;
+    crate::ours::write_results(c, max_epoch, items, &plan.statuses, results)?;
     Ok(plan
         .statuses
         .into_iter()

@@ -51,7 +51,9 @@
 //! let path = dir.path().join("jobs.db");
 //! let store = DieselStore::connect(path.to_str().unwrap())?;
 //! let applied = store.run_migrations()?;
-//! assert_eq!(applied.len(), 3); // the tables, the claim index, the index on grabbed_until
+//! // The tables, the claim index, the index on grabbed_until, and our tables of schedules
+//! // and job results.
+//! assert_eq!(applied.len(), 5);
 //! assert!(store.run_migrations()?.is_empty(), "idempotent");
 //!
 //! let store: Arc<dyn Store> = Arc::new(store);
@@ -88,6 +90,7 @@ mod inspect;
 mod models;
 mod ops;
 mod records;
+mod ours;
 mod schema;
 mod sql;
 mod store;
@@ -106,6 +109,8 @@ pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
 pub use tx::{complete_in, fail_in, insert_in, insert_jobs_in, TxConnection};
 
+#[cfg(feature = "postgres")]
+pub use ours::RESULT_CHANNEL;
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};
 

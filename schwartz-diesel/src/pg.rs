@@ -403,7 +403,8 @@ fn lease_rows(
     Ok(())
 }
 
-/// Waits for `NOTIFY schwartz_jobs` on a dedicated connection.
+/// Waits for `NOTIFY schwartz_jobs` (or, for result waiters, `NOTIFY schwartz_results`) on
+/// a dedicated connection.
 pub struct PgNotifier {
     conn: PgConnection,
     describe: String,
@@ -420,14 +421,19 @@ impl std::fmt::Debug for PgNotifier {
 }
 
 impl PgNotifier {
-    /// Connects and LISTENs.
+    /// Connects and LISTENs on [`CHANNEL`].
     pub(crate) fn connect(url: &str, ctx: &Ctx) -> Result<Self> {
+        Self::listen(url, ctx, CHANNEL)
+    }
+
+    /// Connects and LISTENs on `channel` (a constant of ours).
+    pub(crate) fn listen(url: &str, ctx: &Ctx, channel: &str) -> Result<Self> {
         let mut conn = PgConnection::establish(url).map_err(|e| Error::Unavailable {
             store: ctx.describe.clone(),
             message: ctx.scrub(&e.to_string()),
         })?;
         // Raw SQL: diesel has no LISTEN statement.
-        conn.batch_execute("LISTEN schwartz_jobs")
+        conn.batch_execute(&format!("LISTEN {channel}"))
             .map_err(|e| ctx.map_db(&e))?;
         Ok(PgNotifier {
             conn,

@@ -108,11 +108,11 @@ pub(crate) trait ExitSql: Connection + Sized {
 
 /// Everything the algorithms need from a backend.
 pub(crate) trait Sql:
-    Dialect + JobFilter + JobReads + JobWrites + MetaSql + ExitSql
+    Dialect + JobFilter + JobReads + JobWrites + MetaSql + ExitSql + crate::ours::OursSql
 {
 }
 
-impl<C: Dialect + JobReads + JobWrites + MetaSql + ExitSql> Sql for C {}
+impl<C: Dialect + JobReads + JobWrites + MetaSql + ExitSql + crate::ours::OursSql> Sql for C {}
 
 /// SQL for "`coalesce` starts with `prefix`" where LIKE is not exact, as (text before the
 /// length, between length and prefix, after the prefix, length). SQLite's LIKE stops at a

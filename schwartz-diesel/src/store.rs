@@ -8,7 +8,8 @@ use diesel::r2d2::R2D2Connection;
 use diesel_migrations::MigrationHarness;
 use schwartz_core::store::{
     Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
-    Lease, Limits, NewJobRow, Notifier, Store, StoreStats,
+    Lease, Limits, NewJobRow, Notifier, ResultRow, ResultWrite, ScheduleRow, Store, StoreStats,
+    TickInsert,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -648,6 +649,44 @@ impl Store for DieselStore {
             return Ok(Some(Box::new(n)));
         }
         Ok(None)
+    }
+
+    fn register_schedule(&self, row: &ScheduleRow) -> Result<ScheduleRow> {
+        with_conn!(self, |c| crate::ours::register_schedule(c, row))
+    }
+
+    fn schedules(&self) -> Result<Vec<ScheduleRow>> {
+        with_conn!(self, |c| crate::ours::schedules(c))
+    }
+
+    fn insert_tick(&self, name: &str, tick: Epoch, job: Option<&NewJobRow>) -> Result<TickInsert> {
+        let ctx = &self.ctx;
+        with_conn!(self, |c| crate::ours::insert_tick(c, ctx, name, tick, job))
+    }
+
+    fn finish_with_results(
+        &self,
+        items: &[Finish],
+        results: &[ResultWrite],
+    ) -> Result<Vec<FinishStatus>> {
+        let ctx = &self.ctx;
+        let statuses = with_conn!(self, |c| crate::finish::finish_with_results(
+            c, ctx, items, results
+        ))?;
+        self.after_finish(items.len());
+        Ok(statuses)
+    }
+
+    fn job_result(&self, jobid: JobId) -> Result<Option<ResultRow>> {
+        with_conn!(self, |c| crate::ours::job_result(c, jobid))
+    }
+
+    fn prune_results(&self, now: Epoch, limit: usize) -> Result<u64> {
+        with_conn!(self, |c| crate::ours::prune_results(c, now, limit))
+    }
+
+    fn result_notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
+        crate::ours::result_notifier(&self.target, &self.ctx)
     }
 
     fn queue_summary(

@@ -33,7 +33,8 @@ impl Signal {
 /// [`Store::insert_jobs`](schwartz_core::store::Store::insert_jobs) or by the replacements of a
 /// [`Store::finish`](schwartz_core::store::Store::finish). Obtained from
 /// [`Store::notifier`](schwartz_core::store::Store::notifier); it sees only inserts made after it
-/// was created.
+/// was created. [`Store::result_notifier`](schwartz_core::store::Store::result_notifier)
+/// gives one of its own signal, woken when job results are written.
 ///
 /// While the store is offline ([`MemoryStore::set_offline`](crate::MemoryStore::set_offline))
 /// [`Notifier::wait`] fails with [`Error::Unavailable`], as a broken listening connection

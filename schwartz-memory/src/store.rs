@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use schwartz_core::store::{
     Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
-    Lease, NewJobRow, Notifier, Store, StoreStats,
+    Lease, NewJobRow, Notifier, ResultRow, ResultWrite, ScheduleRow, Store, StoreStats, TickInsert,
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
@@ -54,6 +54,8 @@ pub struct MemoryStore {
     offline: Arc<AtomicBool>,
     schema: AtomicBool,
     signal: Arc<Signal>,
+    /// Bumped when results are written ([`Store::result_notifier`]).
+    results_signal: Arc<Signal>,
 }
 
 impl MemoryStore {
@@ -75,6 +77,7 @@ impl MemoryStore {
             offline: Arc::new(AtomicBool::new(false)),
             schema: AtomicBool::new(true),
             signal: Arc::new(Signal::default()),
+            results_signal: Arc::new(Signal::default()),
         }
     }
 
@@ -291,6 +294,62 @@ impl Store for MemoryStore {
 
     fn stats(&self) -> Result<StoreStats> {
         Ok(self.tables()?.stats())
+    }
+
+    fn register_schedule(&self, row: &ScheduleRow) -> Result<ScheduleRow> {
+        self.tables()?.register_schedule(row)
+    }
+
+    fn schedules(&self) -> Result<Vec<ScheduleRow>> {
+        Ok(self.tables()?.schedules())
+    }
+
+    fn insert_tick(&self, name: &str, tick: Epoch, job: Option<&NewJobRow>) -> Result<TickInsert> {
+        let store = self.describe();
+        let clock = self.clock.now();
+        let r = self.tables()?.insert_tick(&store, name, tick, job, clock)?;
+        if matches!(r, TickInsert::Recorded(Some(_))) {
+            self.signal.notify();
+        }
+        Ok(r)
+    }
+
+    fn finish_with_results(
+        &self,
+        items: &[Finish],
+        results: &[ResultWrite],
+    ) -> Result<Vec<FinishStatus>> {
+        let store = self.describe();
+        let clock = self.clock.now();
+        let mut tables = self.tables()?;
+        let (statuses, inserted) = tables.finish(&store, items, clock);
+        tables.write_results(items, &statuses, results);
+        drop(tables);
+        if inserted {
+            self.signal.notify();
+        }
+        if !results.is_empty() {
+            self.results_signal.notify();
+        }
+        Ok(statuses)
+    }
+
+    fn job_result(&self, jobid: JobId) -> Result<Option<ResultRow>> {
+        Ok(self.tables()?.job_result(jobid))
+    }
+
+    fn prune_results(&self, now: Epoch, limit: usize) -> Result<u64> {
+        Ok(self.tables()?.prune_results(now, limit))
+    }
+
+    /// A [`MemoryNotifier`] woken when results are written.
+    fn result_notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
+        self.connect()?;
+        Ok(Some(Box::new(MemoryNotifier::new(
+            Arc::clone(&self.results_signal),
+            Arc::clone(&self.offline),
+            self.describe(),
+        ))))
     }
 
     /// A [`MemoryNotifier`]: wakes on inserts into this store.

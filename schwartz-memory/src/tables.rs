@@ -18,6 +18,7 @@ use schwartz_core::store::{
 };
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
+mod ours;
 mod select;
 mod side;
 
@@ -242,6 +243,9 @@ pub(crate) struct Tables {
 
     exit_statuses: BTreeMap<JobId, ExitStatus>,
     exit_by_deadline: BTreeSet<(Epoch, JobId)>,
+
+    /// The tables of ours (`tables/ours.rs`).
+    ours: ours::Ours,
 }
 
 impl Tables {
@@ -259,6 +263,7 @@ impl Tables {
             next_error_seq: 0,
             exit_statuses: BTreeMap::new(),
             exit_by_deadline: BTreeSet::new(),
+            ours: ours::Ours::default(),
         }
     }
 

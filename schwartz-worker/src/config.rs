@@ -91,6 +91,7 @@ pub(crate) struct Config {
     pub completion_delay: Duration,
     pub unavailable_deadline: Duration,
     pub prefetch: usize,
+    pub schedules: Vec<schwartz_core::Schedule>,
 }
 
 /// Builds a [`WorkerPool`](crate::WorkerPool); a consuming builder ending in
@@ -127,6 +128,7 @@ pub struct WorkerPoolBuilder {
     completion_delay: Duration,
     unavailable_deadline: Duration,
     prefetch: Option<usize>,
+    schedules: Vec<schwartz_core::Schedule>,
 }
 
 impl WorkerPoolBuilder {
@@ -145,6 +147,7 @@ impl WorkerPoolBuilder {
             completion_delay: Duration::from_millis(20),
             unavailable_deadline: Duration::from_secs(60),
             prefetch: None,
+            schedules: Vec::new(),
         }
     }
 
@@ -244,6 +247,16 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// Runs a periodic job: the pool's housekeeper inserts each due tick of `schedule`
+    /// (within half a second); any number of pools, on any hosts, may run the same schedule
+    /// and each tick is still inserted once (see
+    /// [`Client::run_schedule`](schwartz_core::Client::run_schedule)). The job's function
+    /// needs a worker somewhere, not necessarily in this pool.
+    pub fn schedule(mut self, schedule: schwartz_core::Schedule) -> Self {
+        self.schedules.push(schedule);
+        self
+    }
+
     /// Checks the settings (see [`WorkerPoolBuilder::build`]).
     pub(crate) fn resolve(self) -> Result<(Client, Config)> {
         let threads = match self.threads {
@@ -272,6 +285,7 @@ impl WorkerPoolBuilder {
                 ));
             }
         }
+        crate::schedule::check_names(&self.schedules)?;
         if self.client.abilities().is_empty() {
             return Err(Error::config(
                 "the client has no workers: register them with Client::can_do before building the pool",
@@ -290,6 +304,7 @@ impl WorkerPoolBuilder {
             completion_delay: self.completion_delay,
             unavailable_deadline: self.unavailable_deadline,
             prefetch: self.prefetch.unwrap_or_else(|| default_prefetch(threads)),
+            schedules: self.schedules,
         };
         Ok((self.client, config))
     }

@@ -1,5 +1,6 @@
 //! The housekeeper thread: extends the leases of long-running jobs (at half their
-//! length) and prunes old errors and expired exit statuses on its interval.
+//! length), inserts the due ticks of the pool's schedules (`schedule.rs`), and prunes old
+//! errors, expired exit statuses and expired results on its interval.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use schwartz_core::Client;
 
 use crate::config::Housekeeping;
+use crate::schedule::SCHEDULE_TICK;
 use crate::shared::{lock, Shared};
 
 /// How often the housekeeper looks at running jobs' leases.
@@ -17,6 +19,7 @@ pub(crate) struct Housekeeper {
     shared: Arc<Shared>,
     extend: bool,
     housekeeping: Housekeeping,
+    schedules: Vec<schwartz_core::Schedule>,
 }
 
 impl Housekeeper {
@@ -31,7 +34,14 @@ impl Housekeeper {
             shared,
             extend,
             housekeeping,
+            schedules: Vec::new(),
         }
+    }
+
+    /// The schedules whose due ticks this housekeeper inserts.
+    pub(crate) fn with_schedules(mut self, schedules: Vec<schwartz_core::Schedule>) -> Self {
+        self.schedules = schedules;
+        self
     }
 
     /// Extends leases and prunes until shutdown.
@@ -39,18 +49,28 @@ impl Housekeeper {
         let tick = match self.housekeeping {
             _ if self.extend => LEASE_TICK,
             Housekeeping::Prune { interval, .. } => interval.min(Duration::from_secs(1)),
+            Housekeeping::Off if !self.schedules.is_empty() => SCHEDULE_TICK,
             Housekeeping::Off => return,
+        };
+        let tick = match self.schedules.is_empty() {
+            true => tick,
+            false => tick.min(SCHEDULE_TICK),
         };
         let mut next_prune = match self.housekeeping {
             Housekeeping::Prune { interval, .. } => Some(Instant::now() + interval),
             Housekeeping::Off => None,
         };
+        let mut next_schedules = Instant::now();
         loop {
             if self.shared.stop_signal.wait_timeout(tick) {
                 return;
             }
             if self.extend {
                 self.extend_leases();
+            }
+            if !self.schedules.is_empty() && Instant::now() >= next_schedules {
+                crate::schedule::run_due(&self.client, &self.schedules);
+                next_schedules = Instant::now() + SCHEDULE_TICK;
             }
             if let (Some(due), Housekeeping::Prune { interval, limit }) =
                 (next_prune, self.housekeeping)
@@ -63,6 +83,10 @@ impl Housekeeper {
                             r.exit_statuses
                         ),
                         Err(e) => log::warn!("pruning failed: {e}"),
+                    }
+                    match self.client.prune_results(limit) {
+                        Ok(n) => log::debug!("pruned {n} results"),
+                        Err(e) => log::warn!("pruning results failed: {e}"),
                     }
                     next_prune = Some(Instant::now() + interval);
                 }

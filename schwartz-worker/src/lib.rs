@@ -71,6 +71,7 @@ mod lifecycle;
 mod listener;
 pub mod metrics;
 mod pool;
+mod schedule;
 mod shared;
 mod signals;
 mod summary;

@@ -166,13 +166,14 @@ fn start_threads(
     let handle = spawn(format!("{prefix}-completer"), move || completer.complete())?;
     threads.completer = Some((stop_tx, handle));
 
-    if track_leases || config.housekeeping != Housekeeping::Off {
+    if track_leases || config.housekeeping != Housekeeping::Off || !config.schedules.is_empty() {
         let keeper = Housekeeper::new(
             client.clone(),
             Arc::clone(shared),
             track_leases,
             config.housekeeping,
-        );
+        )
+        .with_schedules(config.schedules.clone());
         let handle = spawn(format!("{prefix}-housekeeper"), move || keeper.keep_house())?;
         threads.helpers.push(handle);
     }

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod jobs;
 pub mod migrate;
 pub mod queues;
+pub mod schedules;
 pub mod top;
 
 use std::collections::HashMap;

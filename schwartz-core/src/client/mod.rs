@@ -11,7 +11,9 @@
 //! - `inspect`: looking jobs up and listing them;
 //! - `work`: working jobs ([`Client::work_once`] and friends);
 //! - `schedule`: relative starts, rescheduling and external outcomes by handle;
-//! - `housekeeping`: pruning and the scoreboard.
+//! - `housekeeping`: pruning and the scoreboard;
+//! - `schedules`: periodic jobs (registering, inserting due ticks once, listing);
+//! - `results`: the results workers record, read and awaited by handle.
 //!
 //! The state a grabbed job needs to write its outcome (the stores, their clocks and
 //! funcmaps, the pruning settings) lives in a [`Context`] shared by the client and its
@@ -25,7 +27,9 @@ mod grab;
 mod housekeeping;
 mod insert;
 mod inspect;
+mod results;
 mod schedule;
+mod schedules;
 mod stores;
 mod work;
 
@@ -42,10 +46,13 @@ pub use builder::{
 };
 pub use housekeeping::PruneReport;
 pub use inspect::ListJobs;
+pub use results::JobResult;
 pub use schedule::{Rescheduled, When, EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH};
+pub use schedules::ScheduleInfo;
 pub use work::StopSignal;
 
 pub(crate) use abilities::{Abilities, Settings};
+pub(crate) use results::result_writes;
 pub(crate) use schedule::start_epoch;
 pub(crate) use stores::StoreEntry;
 

@@ -66,6 +66,8 @@ pub struct Outcome {
     /// Whether writing it finishes the job for this process (all but a decline until a
     /// time, after which the job may still be completed or failed).
     pub(crate) settles: bool,
+    /// A result to record with a completion (JSON bytes), in the same transaction.
+    pub(crate) result: Option<Vec<u8>>,
 }
 
 impl Outcome {
@@ -143,7 +145,17 @@ pub(crate) fn write_one(outcome: Outcome) -> Result<Vec<JobId>> {
 
 /// Writes one outcome with `write` instead of the job's store (the caller's own
 /// transaction), with everything else as for a store write; returns the write's result.
+///
+/// A job result ([`QueuedJob::set_result`]) is written only with the job's store: here it
+/// is refused ([`Error::InvalidInput`]) and nothing is written.
 pub(crate) fn write_one_with(outcome: Outcome, write: FinishWith<'_>) -> Result<()> {
+    if outcome.result.is_some() {
+        return Err(Error::InvalidInput(format!(
+            "job {} has a result to record: a result is written with the completion by the \
+             job's store (complete it there), not in another transaction",
+            outcome.job.handle()
+        )));
+    }
     let (applied, _) = apply_group_with(vec![outcome], write)
         .pop()
         .unwrap_or_else(|| unreachable!("one outcome gives one result"));
@@ -158,9 +170,13 @@ fn apply_group(outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
     let Some(first) = outcomes.first() else {
         return Vec::new();
     };
-    let entry = first.job.inner.ctx.entry(first.job.store_idx());
-    let store = Arc::clone(&entry.store);
-    apply_group_with(outcomes, &mut |items| store.finish(items))
+    let (ctx, idx) = (&first.job.inner.ctx, first.job.store_idx());
+    let store = Arc::clone(&ctx.entry(idx).store);
+    // Results go with their completions, in the same store call.
+    let results = crate::client::result_writes(ctx, idx, &outcomes);
+    apply_group_with(outcomes, &mut |items| {
+        store.finish_with_results(items, &results)
+    })
 }
 
 /// Writes the outcomes of jobs of one store with one `write` call.

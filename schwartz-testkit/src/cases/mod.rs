@@ -4,6 +4,7 @@
 use crate::harness::Case;
 
 mod coalesce;
+mod cron;
 mod common;
 mod declined;
 mod failover;
@@ -18,6 +19,7 @@ mod outcomes;
 mod priority;
 mod records;
 mod replace;
+mod results;
 mod retry;
 mod schedule;
 mod schedule_race;
@@ -29,7 +31,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 21] = [
+    let groups: [fn() -> Vec<Case>; 23] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -50,6 +52,8 @@ pub(crate) fn all() -> Vec<Case> {
         inspect::cases,
         schedule::cases,
         records::cases,
+        results::cases,
+        cron::cases,
         typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
