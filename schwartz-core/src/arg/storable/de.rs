@@ -245,7 +245,28 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
     forward_numbers! {
         deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i128
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
-        deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
+        match self.node() {
+            Node::Str { bytes, utf8 } => match text(bytes, *utf8).parse::<f64>() {
+                Ok(f) => visitor.visit_f64(f),
+                Err(_) => Err(de::Error::invalid_value(self.unexpected(), &visitor)),
+            },
+            _ => self.number(visitor),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
+        match self.node() {
+            // Parsed as an f32 directly: an f32's shortest text may not survive a detour
+            // through f64.
+            Node::Str { bytes, utf8 } => match text(bytes, *utf8).parse::<f32>() {
+                Ok(f) => visitor.visit_f32(f),
+                Err(_) => Err(de::Error::invalid_value(self.unexpected(), &visitor)),
+            },
+            _ => self.number(visitor),
+        }
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
@@ -312,6 +333,13 @@ impl<'de, 't> de::Deserializer<'de> for De<'t> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, CodecError> {
         match self.node() {
             Node::Array(items) => self.seq(items, visitor),
+            // A Perl string asked for as a sequence (a `Vec<u8>`): its bytes.
+            Node::Str { bytes, .. } => {
+                let mut seq = de::value::SeqDeserializer::new(bytes.iter().copied());
+                let value = visitor.visit_seq(&mut seq)?;
+                seq.end()?;
+                Ok(value)
+            }
             _ => Err(de::Error::invalid_type(self.unexpected(), &visitor)),
         }
     }

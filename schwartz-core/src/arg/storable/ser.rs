@@ -110,8 +110,11 @@ fn float_text(v: f64) -> String {
         String::from("NaN")
     } else if v.is_infinite() {
         String::from(if v > 0.0 { "Inf" } else { "-Inf" })
-    } else {
+    } else if v == 0.0 || (1e-5..1e15).contains(&v.abs()) {
         v.to_string()
+    } else {
+        // Very large or small: the shortest exponent form (`1e300`), as Perl prints them.
+        format!("{v:e}")
     }
 }
 
@@ -167,8 +170,10 @@ impl ser::Serializer for Ser {
     }
     fn serialize_f32(self, v: f32) -> Result<Sv, SerError> {
         // The f32's own shortest form, not that of its f64 widening.
-        if v.is_finite() {
+        if v == 0.0 || (1e-5..1e15).contains(&v.abs()) {
             str_sv(&v.to_string())
+        } else if v.is_finite() {
+            str_sv(&format!("{v:e}"))
         } else {
             str_sv(&float_text(f64::from(v)))
         }
