@@ -3,6 +3,7 @@
 
 use crate::harness::Case;
 
+mod args;
 mod coalesce;
 mod common;
 mod declined;
@@ -29,6 +30,7 @@ pub(crate) fn all() -> Vec<Case> {
     let groups: [fn() -> Vec<Case>; 19] = [
         insert::cases,
         job::cases,
+        args::cases,
         unique::cases,
         list::cases,
         grab::cases,
