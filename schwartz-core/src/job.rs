@@ -208,7 +208,7 @@ pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
 /// - JSON: nothing is pre-allocated from a claimed length; strings are at most the
 ///   argument's length.
 /// - Storable: no length is trusted beyond the bytes left, every value read takes at
-///   least one byte, and shared references expand to at most 16 values per byte.
+///   least one byte, and shared references expand to at most 8 values (or string bytes) per byte.
 ///
 /// Nesting is bounded too: a value nested more than 256 levels deep (128 in JSON) is an
 /// error, where a recursive type would otherwise recurse once per byte of the argument

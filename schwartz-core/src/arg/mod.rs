@@ -51,7 +51,7 @@
 //! No argument can make a decode allocate or recurse without bound: bincode through
 //! `arg_cap` (see [`decode_arg`](crate::decode_arg)), JSON by serde_json's own design (no
 //! pre-allocation from claimed lengths, 128 levels at most), Storable by a parser that
-//! trusts no length beyond the bytes left and a decode that visits at most 16 values per
+//! trusts no length beyond the bytes left and a decode that visits at most 8 values (or string bytes) per
 //! byte (shared references) and nests at most 256 levels.
 //!
 //! [`Client::check_args`]: crate::Client::check_args

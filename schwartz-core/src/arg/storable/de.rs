@@ -13,7 +13,8 @@
 //!   means by those bytes); a type asking for bytes gets the bytes as stored.
 //!
 //! A shared reference (the same array twice) is decoded at each place; the decode visits
-//! at most [`VISIT_FACTOR`] nodes per byte of the image and nests at most
+//! at most [`VISIT_FACTOR`] values and string bytes per byte of the image (a value counts
+//! one, a string its length more) and nests at most
 //! [`MAX_DEPTH`](crate::arg_cap::MAX_DEPTH) levels, so no image can make it loop or
 //! recurse without bound by sharing.
 
@@ -43,8 +44,9 @@ macro_rules! forward_keys {
     )*};
 }
 
-/// Nodes a decode may visit per byte of the image (shared references revisit).
-pub(crate) const VISIT_FACTOR: usize = 16;
+/// Values and string bytes a decode may visit per byte of the image (shared references
+/// revisit).
+pub(crate) const VISIT_FACTOR: usize = 8;
 
 const MAX_DEPTH: usize = crate::arg_cap::MAX_DEPTH;
 
@@ -62,14 +64,15 @@ impl Walk {
         }
     }
 
-    fn visit(&self) -> Result<(), CodecError> {
+    /// Charges `cost` (one per value, plus the bytes of its strings) to the budget.
+    fn visit(&self, cost: usize) -> Result<(), CodecError> {
         let left = self.visits.get();
-        if left == 0 {
+        if cost > left {
             return Err(CodecError(String::from(
-                "the Storable value's shared references expand to more than 16 values per byte of the image",
+                "the Storable value's shared references expand to more than 8 times the image",
             )));
         }
-        self.visits.set(left - 1);
+        self.visits.set(left - cost);
         Ok(())
     }
 
@@ -107,12 +110,19 @@ pub(crate) struct De<'t> {
 impl<'t> De<'t> {
     /// The deserializer of node `idx`, counted as one visit; references followed.
     pub(crate) fn new(tree: &'t Tree, idx: usize, walk: &'t Walk) -> Result<De<'t>, CodecError> {
-        walk.visit()?;
         let mut idx = idx;
         // References are transparent; their chains are bounded by the parse depth.
         while let Node::Ref(target) = tree.nodes[idx] {
             idx = target;
         }
+        // A value costs one, and the bytes it holds (strings, hash keys): shared
+        // references may repeat a long string, and the decode copies it each time.
+        let cost = match &tree.nodes[idx] {
+            Node::Str { bytes, .. } => 1 + bytes.len(),
+            Node::Hash(entries) => 1 + entries.iter().map(|(k, _)| k.bytes.len()).sum::<usize>(),
+            _ => 1,
+        };
+        walk.visit(cost)?;
         Ok(De { tree, idx, walk })
     }
 
