@@ -27,7 +27,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 19] = [
+    let groups: [fn() -> Vec<Case>; 20] = [
         insert::cases,
         job::cases,
         args::cases,
