@@ -108,8 +108,7 @@ fn started_is_grab_time(ctx: &Ctx) {
     );
 }
 
-/// 8. The arg line: a typed arg as its encoded bytes (JSON text by default, so shown as
-/// text; Perl shows `numbers=ARRAY(...)`).
+/// 8. The arg line: a typed arg's encoded bytes (JSON by default, so shown as text).
 fn arg_line_typed(ctx: &Ctx) {
     let tmp = tempfile::tempdir().must("tempdir");
     let c = board_client(ctx, tmp.path());
