@@ -1,27 +1,30 @@
-//! Job arguments shown to people: decoded where they can be, hex otherwise.
+//! Job arguments shown to people: decoded where the library can decode them (JSON, Perl
+//! Storable), text as text, hex otherwise. Recognition is `schwartz_core::arg`'s.
 
+use schwartz_core::arg::{encoding_of, to_json};
+use schwartz_core::ArgEncoding;
 use serde::Serialize;
 
 /// A decoded argument.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Decoded {
-    /// `none` (NULL), `json` (JSON text), `utf8` (printable text), `storable` (Perl
-    /// Storable `nfreeze`, shown as hex) or `hex` (anything else, e.g. bincode).
+    /// `none` (NULL), `json` (JSON text), `storable` (Perl Storable, decoded), `bincode`
+    /// (Schwartz's prefixed bincode, shown as hex), `utf8` (other printable text) or `hex`
+    /// (anything else, e.g. bincode written before formats).
     pub encoding: &'static str,
     /// The argument's size in bytes.
     pub bytes: usize,
-    /// The value: a JSON value for `json`, the text for `utf8`, lowercase hex otherwise,
-    /// `null` for `none`.
+    /// The value: a JSON value for `json` and `storable` (Perl's undef is `null`), the text
+    /// for `utf8`, lowercase hex otherwise, `null` for `none`.
     pub value: serde_json::Value,
+    /// Why a Storable argument could not be decoded (a blessed object, code, ...); its
+    /// value is then hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Perl Storable's network-order header: major version 2 (`0x05`), minor up to 11.
-fn looks_like_storable(bytes: &[u8]) -> bool {
-    bytes.len() >= 3 && bytes[0] == 0x05 && bytes[1] <= 0x0b
 }
 
 /// Decodes an argument for display.
@@ -31,53 +34,60 @@ pub fn decode(arg: Option<&[u8]>) -> Decoded {
             encoding: "none",
             bytes: 0,
             value: serde_json::Value::Null,
+            error: None,
         };
     };
     let n = bytes.len();
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        let trimmed = text.trim_start();
-        if (trimmed.starts_with('{') || trimmed.starts_with('[') || trimmed.starts_with('"'))
-            && serde_json::from_str::<serde_json::Value>(text).is_ok()
-        {
-            if let Ok(v) = serde_json::from_str(text) {
-                return Decoded {
-                    encoding: "json",
-                    bytes: n,
-                    value: v,
-                };
+    let hexed = |encoding, error| Decoded {
+        encoding,
+        bytes: n,
+        value: serde_json::Value::String(hex(bytes)),
+        error,
+    };
+    let encoding = encoding_of(bytes);
+    match to_json(bytes) {
+        Some(Ok(value)) => {
+            return Decoded {
+                encoding: encoding.name(),
+                bytes: n,
+                value,
+                error: None,
             }
         }
-        if !text
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        Some(Err(e)) => return hexed(encoding.name(), Some(e)),
+        None => {}
+    }
+    if encoding == ArgEncoding::Bincode {
+        return hexed("bincode", None);
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text)
+            if !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t') =>
         {
-            return Decoded {
+            Decoded {
                 encoding: "utf8",
                 bytes: n,
                 value: serde_json::Value::String(text.to_string()),
-            };
+                error: None,
+            }
         }
-    }
-    Decoded {
-        encoding: if looks_like_storable(bytes) {
-            "storable"
-        } else {
-            "hex"
-        },
-        bytes: n,
-        value: serde_json::Value::String(hex(bytes)),
+        _ => hexed("hex", None),
     }
 }
 
-/// One line for tables and `show`: the text or JSON as it is, hex otherwise.
+/// One line for tables and `show`: text as it is, decoded values as JSON, hex otherwise.
 pub fn one_line(d: &Decoded) -> String {
-    match &d.value {
-        serde_json::Value::Null => "-".to_string(),
-        serde_json::Value::String(s) if d.encoding != "json" => match d.encoding {
-            "utf8" => s.clone(),
-            enc => format!("({enc}) {s}"),
-        },
-        v => v.to_string(),
+    match (d.encoding, &d.value, &d.error) {
+        ("none", _, _) => "-".to_string(),
+        ("utf8", serde_json::Value::String(s), _) => s.clone(),
+        ("json" | "storable", v, None) => v.to_string(),
+        (enc, serde_json::Value::String(s), Some(e)) => format!("({enc}: {e}) {s}"),
+        (enc, v, _) => format!(
+            "({enc}) {}",
+            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+        ),
     }
 }
 
@@ -92,10 +102,25 @@ mod tests {
         assert_eq!(j.encoding, "json");
         assert_eq!(j.value["to"], "a@b");
         assert_eq!(decode(Some(b"hello")).encoding, "utf8");
-        assert_eq!(decode(Some(b"42")).encoding, "utf8");
-        let s = decode(Some(b"\x05\x0b\x03\x00\x00\x00\x01"));
+        assert_eq!(decode(Some(b"42")).encoding, "json");
+        // nfreeze({a => 1}): decoded.
+        let s = decode(Some(
+            b"\x05\x0b\x03\x00\x00\x00\x01\x08\x81\x00\x00\x00\x01a",
+        ));
         assert_eq!(s.encoding, "storable");
-        assert_eq!(s.value, "050b0300000001");
+        assert_eq!(s.value, serde_json::json!({"a": 1}));
+        assert_eq!(one_line(&s), r#"{"a":1}"#);
+        // bless({}, "Foo"): recognised, not decoded.
+        let b = decode(Some(b"\x05\x0b\x11\x03Foo\x03\x00\x00\x00\x00"));
+        assert_eq!(b.encoding, "storable");
+        assert!(b.error.as_deref().unwrap().contains("class Foo"));
+        assert!(
+            one_line(&b).starts_with("(storable: a blessed object"),
+            "{}",
+            one_line(&b)
+        );
+        let bin = schwartz_core::arg::encode(schwartz_core::ArgFormat::Bincode, &7u8).unwrap();
+        assert_eq!(decode(Some(&bin)).encoding, "bincode");
         assert_eq!(decode(Some(b"\x00\xff")).encoding, "hex");
         assert_eq!(one_line(&decode(Some(b"\x00\xff"))), "(hex) 00ff");
         assert_eq!(one_line(&j), r#"{"to":"a@b"}"#);

@@ -73,6 +73,8 @@ enum Command {
     List(cmd::jobs::ListArgs),
     /// Show one job: its row, decoded argument, failure log and exit status.
     Show(cmd::jobs::ShowArgs),
+    /// The pending jobs of a function: each argument's encoding and whether it decodes.
+    CheckArgs(cmd::args::CheckArgsArgs),
     /// Per function: due, scheduled, running, lag, errors in the last hour; exit 1 on alert.
     Queues(cmd::queues::QueuesArgs),
     /// The newest errors (time, handle, function, message verbatim); --follow streams.
@@ -136,6 +138,7 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Insert(a) => cmd::jobs::insert(&mut dbs, a),
         Command::List(a) => cmd::jobs::list(&mut dbs, a),
         Command::Show(a) => cmd::jobs::show(&mut dbs, a),
+        Command::CheckArgs(a) => cmd::args::run(&mut dbs, a),
         Command::Queues(a) => cmd::queues::queues(&mut dbs, a),
         Command::Errors(a) => cmd::errors::run(&mut dbs, a),
         Command::Reschedule(a) => cmd::change::reschedule(&mut dbs, a),

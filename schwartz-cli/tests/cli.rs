@@ -45,6 +45,59 @@ fn client(db: &Db) -> Client {
     Client::builder().store(db.store()).build().unwrap()
 }
 
+/// `check-args`: every pending job of a function by encoding, and which do not decode.
+fn check_args(db: &Db) {
+    #[derive(serde::Serialize)]
+    struct Email {
+        to: String,
+    }
+    let c = client(db);
+    let e = || Email { to: "a@b".into() };
+    let json = c.insert(Job::new("Mixed").arg(&e()).unwrap()).unwrap();
+    let perl = c.insert(Job::new("Mixed").perl_arg(&e()).unwrap()).unwrap();
+    let bin = c
+        .insert(
+            Job::new("Mixed")
+                .arg_format(schwartz_core::ArgFormat::Bincode)
+                .arg(&e())
+                .unwrap(),
+        )
+        .unwrap();
+    // bless({}, "Foo") from a Perl client.
+    let blessed = c
+        .insert(Job::new("Mixed").raw_arg(b"\x05\x0b\x11\x03Foo\x03\x00\x00\x00\x00".to_vec()))
+        .unwrap();
+    let doc = db.json(&["check-args", "Mixed"], 1);
+    assert_eq!(doc["failing"], 1, "{doc}");
+    assert_eq!(doc["by_encoding"]["json"], 1);
+    assert_eq!(doc["by_encoding"]["storable"], 2);
+    assert_eq!(doc["by_encoding"]["bincode"], 1);
+    let row = |h: &schwartz_core::JobHandle| find(&doc["jobs"], "handle", &h.to_string()).clone();
+    assert_eq!(row(&json)["ok"], true);
+    assert_eq!(row(&perl)["encoding"], "storable");
+    assert_eq!(row(&bin)["encoding"], "bincode");
+    assert_eq!(row(&blessed)["ok"], false);
+    assert!(row(&blessed)["error"]
+        .as_str()
+        .unwrap()
+        .contains("class Foo"));
+    let (code, out, _) = db.run(&["check-args", "Mixed"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Mixed: 4 pending jobs (1 bincode, 1 json, 2 storable), 1 do not decode"),
+        "{out}"
+    );
+    // show decodes a Storable argument.
+    let s = db.json(&["show", &perl.to_string()], 0);
+    assert_eq!(s["arg"]["encoding"], "storable");
+    assert_eq!(s["arg"]["value"]["to"], "a@b");
+    // Worked off (no error rows, unlike cancel): nothing left to check.
+    c.can_do("Mixed", |_: &QueuedJob| -> Result<(), WorkError> { Ok(()) })
+        .unwrap();
+    assert_eq!(c.work_until_done().unwrap(), 4);
+    assert_eq!(db.run(&["check-args", "Mixed"]).0, 0);
+}
+
 /// Works one job of `funcname` with a worker that fails with `message`.
 fn fail_one(db: &Db, funcname: &str, message: &'static str) {
     let c = client(db);
@@ -168,6 +221,8 @@ fn every_command(backend: Backend, upstream: bool) {
     assert_eq!(db.run(&["show", &format!("{hash}-999999")]).0, 1);
     assert_eq!(db.run(&["show", "nonsense"]).0, 2);
     assert_eq!(db.run(&["show", "00000000000000000000000000000000-1"]).0, 1);
+
+    check_args(&db);
 
     // A failure (message with format characters, printed verbatim) and a running job.
     fail_one(&db, "Raw", "boom 100% %s done");

@@ -5,7 +5,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::error::{Error, Result};
+use crate::arg::ArgFormat;
+use crate::error::Result;
 use crate::ids::JobId;
 
 /// Longest funcname, uniqkey and coalesce value accepted (the columns are VARCHAR(255)).
@@ -38,6 +39,7 @@ pub struct Job {
     priority: Option<i32>,
     coalesce: Option<String>,
     jobid: Option<JobId>,
+    arg_format: ArgFormat,
 }
 
 impl Job {
@@ -54,15 +56,35 @@ impl Job {
             priority: None,
             coalesce: None,
             jobid: None,
+            arg_format: ArgFormat::default(),
         }
     }
 
-    /// Sets a typed argument, encoded with serde + bincode 2 (standard configuration).
+    /// Sets a typed argument, encoded in the job's [`arg_format`](Job::arg_format) (JSON
+    /// unless set otherwise, here or by [`Client::job`](crate::Client::job)).
     ///
     /// # Errors
-    /// [`Error::ArgEncode`] when the value cannot be serialised.
+    /// [`crate::Error::ArgEncode`] when the value cannot be serialised in that format.
     pub fn arg<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
-        self.arg = Some(encode_arg(value)?);
+        self.arg = Some(crate::arg::encode(self.arg_format, value)?);
+        Ok(self)
+    }
+
+    /// The encoding later [`arg`](Job::arg) calls use (default [`ArgFormat::Json`]); an
+    /// argument already set stays as it was encoded.
+    pub fn arg_format(mut self, format: ArgFormat) -> Self {
+        self.arg_format = format;
+        self
+    }
+
+    /// Sets the argument as Perl's TheSchwartz stores a hash or array reference
+    /// (Storable's `nfreeze`): a Perl worker's `$job->arg` is that hashref or arrayref.
+    ///
+    /// # Errors
+    /// [`crate::Error::ArgEncode`] when the value is not a hash or an array (a struct, map,
+    /// sequence or tuple) or cannot be serialised.
+    pub fn perl_arg<T: Serialize + ?Sized>(mut self, value: &T) -> Result<Self> {
+        self.arg = Some(crate::arg::encode(ArgFormat::Storable, value)?);
         Ok(self)
     }
 
@@ -173,6 +195,10 @@ impl Job {
     pub fn jobid_value(&self) -> Option<JobId> {
         self.jobid
     }
+    /// The encoding [`arg`](Job::arg) uses.
+    pub fn arg_format_value(&self) -> ArgFormat {
+        self.arg_format
+    }
 
     /// Checks what no store can hold, whatever its limits: empty, over-255-byte or
     /// NUL-containing funcname, uniqkey or coalesce, an explicit job id below 1, times
@@ -180,7 +206,7 @@ impl Job {
     /// against its target store's [`Limits`](crate::store::Limits) before inserting.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the field.
+    /// [`crate::Error::InvalidInput`] naming the field.
     pub fn validate(&self) -> Result<()> {
         crate::validate::job_shape(self)
     }
@@ -189,139 +215,53 @@ impl Job {
 /// Validates a funcname or uniqkey: 1 to 255 bytes, no NUL.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] naming the field and what is wrong.
+/// [`crate::Error::InvalidInput`] naming the field and what is wrong.
 pub fn check_name(what: &str, value: &str) -> Result<()> {
     crate::validate::text(what, value, false)
 }
 
-fn bincode_config() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-/// Encodes a typed argument with serde + bincode 2 (standard configuration).
-///
-/// Any value encodes, but [`decode_arg`] refuses one nested more than 256 levels deep: a
-/// job whose argument is deeper fails to decode.
+/// Encodes a typed argument in the default format, JSON ([`ArgFormat::default`]); see
+/// [`arg::encode`](crate::arg::encode) for another format.
 ///
 /// # Errors
-/// [`Error::ArgEncode`].
+/// [`crate::Error::ArgEncode`].
 pub fn encode_arg<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(value, bincode_config()).map_err(|e| Error::ArgEncode {
-        type_name: std::any::type_name::<T>(),
-        message: e.to_string(),
-    })
+    crate::arg::encode(ArgFormat::default(), value)
 }
 
-/// How many bytes bincode may claim while decoding an argument of `len` bytes: 16 times
-/// the argument (the largest legitimate expansion, a one-byte varint decoded into a `u128`),
-/// at least 256, rounded up to a power of two.
-///
-/// bincode counts every string or byte buffer it is about to allocate, and the in-memory
-/// size of every number, against this limit before allocating, so a length prefix that
-/// claims more than the argument can hold fails with a clear error instead of allocating.
-/// The storage of sequences and maps is not counted here: `crate::arg_cap` bounds what
-/// serde pre-allocates for it.
-pub(crate) fn arg_decode_limit(len: usize) -> usize {
-    len.saturating_mul(16)
-        .max(256)
-        .checked_next_power_of_two()
-        .unwrap_or(usize::MAX)
-}
-
-/// Decodes with bincode's byte limit `N` (a const parameter in bincode 2) and the size
-/// hints of sequences and maps bounded by the argument's length ([`crate::arg_cap`]).
-fn decode_limited<T: DeserializeOwned, const N: usize>(
-    bytes: &[u8],
-) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
-    crate::arg_cap::decode_from_slice(bytes, bincode_config().with_limit::<N>())
-}
-
-/// Decodes `bytes` with the limit of [`arg_decode_limit`], rounded up to a power of four
-/// (one instance of the decoder per power of four, not per power of two).
-fn decode_bounded<T: DeserializeOwned>(
-    bytes: &[u8],
-) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
-    const K: usize = 1 << 10;
-    const M: usize = 1 << 20;
-    const G: usize = 1 << 30;
-    // The limit is a power of two: pick the instance for the next power of four.
-    match arg_decode_limit(bytes.len()).trailing_zeros() {
-        0..=8 => decode_limited::<T, 256>(bytes),
-        9..=10 => decode_limited::<T, K>(bytes),
-        11..=12 => decode_limited::<T, { 4 * K }>(bytes),
-        13..=14 => decode_limited::<T, { 16 * K }>(bytes),
-        15..=16 => decode_limited::<T, { 64 * K }>(bytes),
-        17..=18 => decode_limited::<T, { 256 * K }>(bytes),
-        19..=20 => decode_limited::<T, M>(bytes),
-        21..=22 => decode_limited::<T, { 4 * M }>(bytes),
-        23..=24 => decode_limited::<T, { 16 * M }>(bytes),
-        25..=26 => decode_limited::<T, { 64 * M }>(bytes),
-        27..=28 => decode_limited::<T, { 256 * M }>(bytes),
-        29..=30 => decode_limited::<T, G>(bytes),
-        31..=32 => decode_limited::<T, { 4 * G }>(bytes),
-        33..=34 => decode_limited::<T, { 16 * G }>(bytes),
-        35..=36 => decode_limited::<T, { 64 * G }>(bytes),
-        _ => decode_limited::<T, { usize::MAX }>(bytes),
-    }
-}
-
-/// Decodes a typed argument; trailing bytes are an error.
+/// Decodes a stored argument as a `T`, whichever encoding it is in (JSON, Storable,
+/// bincode; see [`crate::arg`] for how they are told apart).
 ///
 /// Decoding is bounded by the argument's own size: a length prefix that claims more than
 /// the argument can hold is an error, never an allocation, at any depth.
 ///
-/// - Strings, byte buffers and numbers: bincode may claim at most 64 times the argument's
-///   length (at least 256 bytes) for them before it fails.
-/// - Sequences and maps: serde pre-allocates them from the length the input claims; here
-///   all the sequences and maps of the value share a budget of one pre-allocated element
-///   per byte of the argument (a valid argument never claims more), so a hostile one makes
-///   the decoder pre-allocate at most `len × size_of::<largest element>()` bytes, however
-///   deep its claims, instead of up to 1 MiB per sequence.
+/// - bincode: strings, byte buffers and numbers may claim at most 16 times the
+///   argument's length (at least 256 bytes) before decoding fails; sequences and maps
+///   share a budget of one pre-allocated element per byte of the argument (a valid
+///   argument never claims more), so a hostile one makes the decoder pre-allocate at most
+///   `len × size_of::<largest element>()` bytes, however deep its claims, instead of up
+///   to 1 MiB per sequence.
+/// - JSON: nothing is pre-allocated from a claimed length; strings are at most the
+///   argument's length.
+/// - Storable: no length is trusted beyond the bytes left, every value read takes at
+///   least one byte, and shared references expand to at most 8 values (or string bytes) per byte.
 ///
-/// What a decode allocates is thus at most a multiple of the argument's length, the
-/// multiple depending on `T` only as much as a valid argument's own value does (a
-/// `Vec<Vec<u8>>` of empty vectors takes 24 bytes of memory per byte of argument).
-///
-/// Nesting is bounded too: a value nested more than 256 levels deep (every sequence,
-/// tuple, struct, map, enum, `Some` and newtype struct is a level) is an error, where a
-/// recursive type would otherwise recurse once per byte of the argument and overflow the
-/// stack.
+/// Nesting is bounded too: a value nested more than 256 levels deep (128 in JSON) is an
+/// error, where a recursive type would otherwise recurse once per byte of the argument
+/// and overflow the stack.
 ///
 /// # Errors
-/// [`Error::ArgDecode`] naming `jobid` and the expected type: bytes that are not a valid
-/// encoding of `T`, a claimed length beyond the argument, or bytes left over after the
-/// value (the usual sign of decoding as the wrong type).
+/// [`crate::Error::ArgDecode`] naming `jobid`, the expected type and the encoding: bytes that
+/// are not a valid encoding of `T`, a claimed length beyond the argument, or bytes left
+/// over after the value (the usual sign of decoding as the wrong type).
 pub fn decode_arg<T: DeserializeOwned>(jobid: JobId, bytes: &[u8]) -> Result<T> {
-    let fail = |message: String| Error::ArgDecode {
-        jobid,
-        expected: std::any::type_name::<T>(),
-        message,
-    };
-    let (value, used) = decode_bounded::<T>(bytes).map_err(|e| {
-        fail(match e {
-            bincode::error::DecodeError::LimitExceeded => format!(
-                "a length in the argument claims more than its {} bytes can hold",
-                bytes.len()
-            ),
-            // serde's messages (and the depth limit's), without bincode's Debug wrapping.
-            bincode::error::DecodeError::OtherString(message) => message,
-            e => e.to_string(),
-        })
-    })?;
-    if used != bytes.len() {
-        return Err(fail(format!(
-            "{} trailing bytes after the value ({} bytes in all): probably not a {}",
-            bytes.len() - used,
-            bytes.len(),
-            std::any::type_name::<T>()
-        )));
-    }
-    Ok(value)
+    crate::arg::decode(jobid, bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Error;
     use serde::Deserialize;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -68,6 +68,7 @@
 //! level (`TheSchwartz::work_once found no jobs`, `Disabling DB <hash> because <error>`,
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
+pub mod arg;
 mod arg_cap;
 #[cfg(feature = "tokio")]
 mod asynchronous;
@@ -102,6 +103,7 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+pub use arg::{ArgEncoding, ArgFormat};
 #[cfg(feature = "tokio")]
 pub use asynchronous::AsyncClient;
 pub use backoff::Backoff;

@@ -13,7 +13,7 @@ use crate::client::{ceil_secs, lock, Context};
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
 use crate::ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId};
-use crate::job::{decode_arg, Job};
+use crate::job::Job;
 use crate::outcome::{
     decide, write_one, write_one_with, FinishWith, Outcome, Rules, Target, Verdict, WorkOutcome,
 };
@@ -108,21 +108,16 @@ impl QueuedJob {
     pub fn funcname(&self) -> &str {
         &self.inner.funcname
     }
-    /// The argument decoded as `T` (serde + bincode 2).
+    /// The argument decoded as `T`, whichever encoding the row holds: JSON, Perl
+    /// Storable (what Perl clients insert for a hash or array reference) or bincode (see
+    /// [`crate::arg`] for how they are told apart).
     ///
     /// # Errors
-    /// [`Error::ArgDecode`] naming the job and `T`, also when the job
+    /// [`Error::ArgDecode`] naming the job, `T` and the encoding, also when the job
     /// has no argument. A worker returning it fails the job for good: retrying cannot fix
     /// an argument.
     pub fn arg<T: DeserializeOwned>(&self) -> Result<T> {
-        match self.inner.row.arg.as_deref() {
-            Some(bytes) => decode_arg(self.jobid(), bytes),
-            None => Err(Error::ArgDecode {
-                jobid: self.jobid(),
-                expected: std::any::type_name::<T>(),
-                message: String::from("the job has no argument"),
-            }),
-        }
+        crate::arg::decode_row(self.jobid(), self.inner.row.arg.as_deref())
     }
     /// The argument's raw bytes.
     pub fn raw_arg(&self) -> Option<&[u8]> {

@@ -16,7 +16,7 @@ use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError, Worker};
 use schwartz_diesel::DieselStore;
 use schwartz_worker::WorkerPool;
 
-/// The typed argument of a `make_thumbnail` job (serde + bincode under the hood).
+/// The typed argument of a `make_thumbnail` job (serde + JSON under the hood).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Thumbnail {
     /// Image path.

@@ -4,8 +4,9 @@
 #   insert.pl --dsn DSN [--user U] [--pass P] [--verbose] < SPECS
 #
 # One job per stdin line, tab-separated: FUNCNAME, ARG, UNIQKEY, where ARG is the scalar
-# argument as hex (empty for the empty string) or "-" for no argument, and UNIQKEY is
-# "-" for none. Prints per line (numbered from 1):
+# argument as hex (empty for the empty string), "-" for no argument, or "eval:" and the hex
+# of a Perl expression whose value is the argument (e.g. a hash reference, which
+# TheSchwartz stores with Storable's nfreeze), and UNIQKEY is "-" for none. Prints per line (numbered from 1):
 #   INSERTED <line> <jobid> <handle>
 #   DUPLICATE <line>            (the uniqkey was taken: TheSchwartz returns no handle)
 #   FAILED <line> <reason>      (then exits 1)
@@ -30,7 +31,13 @@ while ( my $line = <STDIN> ) {
     my ( $func, $arg, $uniqkey ) = split /\t/, $line, -1;
     die "line $n: expected FUNCNAME<TAB>ARG<TAB>UNIQKEY\n" unless defined $uniqkey;
     my %fields = ( funcname => $func );
-    if ( $arg ne '-' ) {
+    if ( $arg =~ /\Aeval:(.*)\z/ ) {
+        my $code  = from_hex($1);
+        my $value = eval $code;
+        die "line $n: the argument expression failed: $@" if $@;
+        $fields{arg} = $value;
+    }
+    elsif ( $arg ne '-' ) {
         $fields{arg} = from_hex($arg);
     }
     $fields{uniqkey} = $uniqkey unless $uniqkey eq '-';

@@ -13,6 +13,8 @@
 #   fail       always fails, with exit status 7
 # Prints for every job worked:
 #   WORK <jobid> <funcname> <failures before> <arg as hex | UNDEF | REF | EMPTY>
+#   DUMP <jobid> <the argument by Data::Dumper: one line, sorted keys, "\x{..}" escapes>
+#                              (only for reference arguments, after WORK)
 #   OUTCOME <jobid> <completed|failed>
 # and finally "WORKED <count>". Exits 1 when the database was marked dead.
 use strict;
@@ -22,6 +24,7 @@ use lib $FindBin::Bin;
 use CompatCommon qw(parse_db_opts new_client to_hex only_hash);
 use TheSchwartz;
 use TheSchwartz::Worker;
+use Data::Dumper ();
 
 $| = 1;
 my @funcs;
@@ -55,6 +58,10 @@ our %MODE;
         my $failures = $job->failures;
         my $mode     = $MODE{ $job->funcname } or die "no mode for " . $job->funcname;
         print "WORK ", $job->jobid, " ", $job->funcname, " $failures $shown\n";
+        if ( ref $arg ) {
+            my $dump = Data::Dumper->new( [$arg] )->Terse(1)->Indent(0)->Sortkeys(1)->Useqq(1)->Dump;
+            print "DUMP ", $job->jobid, " $dump\n";
+        }
         if ( $mode eq 'fail' ) {
             $job->failed( "compat: always fails", 7 );
             print "OUTCOME ", $job->jobid, " failed\n";

@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+pub mod args;
 pub mod change;
 pub mod errors;
 pub mod jobs;

@@ -19,6 +19,8 @@ pub(crate) struct Settings {
     pub(crate) batch_size: usize,
     pub(crate) rotation: AbilityRotation,
     pub(crate) candidate_order: CandidateOrder,
+    /// The encoding of typed arguments of jobs made by [`Client::job`](crate::Client::job).
+    pub(crate) arg_format: crate::arg::ArgFormat,
 }
 
 /// Abilities and registered workers.

@@ -90,9 +90,17 @@ pub struct ClientBuilder {
     pub(crate) time_shift: TimeShift,
     pub(crate) hooks: GrabHooks,
     pub(crate) server_clock_refresh: Option<Duration>,
+    pub(crate) arg_format: crate::arg::ArgFormat,
 }
 
 impl ClientBuilder {
+    /// The encoding of typed arguments of jobs made by [`Client::job`] (default
+    /// [`ArgFormat::Json`](crate::ArgFormat::Json); see [`crate::arg`]).
+    pub fn arg_format(mut self, format: crate::arg::ArgFormat) -> Self {
+        self.arg_format = format;
+        self
+    }
+
     /// Adds a store.
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.stores.push(store);
@@ -245,6 +253,7 @@ impl ClientBuilder {
             batch_size: self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE),
             rotation: self.rotation,
             candidate_order: self.candidate_order,
+            arg_format: self.arg_format,
         };
         let ctx = Context {
             stores,

@@ -3,6 +3,7 @@
 
 use crate::harness::Case;
 
+mod args;
 mod coalesce;
 mod cron;
 mod common;
@@ -31,9 +32,10 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 23] = [
+    let groups: [fn() -> Vec<Case>; 24] = [
         insert::cases,
         job::cases,
+        args::cases,
         unique::cases,
         list::cases,
         grab::cases,

@@ -108,7 +108,7 @@ fn started_is_grab_time(ctx: &Ctx) {
     );
 }
 
-/// 8. The arg line: a typed arg as hex of its encoded bytes (Perl: `numbers=ARRAY(...)`).
+/// 8. The arg line: a typed arg's encoded bytes (JSON by default, so shown as text).
 fn arg_line_typed(ctx: &Ctx) {
     let tmp = tempfile::tempdir().must("tempdir");
     let c = board_client(ctx, tmp.path());
@@ -117,10 +117,8 @@ fn arg_line_typed(ctx: &Ctx) {
     };
     let p = work_one(&c, job_with(ADD, &arg));
     let (m, _) = parse(&p);
-    let want: String = hex(&encode_arg(&arg).must("encode"))
-        .chars()
-        .take(200)
-        .collect();
+    let want = String::from_utf8(encode_arg(&arg).must("encode")).must("JSON text");
+    assert_eq!(want, r#"{"numbers":[1,2]}"#);
     assert_eq!(m["arg"], want);
 }
 
