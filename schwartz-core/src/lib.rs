@@ -96,8 +96,8 @@ pub mod testing {
 }
 
 pub use client::{
-    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, ListJobs, PruneReport,
-    Pruning, ScoreboardDir, StopSignal, WeakClient,
+    AbilityRotation, CancelOptions, CancelledJob, CandidateOrder, Client, ClientBuilder,
+    GrabStrategy, ListJobs, PruneReport, Pruning, ScoreboardDir, StopSignal, WeakClient,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;

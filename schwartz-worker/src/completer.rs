@@ -202,6 +202,7 @@ pub(crate) fn count(stats: &Stats, outcome: WorkOutcome) {
         WorkOutcome::Declined => &stats.declined,
         WorkOutcome::Replaced => &stats.replaced,
         WorkOutcome::LeaseLost => &stats.lease_lost,
+        WorkOutcome::Cancelled => &stats.cancelled,
     };
     Stats::add(counter, 1);
 }
@@ -222,6 +223,10 @@ pub(crate) fn write_outcomes(shared: &Shared, outcomes: Vec<Outcome>) -> Vec<Out
             Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
                 Stats::add(&stats.lease_lost, 1);
                 log::warn!("job {}: {e}", applied.handle);
+            }
+            Err(e @ schwartz_core::Error::Cancelled { .. }) => {
+                Stats::add(&stats.cancelled, 1);
+                log::info!("job {}: {e}", applied.handle);
             }
             Err(e @ schwartz_core::Error::Unavailable { .. })
                 if copy.job().lease_remaining() > COMPLETION_LEASE_MARGIN =>

@@ -169,6 +169,9 @@ impl WorkerThread {
                 if matches!(e, schwartz_core::Error::LeaseLost { .. }) {
                     Stats::add(&stats.lease_lost, 1);
                     log::warn!("{e}");
+                } else if matches!(e, schwartz_core::Error::Cancelled { .. }) {
+                    Stats::add(&stats.cancelled, 1);
+                    log::info!("{e}");
                 } else {
                     Stats::add(&stats.errors, 1);
                     log::error!("job {jobid}: its outcome could not be decided or written (it runs again once its lease expires): {e}");

@@ -326,6 +326,8 @@ struct ShowOut {
     arg: Option<Decoded>,
     failures: Vec<FailureOut>,
     exit_status: Option<ExitOut>,
+    /// The job is gone and its exit status is the cancellation record.
+    cancelled: bool,
 }
 
 /// Runs `schwartz show`.
@@ -354,7 +356,12 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
             db.name
         )));
     }
+    let cancelled = row.is_none()
+        && exit
+            .as_ref()
+            .is_some_and(|e| e.status == schwartz_core::store::CANCELLED_EXIT_STATUS);
     let out = ShowOut {
+        cancelled,
         handle: handle.to_string(),
         database: db.name.clone(),
         pending: row.is_some(),
@@ -415,6 +422,9 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
                 d.bytes,
                 one_line(&d)
             );
+        }
+        _ if out.cancelled => {
+            println!("state:         cancelled (exit status 2; the reason is the last failure)")
         }
         _ => println!("state:         done (not pending)"),
     }

@@ -9,6 +9,7 @@
 //! - `insert`: inserting with failover;
 //! - `grab`: finding and grabbing jobs, giving them back;
 //! - `inspect`: looking jobs up and listing them;
+//! - `cancel`: cancelling pending and running jobs;
 //! - `work`: working jobs ([`Client::work_once`] and friends);
 //! - `housekeeping`: pruning and the scoreboard.
 //!
@@ -18,6 +19,7 @@
 
 mod abilities;
 mod builder;
+mod cancel;
 mod clock;
 mod funcmap;
 mod grab;
@@ -38,6 +40,7 @@ use crate::scoreboard::Scoreboard;
 pub use builder::{
     AbilityRotation, CandidateOrder, ClientBuilder, GrabStrategy, Pruning, ScoreboardDir,
 };
+pub use cancel::{CancelOptions, CancelledJob};
 pub use housekeeping::PruneReport;
 pub use inspect::ListJobs;
 pub use work::StopSignal;

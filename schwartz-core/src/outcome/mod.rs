@@ -36,6 +36,8 @@ pub enum WorkOutcome {
     Replaced,
     /// The lease was taken over; nothing was written.
     LeaseLost,
+    /// The job was cancelled while it ran (its lease revoked); nothing was written.
+    Cancelled,
 }
 
 /// A decided outcome of a job, not yet written.
@@ -91,7 +93,8 @@ pub struct Applied {
     pub handle: JobHandle,
     /// What the outcome was to be.
     pub kind: WorkOutcome,
-    /// `Ok` when written; [`Error::LeaseLost`] when the lease was lost (nothing written);
+    /// `Ok` when written; [`Error::LeaseLost`] when the lease was lost, [`Error::Cancelled`]
+    /// when the job was cancelled (nothing written either way);
     /// else the store's refusal or error.
     pub result: Result<()>,
 }
@@ -193,8 +196,12 @@ fn apply_group(mut outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
                 }
             }
             Some(FinishStatus::LeaseLost) => {
-                o.job.set_last_outcome(WorkOutcome::LeaseLost);
-                Err(o.job.lease_lost(finish.token))
+                let e = o.job.lease_lost(finish.token);
+                o.job.set_last_outcome(match e {
+                    Error::Cancelled { .. } => WorkOutcome::Cancelled,
+                    _ => WorkOutcome::LeaseLost,
+                });
+                Err(e)
             }
             Some(FinishStatus::Rejected(e)) => Err(e),
             None => Err(Error::Database {
@@ -273,6 +280,10 @@ pub(crate) fn duplicate_error(e: &Error) -> Error {
             store: store.clone(),
             jobid: *jobid,
             token: *token,
+        },
+        Error::Cancelled { store, jobid } => Error::Cancelled {
+            store: store.clone(),
+            jobid: *jobid,
         },
         Error::DuplicateJobId { store, jobid } => Error::DuplicateJobId {
             store: store.clone(),

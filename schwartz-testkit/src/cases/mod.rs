@@ -3,6 +3,7 @@
 
 use crate::harness::Case;
 
+mod cancel;
 mod coalesce;
 mod common;
 mod declined;
@@ -25,7 +26,7 @@ mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 18] = [
+    let groups: [fn() -> Vec<Case>; 19] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -44,6 +45,7 @@ pub(crate) fn all() -> Vec<Case> {
         work_loop::cases,
         store::cases,
         inspect::cases,
+        cancel::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }
