@@ -7,6 +7,7 @@
 //! - `funcmap`: the funcmap cache (names to funcids and back);
 //! - `abilities`: registered workers, ability rotation and the settings that can change;
 //! - `insert`: inserting with failover;
+//! - `batch`: `insert_jobs` over several stores, each keyed job in its home store;
 //! - `grab`: finding and grabbing jobs, giving them back;
 //! - `inspect`: looking jobs up and listing them;
 //! - `cancel`: cancelling pending and running jobs;
@@ -18,6 +19,7 @@
 //! jobs; a job never holds the client itself.
 
 mod abilities;
+mod batch;
 mod builder;
 mod cancel;
 mod clock;

@@ -22,14 +22,16 @@ mod retry;
 mod scoreboard;
 mod store;
 mod unique;
+mod unique_batch;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 19] = [
+    let groups: [fn() -> Vec<Case>; 20] = [
         insert::cases,
         job::cases,
         unique::cases,
+        unique_batch::cases,
         list::cases,
         grab::cases,
         priority::cases,
