@@ -103,6 +103,7 @@ impl WorkerThread {
         while let Ok(chunk) = self.jobs.recv() {
             guard.busy = true;
             let mut new_work = false;
+            let funcs: Vec<String> = chunk.iter().map(|d| d.job.funcname().to_string()).collect();
             let mut unstarted = Vec::new();
             // The chunk waits where the shutdown can release it (see `lifecycle.rs`).
             *lock(&self.shared.pending[self.index]) = chunk.into();
@@ -119,7 +120,7 @@ impl WorkerThread {
             release(&self.client, &self.shared.stats, unstarted);
             self.hand_over(collect.take());
             guard.busy = false;
-            let _ = self.events.send(Event::Finished { new_work });
+            let _ = self.events.send(Event::Finished { new_work, funcs });
         }
     }
 
