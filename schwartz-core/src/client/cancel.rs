@@ -97,7 +97,7 @@ impl CancelOptions {
 
     /// Cancels every job of `funcname` in one store at `now`, pending or running, only
     /// those whose coalesce value equals `coalesce` when given. Reads and cancels
-    /// [`PAGE`]-sized rounds until a round finds nothing left to cancel. Returns `None` when
+    /// rounds of 500 jobs until a round finds nothing left to cancel. Returns `None` when
     /// the store has no such function, else the changes ([`JobChange::Changed`] per
     /// cancelled job, [`JobChange::Running`] for a job whose lease kept moving).
     ///
