@@ -4,7 +4,7 @@
 //! change is fenced on the lease value read, so a worker that grabs the job in between wins
 //! and the change is refused. Cancel removes running jobs too (revoking the lease: the
 //! worker gets `Error::Cancelled`), through the library's
-//! [`CancelOptions`](schwartz_core::CancelOptions). Every job named is reported: changed,
+//! [`CancelOptions`]. Every job named is reported: changed,
 //! running (refused) or not found.
 
 use clap::Args;
