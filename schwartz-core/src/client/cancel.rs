@@ -13,6 +13,7 @@
 //! The `schwartz cancel` command runs the same code over its own databases through
 //! [`CancelOptions::cancel_in`] and [`CancelOptions::cancel_function_in`].
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::{ceil_secs, Client};
@@ -128,26 +129,30 @@ impl CancelOptions {
             ..JobQuery::default()
         };
         let mut out: Vec<JobChange> = Vec::new();
+        // Jobs refused (their lease kept moving): not asked for again.
+        let mut refused: HashSet<JobId> = HashSet::new();
         loop {
             let ids: Vec<JobId> = store
                 .select_jobs(&query)?
                 .into_iter()
                 .map(|r| r.jobid)
-                .filter(|id| {
-                    !out.iter()
-                        .any(|c| matches!(c, JobChange::Running(r) if r.jobid == *id))
-                })
+                .filter(|id| !refused.contains(id))
                 .collect();
             if ids.is_empty() {
                 return Ok(Some(out));
             }
             let changes = self.cancel_in(store, &ids, now)?;
             let progress = changes.iter().any(|c| matches!(c, JobChange::Changed(_)));
-            out.extend(
-                changes
-                    .into_iter()
-                    .filter(|c| !matches!(c, JobChange::NotFound)),
-            );
+            for c in changes {
+                match c {
+                    JobChange::NotFound => {}
+                    JobChange::Running(ref r) => {
+                        refused.insert(r.jobid);
+                        out.push(c);
+                    }
+                    JobChange::Changed(_) => out.push(c),
+                }
+            }
             if !progress {
                 return Ok(Some(out));
             }
