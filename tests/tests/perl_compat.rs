@@ -1345,10 +1345,7 @@ fn rust_cancel_seen_by_perl(backend: Backend, test: &str) {
     for h in [&pending, &running] {
         client.cancel(h).expect("cancel").expect("cancelled");
     }
-    assert!(matches!(
-        grabbed.completed(),
-        Err(Error::Cancelled { .. })
-    ));
+    assert!(matches!(grabbed.completed(), Err(Error::Cancelled { .. })));
     let ids: String = [&pending, &running, &kept]
         .iter()
         .map(|h| format!("{}\n", h.jobid()))
