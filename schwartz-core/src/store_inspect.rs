@@ -50,7 +50,8 @@ pub struct QueueSummary {
 pub enum JobChange {
     /// Changed; the row as it was before the change.
     Changed(JobRow),
-    /// Refused: a worker holds the job's lease (the row as read).
+    /// Refused: a worker holds the job's lease (the row as read). For a cancel, which
+    /// revokes leases: the lease moved (was extended) at every attempt.
     Running(JobRow),
     /// No such job.
     NotFound,

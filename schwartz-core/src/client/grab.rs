@@ -118,6 +118,8 @@ impl Client {
             match applied.result {
                 Ok(()) => {}
                 Err(e @ Error::LeaseLost { .. }) => log::warn!("{e}"),
+                // Cancelled while it waited: nothing to give back.
+                Err(e @ Error::Cancelled { .. }) => log::info!("{e}"),
                 Err(e) => {
                     log::warn!("releasing job {}: {e}", applied.handle);
                     first_err.get_or_insert(e);

@@ -186,6 +186,22 @@ fn work_reports_cancelled(ctx: &Ctx) {
     assert_eq!(failures(&c, &h), 1);
 }
 
+/// Giving back grabbed jobs (a pool's shutdown) skips a job cancelled meanwhile without
+/// an error and releases the others.
+fn release_skips_cancelled_jobs(ctx: &Ctx) {
+    let (c, s) = client(ctx);
+    ins(&c, Job::new(FN));
+    ins(&c, Job::new(FN));
+    let a = grab(&c, FN).expect("grab a");
+    let b = grab(&c, FN).expect("grab b");
+    c.cancel(a.handle()).must("cancel").expect("cancelled");
+    c.release(vec![a.clone(), b.clone()]).must("release");
+    assert!(!pending(&c, a.handle()));
+    let row = s.lookup(b.jobid()).must("lookup").expect("b pending");
+    assert_eq!(row.grabbed_until, 0, "b not given back");
+    assert_eq!(stats(&s).jobs, 1);
+}
+
 /// `cancel_jobs` by function and coalesce value, pending and running jobs alike; other
 /// functions and values are left; an unknown function cancels nothing; bad input is
 /// refused.
@@ -243,6 +259,7 @@ cases!("cancel";
     cancel_running_revokes_lease,
     lease_lost_is_not_cancelled,
     work_reports_cancelled,
+    release_skips_cancelled_jobs,
     cancel_jobs_by_function_and_coalesce,
     cancel_jobs_in_every_store,
 );
