@@ -148,6 +148,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// An [`AsyncClient`](crate::AsyncClient) call could not complete on the async
+    /// runtime: it panicked, or the runtime was shutting down.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 impl Error {

@@ -6,6 +6,12 @@
 //! decode ([`Error::ArgDecode`]); a panic fails it with `panic: <message>`; a function
 //! without a worker fails with [`Error::NoWorker`]'s text. Failures go to the thread's
 //! current job at the end of `work` ([`QueuedJob::set_as_current`]).
+//!
+//! Each job runs inside a `tracing` span named `schwartz.job` (fields `funcname`, `jobid`,
+//! `store`: the database's handle hash, never its URL; `attempt`: the failure count
+//! including this one, recorded when the job fails, since reading it for every job would
+//! cost a query; `outcome`); a panic also counts `schwartz_jobs_panicked_total{funcname}`
+//! through the `metrics` facade.
 
 use crate::error::{Error, Result};
 use crate::ids::Epoch;
@@ -28,6 +34,9 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// The `metrics` counter of jobs whose worker panicked (label `funcname`).
+pub const PANICKED_METRIC: &str = "schwartz_jobs_panicked_total";
 
 /// What a worker's result means for its job.
 fn verdict_of(result: std::result::Result<std::result::Result<(), WorkError>, String>) -> Verdict {
@@ -87,6 +96,15 @@ pub fn execute(
     scoreboard: Option<&Scoreboard>,
 ) -> Result<WorkOutcome> {
     log::debug!("Working on {} ...", job.funcname());
+    let span = tracing::info_span!(
+        "schwartz.job",
+        funcname = job.funcname(),
+        jobid = job.jobid().0,
+        store = job.handle().store().as_str(),
+        attempt = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    let _entered = span.enter();
     let previous = swap_current(Some(job.clone()));
     let started = scoreboard.map(|b| scoreboard_start(b, &job));
     let result = match job.worker() {
@@ -95,6 +113,9 @@ pub fn execute(
             Box::new(Error::NoWorker(job.funcname().to_string())) as WorkError
         )),
     };
+    if result.is_err() {
+        metrics::counter!(PANICKED_METRIC, "funcname" => job.funcname().to_owned()).increment(1);
+    }
     let cjob = current_job().unwrap_or_else(|| job.clone());
     let verdict = verdict_of(result);
     if let Verdict::Fail { message, .. } = &verdict {
@@ -136,13 +157,19 @@ pub fn execute(
         scoreboard_end(board, &job, started);
     }
     drop(swap_current(previous));
+    if let Err(e) = &write {
+        span.record("outcome", "error");
+        tracing::warn!(error = %e, "the job's outcome could not be written");
+    }
     write?;
-    Ok(job
+    let outcome = job
         .last_outcome()
         .or(handed)
         .or(job.was_declined().then_some(WorkOutcome::Declined))
         .or_else(|| cjob.last_outcome())
-        .unwrap_or(WorkOutcome::Declined))
+        .unwrap_or(WorkOutcome::Declined);
+    span.record("outcome", outcome.label());
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -69,6 +69,8 @@
 //! `job failed.  considering retry.  ...`); lost leases and housekeeping failures at `warn`.
 
 mod arg_cap;
+#[cfg(feature = "tokio")]
+mod asynchronous;
 mod client;
 mod error;
 pub mod executor;
@@ -82,6 +84,7 @@ mod queued;
 pub mod scoreboard;
 pub mod store;
 mod store_inspect;
+mod typed;
 pub mod validate;
 mod worker;
 
@@ -95,6 +98,8 @@ pub mod testing {
     pub use crate::hooks::{GrabHooks, Hook, TimeShift};
 }
 
+#[cfg(feature = "tokio")]
+pub use asynchronous::AsyncClient;
 pub use client::{
     AbilityRotation, CancelOptions, CancelledJob, CandidateOrder, Client, ClientBuilder,
     GrabStrategy, ListJobs, PruneReport, Pruning, ScoreboardDir, StopSignal, WeakClient,
@@ -108,4 +113,5 @@ pub use queued::QueuedJob;
 pub use scoreboard::Scoreboard;
 /// Store types an application names too (client settings and list filters).
 pub use store::{CoalesceFilter, JobOrder};
+pub use typed::{IntoJob, TypedJob};
 pub use worker::{WorkError, Worker};

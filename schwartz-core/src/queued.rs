@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::handle::JobHandle;
 use crate::ids::{datetime_to_epoch, epoch_to_datetime, Epoch, FuncId, JobId};
 use crate::job::{decode_arg, Job};
-use crate::outcome::{decide, write_one, Outcome, Rules, Target, Verdict, WorkOutcome};
+use crate::outcome::{
+    decide, write_one, write_one_with, FinishWith, Outcome, Rules, Target, Verdict, WorkOutcome,
+};
 use crate::panic::guarded;
 use crate::store::{JobRow, Store};
 use crate::worker::{Policy, Worker};
@@ -151,6 +153,19 @@ impl QueuedJob {
     pub fn grabbed_until(&self) -> DateTime<Utc> {
         epoch_to_datetime(self.token())
     }
+    /// The lease's fencing token: the `grabbed_until` this process holds, as a number
+    /// (epoch seconds; 0 when the job is not grabbed). Every outcome write is fenced on it.
+    ///
+    /// Hand it to side effects outside the database (a conditional put, an idempotency key,
+    /// a versioned update) so they can refuse a stale worker: a job's token only grows. A
+    /// grab happens only once the previous lease has run out, so the new token (now plus
+    /// `grab_for`, at least one second) is greater than any earlier holder's; extending a
+    /// lease raises it. The one exception is a holder that gave the job back (declined or
+    /// released it): the next holder's token may equal its own, but such a holder can
+    /// write nothing more for the job.
+    pub fn fencing_token(&self) -> i64 {
+        self.token()
+    }
     /// The lease length of the job's function (its worker's `grab_for`, at least one
     /// second; one hour without a worker), looked up once when the job was read.
     pub fn grab_for(&self) -> Duration {
@@ -190,6 +205,37 @@ impl QueuedJob {
     pub fn completed(&self) -> Result<()> {
         log::debug!("job completed");
         self.finish_now("completed", Verdict::Complete).map(|_| ())
+    }
+    /// Completes the job with `write` instead of the job's store: the fenced store write
+    /// (one [`Finish`](crate::store::Finish)) goes where `write` puts it, typically the
+    /// application's own transaction so the outcome commits with the work's own writes
+    /// (`schwartz_diesel::complete_in` does this with a diesel connection). The job counts
+    /// as finished here once `write` reports the fence matched; if the caller's
+    /// transaction then rolls back, the job stays leased until its lease runs out and then
+    /// runs again, as after a crash.
+    ///
+    /// # Errors
+    /// As [`QueuedJob::completed`], with `write`'s error.
+    pub fn completed_with(&self, write: FinishWith<'_>) -> Result<()> {
+        let _w = lock(&self.inner.write_lock);
+        self.check_not_finished("completed")?;
+        write_one_with(self.decide(Verdict::Complete)?, write)
+    }
+    /// Fails the job with `write` instead of the job's store (see
+    /// [`QueuedJob::completed_with`]); retried while `max_retries` allows, as
+    /// [`QueuedJob::failed`].
+    ///
+    /// # Errors
+    /// As [`QueuedJob::completed`], with `write`'s error.
+    pub fn failed_with(&self, message: &str, write: FinishWith<'_>) -> Result<()> {
+        let _w = lock(&self.inner.write_lock);
+        self.check_not_finished("failed")?;
+        let verdict = Verdict::Fail {
+            message: message.to_string(),
+            exit_status: None,
+            permanent: false,
+        };
+        write_one_with(self.decide(verdict)?, write)
     }
     /// Fails the job with a message; retried while `max_retries` allows.
     ///
@@ -475,7 +521,10 @@ impl QueuedJob {
             }))
         });
         let failures = if verdict.needs_failures() {
-            self.store().failures(self.inner.row.jobid)?.len() as u64
+            let n = self.store().failures(self.inner.row.jobid)?.len() as u64;
+            // The job's span (see `executor`), when this runs inside it.
+            tracing::Span::current().record("attempt", n.saturating_add(1));
+            n
         } else {
             0
         };

@@ -64,6 +64,29 @@ pub struct NewJobRow {
     pub coalesce: Option<String>,
 }
 
+impl NewJobRow {
+    /// The row for `job` in a store where its function is `funcid`, inserted at `now`
+    /// (epoch seconds, the store's clock): `run_after` defaults to `now`, `grabbed_until`
+    /// to 0. The job is not validated here.
+    pub fn of(job: &crate::job::Job, funcid: FuncId, now: Epoch) -> NewJobRow {
+        use crate::ids::datetime_to_epoch;
+        NewJobRow {
+            jobid: job.jobid_value(),
+            funcid,
+            arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
+            uniqkey: job.uniqkey_value().map(str::to_string),
+            insert_time: now,
+            run_after: job.run_after_value().map(datetime_to_epoch).unwrap_or(now),
+            grabbed_until: job
+                .grabbed_until_value()
+                .map(datetime_to_epoch)
+                .unwrap_or(0),
+            priority: job.priority_value(),
+            coalesce: job.coalesce_value().map(str::to_string),
+        }
+    }
+}
+
 /// One row of `funcmap`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FuncMap {

@@ -1,12 +1,12 @@
 //! [`DieselStoreBuilder`]: pool size, connection timeout and call timeout.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use schwartz_core::{Error, Result};
 
-use crate::conn::{Ctx, Manager, NOTIFY_UNKNOWN};
+use crate::conn::{Ctx, Manager};
 use crate::store::{DieselStore, Pools};
 use crate::url::Target;
 use crate::watchdog::Watchdog;
@@ -128,21 +128,11 @@ impl DieselStoreBuilder {
                 )));
             }
         };
-        let ctx = Ctx {
-            describe: target.describe.clone(),
-            backend: target.backend,
-            max_arg: OnceLock::new(),
-            max_epoch: std::sync::atomic::AtomicI64::new(0),
-            secret: target.secret.clone(),
-            message_cap: OnceLock::new(),
-            #[cfg(feature = "mysql")]
-            autoinc: OnceLock::new(),
-            skip_locked: OnceLock::new(),
-            notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
-            bulk_rows: AtomicU64::new(0),
-            finished_rows: AtomicU64::new(0),
-            vacuuming: Arc::new(AtomicBool::new(false)),
-        };
+        let ctx = Ctx::new(
+            target.describe.clone(),
+            target.backend,
+            target.secret.clone(),
+        );
         let watchdog = Watchdog::new(self.call_timeout, ctx.describe.clone());
         Ok(DieselStore {
             pools,

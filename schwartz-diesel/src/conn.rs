@@ -187,6 +187,25 @@ pub(crate) const NOTIFY_EXPLICIT: u8 = 1;
 pub(crate) const NOTIFY_BY_TRIGGER: u8 = 2;
 
 impl Ctx {
+    /// A context with nothing cached yet.
+    pub fn new(describe: String, backend: Backend, secret: Option<String>) -> Self {
+        Ctx {
+            describe,
+            backend,
+            max_arg: OnceLock::new(),
+            max_epoch: std::sync::atomic::AtomicI64::new(0),
+            secret,
+            message_cap: OnceLock::new(),
+            #[cfg(feature = "mysql")]
+            autoinc: OnceLock::new(),
+            skip_locked: OnceLock::new(),
+            notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
+            bulk_rows: AtomicU64::new(0),
+            finished_rows: AtomicU64::new(0),
+            vacuuming: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
     /// Removes the password from a driver message.
     pub fn scrub(&self, msg: &str) -> String {
         match &self.secret {

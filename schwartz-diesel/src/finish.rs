@@ -74,6 +74,16 @@ fn remove_groups(items: &[Finish]) -> BTreeMap<i64, Vec<usize>> {
     groups
 }
 
+/// What the writes need to know of the server (read once per store): the message column's
+/// capacity when an item has a failure, and the largest time the columns hold.
+fn facts<C: Sql>(c: &mut C, ctx: &Ctx, items: &[Finish]) -> Result<i64, OpError> {
+    if items.iter().any(|i| i.failure.is_some()) && ctx.message_cap.get().is_none() {
+        let cap = c.message_capacity()?;
+        let _ = ctx.message_cap.set(cap);
+    }
+    crate::ops::max_epoch(c, ctx)
+}
+
 /// `Store::finish`.
 pub(crate) fn finish<C: Sql>(
     c: &mut C,
@@ -83,31 +93,49 @@ pub(crate) fn finish<C: Sql>(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    if items.iter().any(|i| i.failure.is_some()) && ctx.message_cap.get().is_none() {
-        let cap = c.message_capacity()?;
-        let _ = ctx.message_cap.set(cap);
-    }
-    let max_epoch = crate::ops::max_epoch(c, ctx)?;
+    let max_epoch = facts(c, ctx, items)?;
     if let [it] = items {
         if let Some(status) = finish_one_statement(c, it, max_epoch)? {
             return Ok(vec![status]);
         }
     }
-    c.write_txn(|c| {
-        let mut plan = FinishPlan::new(items.len());
-        remove_grouped(c, items, &mut plan)?;
-        for (i, it) in items.iter().enumerate() {
-            if plan.statuses[i].is_none() {
-                finish_singly(c, ctx, i, it, max_epoch, &mut plan)?;
-            }
+    c.write_txn(|c| finish_all(c, ctx, items, max_epoch))
+}
+
+/// `finish` with the caller's connection, inside its transaction (a savepoint there, so a
+/// refused item leaves it usable): the same statements as [`finish`].
+pub(crate) fn finish_in<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    items: &[Finish],
+) -> Result<Vec<FinishStatus>, OpError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let max_epoch = facts(c, ctx, items)?;
+    c.transaction(|c| finish_all(c, ctx, items, max_epoch))
+}
+
+/// The fenced removes, reschedules and replacements, then the side writes.
+fn finish_all<C: Sql>(
+    c: &mut C,
+    ctx: &Ctx,
+    items: &[Finish],
+    max_epoch: i64,
+) -> Result<Vec<FinishStatus>, OpError> {
+    let mut plan = FinishPlan::new(items.len());
+    remove_grouped(c, items, &mut plan)?;
+    for (i, it) in items.iter().enumerate() {
+        if plan.statuses[i].is_none() {
+            finish_singly(c, ctx, i, it, max_epoch, &mut plan)?;
         }
-        side_writes(c, ctx, max_epoch, &plan)?;
-        Ok(plan
-            .statuses
-            .into_iter()
-            .map(|s| s.unwrap_or(FinishStatus::LeaseLost))
-            .collect())
-    })
+    }
+    side_writes(c, ctx, max_epoch, &plan)?;
+    Ok(plan
+        .statuses
+        .into_iter()
+        .map(|s| s.unwrap_or(FinishStatus::LeaseLost))
+        .collect())
 }
 
 /// One item with no side write (a plain completion or a release) is one fenced statement:

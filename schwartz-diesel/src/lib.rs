@@ -88,6 +88,7 @@ mod ops;
 mod schema;
 mod sql;
 mod store;
+pub mod tx;
 mod url;
 mod watchdog;
 
@@ -100,6 +101,7 @@ mod sqlite;
 
 pub use builder::DieselStoreBuilder;
 pub use store::DieselStore;
+pub use tx::{complete_in, fail_in, insert_in, insert_jobs_in, TxConnection};
 
 #[cfg(feature = "postgres")]
 pub use pg::{PgNotifier, CHANNEL as NOTIFY_CHANNEL};

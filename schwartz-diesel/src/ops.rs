@@ -174,7 +174,7 @@ pub(crate) fn duplicate_error<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[NewJobRow]) 
 }
 
 /// Turns a unique violation into `DuplicateUniqkey` with what is known.
-fn on_unique<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[NewJobRow], e: OpError) -> OpError {
+pub(crate) fn on_unique<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[NewJobRow], e: OpError) -> OpError {
     match &e {
         OpError::Db(d) if classify(d) == Class::Unique => {
             OpError::Store(duplicate_error(c, ctx, jobs))

@@ -14,7 +14,8 @@ use schwartz_core::outcome::{apply, Outcome};
 use schwartz_core::WorkOutcome;
 
 use crate::config::Config;
-use crate::shared::{Shared, Stats};
+use crate::metrics::Meters;
+use crate::shared::{lock, Shared, Stats};
 
 /// Outcomes whose write failed with a connection error are written again this often...
 const COMPLETION_RETRY: Duration = Duration::from_millis(250);
@@ -186,6 +187,7 @@ impl Retry {
 pub(crate) fn give_up(stats: &Stats, outcomes: Vec<Outcome>) {
     for o in outcomes {
         Stats::add(&stats.errors, 1);
+        crate::metrics::store_error("outcome");
         log::error!(
             "job {}: its outcome could not be written (it runs again once its lease expires)",
             o.job().handle()
@@ -193,8 +195,9 @@ pub(crate) fn give_up(stats: &Stats, outcomes: Vec<Outcome>) {
     }
 }
 
-/// Counts a written outcome.
-pub(crate) fn count(stats: &Stats, outcome: WorkOutcome) {
+/// Counts a written outcome (or one lost with its lease).
+pub(crate) fn count(stats: &Stats, meters: &mut Meters, funcname: &str, outcome: WorkOutcome) {
+    meters.outcome(funcname, outcome);
     let counter = match outcome {
         WorkOutcome::Completed => &stats.completed,
         WorkOutcome::Failed { will_retry: true } => &stats.retried,
@@ -216,16 +219,21 @@ pub(crate) fn write_outcomes(shared: &Shared, outcomes: Vec<Outcome>) -> Vec<Out
     let started = Instant::now();
     let copies = outcomes.clone();
     let mut retry = Vec::new();
+    let span = tracing::debug_span!("schwartz.complete", jobs = n);
+    let _entered = span.enter();
+    let applied = apply(outcomes);
+    let mut meters = lock(&stats.meters);
     // `apply` reports each outcome in the order given.
-    for (applied, copy) in apply(outcomes).into_iter().zip(copies) {
+    for (applied, copy) in applied.into_iter().zip(copies) {
+        let funcname = copy.job().funcname();
         match applied.result {
-            Ok(()) => count(stats, applied.kind),
+            Ok(()) => count(stats, &mut meters, funcname, applied.kind),
             Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
-                Stats::add(&stats.lease_lost, 1);
+                count(stats, &mut meters, funcname, WorkOutcome::LeaseLost);
                 log::warn!("job {}: {e}", applied.handle);
             }
             Err(e @ schwartz_core::Error::Cancelled { .. }) => {
-                Stats::add(&stats.cancelled, 1);
+                count(stats, &mut meters, funcname, WorkOutcome::Cancelled);
                 log::info!("job {}: {e}", applied.handle);
             }
             Err(e @ schwartz_core::Error::Unavailable { .. })
@@ -239,6 +247,7 @@ pub(crate) fn write_outcomes(shared: &Shared, outcomes: Vec<Outcome>) -> Vec<Out
             }
             Err(e) => {
                 Stats::add(&stats.errors, 1);
+                crate::metrics::store_error("outcome");
                 log::error!(
                     "job {}: its outcome could not be written (it runs again once its lease expires): {e}",
                     applied.handle

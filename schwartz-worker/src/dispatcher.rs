@@ -297,8 +297,12 @@ impl<'a> Dispatcher<'a> {
             return;
         }
         let started = Instant::now();
+        let span = tracing::debug_span!("schwartz.grab", want, got = tracing::field::Empty);
+        let _entered = span.enter();
         match self.fair.grab(self.client, want, &self.buffer) {
             Ok(jobs) => {
+                crate::metrics::grab(started.elapsed(), jobs.len());
+                span.record("got", jobs.len());
                 self.grab_errors = 0;
                 self.last_error = None;
                 let now = Instant::now();
@@ -330,6 +334,7 @@ impl<'a> Dispatcher<'a> {
                 log::trace!("grabbed {got} of {want} jobs in {:?}", now - started);
             }
             Err(e) => {
+                crate::metrics::store_error("grab");
                 self.grab_errors += 1;
                 let backoff = Duration::from_millis(100u64 << self.grab_errors.min(6))
                     .min(self.config.poll_interval.max(Duration::from_millis(100)));
@@ -512,9 +517,15 @@ pub(crate) fn release(client: &Client, stats: &Stats, jobs: Vec<QueuedJob>) {
     }
     let n = jobs.len() as u64;
     match client.release(jobs) {
-        Ok(()) => Stats::add(&stats.released, n),
-        Err(e) => log::warn!(
-            "could not give back {n} unstarted jobs (they run once their lease expires): {e}"
-        ),
+        Ok(()) => {
+            Stats::add(&stats.released, n);
+            crate::metrics::released(n);
+        }
+        Err(e) => {
+            crate::metrics::store_error("release");
+            log::warn!(
+                "could not give back {n} unstarted jobs (they run once their lease expires): {e}"
+            );
+        }
     }
 }

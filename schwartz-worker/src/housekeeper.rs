@@ -81,7 +81,12 @@ impl Housekeeper {
                 continue;
             }
             let jobid = running.job.jobid();
-            match running.job.extend_lease(grab_for) {
+            let result = running.job.extend_lease(grab_for);
+            crate::metrics::lease_extension(match &result {
+                Ok(()) => "ok",
+                Err(e) => crate::worker::lease_error(e),
+            });
+            match result {
                 Ok(()) => {
                     running.lease_from = lease_start(&running.job, grab_for);
                     log::debug!("job {jobid}: lease extended by {grab_for:?}");

@@ -41,6 +41,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## Metrics and tracing
+//!
+//! A pool reports what it does through the [`metrics`](https://docs.rs/metrics) facade
+//! (jobs by function and outcome, panics, job and grab durations, lease extensions, store
+//! errors: the table is in [`metrics`](mod@metrics)), so any exporter sees it once its
+//! recorder is installed before the pool is built; `examples/prometheus.rs` wires the
+//! Prometheus exporter. Each job runs in a [`tracing`](https://docs.rs/tracing) span
+//! `schwartz.job` (`funcname`, `jobid`, `store`, `attempt`, `outcome`), grabs in
+//! `schwartz.grab` and outcome batches in `schwartz.complete` (debug level); the `log`
+//! messages stay for `log` users.
+//!
 //! For a service, run the pool until a signal:
 //!
 //! ```no_run
@@ -63,6 +74,7 @@ mod fair;
 mod housekeeper;
 mod lifecycle;
 mod listener;
+pub mod metrics;
 mod pool;
 mod shared;
 mod signals;

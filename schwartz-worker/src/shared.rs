@@ -12,6 +12,7 @@ use schwartz_core::outcome::Outcome;
 use schwartz_core::{QueuedJob, StopSignal};
 
 use crate::dispatcher::Dispatched;
+use crate::metrics::Meters;
 use crate::summary::PoolSummary;
 
 /// When the dispatcher stops on its own.
@@ -35,6 +36,8 @@ pub(crate) struct Stats {
     pub cancelled: AtomicU64,
     pub errors: AtomicU64,
     pub released: AtomicU64,
+    /// The same counts through the `metrics` facade (see `metrics.rs`), by function.
+    pub meters: Mutex<Meters>,
 }
 
 impl Stats {

@@ -1,9 +1,10 @@
 //! A worker thread: takes chunks of grabbed jobs from the dispatcher, runs each with the
 //! core's executor and hands the outcomes to the completer, one batch per chunk.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use schwartz_core::executor::execute;
@@ -14,6 +15,7 @@ use schwartz_core::{Client, WorkOutcome};
 use crate::completer::{count, give_up, write_outcomes, Handed};
 use crate::dispatcher::{release, Dispatched, Event};
 use crate::housekeeper::{extend_after, lease_start};
+use crate::metrics::Meters;
 use crate::shared::{lock, Running, Shared, Stats};
 
 /// Collects the outcomes of one chunk for the completer (the batched writer), in the
@@ -48,6 +50,8 @@ pub(crate) struct WorkerThread {
     done: Sender<Handed>,
     board: Option<Scoreboard>,
     track_leases: bool,
+    /// This thread's metric handles (job durations).
+    meters: RefCell<Meters>,
 }
 
 /// Tells the dispatcher that the thread ended, however it ended.
@@ -83,6 +87,7 @@ impl WorkerThread {
             done,
             board,
             track_leases,
+            meters: RefCell::default(),
         }
     }
 
@@ -138,8 +143,14 @@ impl WorkerThread {
                 // A short lease may be nearly over already (whole-second tokens): extend it
                 // before the job starts rather than at the housekeeper's next tick.
                 match job.extend_lease(grab_for) {
-                    Ok(()) => lease_from = lease_start(&job, grab_for),
-                    Err(e) => log::warn!("job {jobid}: extending its lease failed: {e}"),
+                    Ok(()) => {
+                        crate::metrics::lease_extension("ok");
+                        lease_from = lease_start(&job, grab_for);
+                    }
+                    Err(e) => {
+                        crate::metrics::lease_extension(lease_error(&e));
+                        log::warn!("job {jobid}: extending its lease failed: {e}");
+                    }
                 }
             }
             *lock(&self.shared.slots[self.index]) = Some(Running {
@@ -148,7 +159,12 @@ impl WorkerThread {
             });
         }
         let before = collect.writes.get();
+        let started = Instant::now();
+        let this = job.clone();
         let result = schwartz_core::panic::catch(|| execute(job, collect, self.board.as_ref()));
+        self.meters
+            .borrow_mut()
+            .duration(this.funcname(), started.elapsed());
         if self.track_leases {
             *lock(&self.shared.slots[self.index]) = None;
         }
@@ -160,7 +176,7 @@ impl WorkerThread {
                 if outcome == WorkOutcome::LeaseLost {
                     log::warn!("job {jobid}: its lease was taken over by another worker while it ran; its outcome was not written");
                 }
-                count(stats, outcome);
+                count(stats, &mut lock(&stats.meters), this.funcname(), outcome);
                 matches!(
                     outcome,
                     WorkOutcome::Failed { will_retry: true } | WorkOutcome::Replaced
@@ -168,19 +184,31 @@ impl WorkerThread {
             }
             Ok(Err(e)) => {
                 if matches!(e, schwartz_core::Error::LeaseLost { .. }) {
-                    Stats::add(&stats.lease_lost, 1);
+                    count(
+                        stats,
+                        &mut lock(&stats.meters),
+                        this.funcname(),
+                        WorkOutcome::LeaseLost,
+                    );
                     log::warn!("{e}");
                 } else if matches!(e, schwartz_core::Error::Cancelled { .. }) {
-                    Stats::add(&stats.cancelled, 1);
+                    count(
+                        stats,
+                        &mut lock(&stats.meters),
+                        this.funcname(),
+                        WorkOutcome::Cancelled,
+                    );
                     log::info!("{e}");
                 } else {
                     Stats::add(&stats.errors, 1);
+                    crate::metrics::store_error("outcome");
                     log::error!("job {jobid}: its outcome could not be decided or written (it runs again once its lease expires): {e}");
                 }
                 false
             }
             Err(panic) => {
                 Stats::add(&stats.errors, 1);
+                crate::metrics::store_error("outcome");
                 log::error!("job {jobid}: working it panicked outside the job: {panic}");
                 false
             }
@@ -206,5 +234,16 @@ impl WorkerThread {
                 self.shared.wake();
             }
         }
+    }
+}
+
+/// The `result` label of a failed lease extension.
+pub(crate) fn lease_error(e: &schwartz_core::Error) -> &'static str {
+    if matches!(e, schwartz_core::Error::LeaseLost { .. }) {
+        "lost"
+    } else if matches!(e, schwartz_core::Error::Cancelled { .. }) {
+        "cancelled"
+    } else {
+        "error"
     }
 }

@@ -7,20 +7,23 @@ use super::stores::rendezvous_order;
 use super::{lock, Client, Context, InsertListener};
 use crate::error::{Error, Result};
 use crate::handle::JobHandle;
-use crate::ids::{datetime_to_epoch, Epoch, JobId, StoreHash};
+use crate::ids::{Epoch, JobId, StoreHash};
 use crate::job::Job;
 use crate::store::NewJobRow;
+use crate::typed::IntoJob;
 
 impl Client {
     /// Inserts one job (uniqkey jobs go to their home store, others to a random live one,
-    /// failing over to the next store when one is unavailable).
+    /// failing over to the next store when one is unavailable): a [`Job`], or the value of
+    /// a [`TypedJob`](crate::TypedJob).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a job [`Job::validate`] refuses;
     /// [`Error::DuplicateUniqkey`] when its store already has a pending job with the same
     /// funcname and uniqkey (other stores are not tried); [`Error::NoStore`] when no store is
     /// configured or all are marked dead; else the last store's error.
-    pub fn insert(&self, job: Job) -> Result<JobHandle> {
+    pub fn insert(&self, job: impl IntoJob) -> Result<JobHandle> {
+        let job = job.into_job()?;
         let (idx, ids) = self.insert_with_failover(std::slice::from_ref(&job))?;
         let id = ids.into_iter().next().ok_or_else(|| Error::Database {
             store: self.entry(idx).store.describe(),
@@ -71,20 +74,11 @@ impl Context {
         }
         jobs.iter()
             .map(|job| {
-                Ok(NewJobRow {
-                    jobid: job.jobid_value(),
-                    funcid: self.funcid_of(idx, job.funcname())?,
-                    arg: job.raw_arg_bytes().map(<[u8]>::to_vec),
-                    uniqkey: job.uniqkey_value().map(str::to_string),
-                    insert_time: now,
-                    run_after: job.run_after_value().map(datetime_to_epoch).unwrap_or(now),
-                    grabbed_until: job
-                        .grabbed_until_value()
-                        .map(datetime_to_epoch)
-                        .unwrap_or(0),
-                    priority: job.priority_value(),
-                    coalesce: job.coalesce_value().map(str::to_string),
-                })
+                Ok(NewJobRow::of(
+                    job,
+                    self.funcid_of(idx, job.funcname())?,
+                    now,
+                ))
             })
             .collect()
     }

@@ -40,6 +40,22 @@ pub enum WorkOutcome {
     Cancelled,
 }
 
+impl WorkOutcome {
+    /// A short lower-case name (`completed`, `failed`, `retried`, `declined`, `replaced`,
+    /// `lease_lost`, `cancelled`), as used in metric labels and tracing fields.
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkOutcome::Completed => "completed",
+            WorkOutcome::Failed { will_retry: false } => "failed",
+            WorkOutcome::Failed { will_retry: true } => "retried",
+            WorkOutcome::Declined => "declined",
+            WorkOutcome::Replaced => "replaced",
+            WorkOutcome::LeaseLost => "lease_lost",
+            WorkOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A decided outcome of a job, not yet written.
 ///
 /// A clone writes the same outcome: a writer may keep one to write again after a
@@ -129,8 +145,33 @@ pub(crate) fn write_one(outcome: Outcome) -> Result<Vec<JobId>> {
     applied.result.map(|()| ids)
 }
 
+/// Writes one outcome with `write` instead of the job's store (the caller's own
+/// transaction), with everything else as for a store write; returns the write's result.
+pub(crate) fn write_one_with(outcome: Outcome, write: FinishWith<'_>) -> Result<()> {
+    let (applied, _) = apply_group_with(vec![outcome], write)
+        .pop()
+        .unwrap_or_else(|| unreachable!("one outcome gives one result"));
+    applied.result
+}
+
+/// A write of fenced `Finish` items other than the store's own: one status per item.
+pub type FinishWith<'a> = &'a mut dyn FnMut(&[Finish]) -> Result<Vec<FinishStatus>>;
+
 /// Writes the outcomes of jobs of one store in one `finish` call.
-fn apply_group(mut outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
+fn apply_group(outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
+    let Some(first) = outcomes.first() else {
+        return Vec::new();
+    };
+    let entry = first.job.inner.ctx.entry(first.job.store_idx());
+    let store = Arc::clone(&entry.store);
+    apply_group_with(outcomes, &mut |items| store.finish(items))
+}
+
+/// Writes the outcomes of jobs of one store with one `write` call.
+fn apply_group_with(
+    mut outcomes: Vec<Outcome>,
+    write: FinishWith<'_>,
+) -> Vec<(Applied, Vec<JobId>)> {
     let Some(first) = outcomes.first() else {
         return Vec::new();
     };
@@ -154,7 +195,7 @@ fn apply_group(mut outcomes: Vec<Outcome>) -> Vec<(Applied, Vec<JobId>)> {
             finish
         })
         .collect();
-    let statuses = entry.store.finish(&finishes);
+    let statuses = write(&finishes);
     let mut statuses = match statuses {
         Ok(s) => s.into_iter(),
         Err(e) => {

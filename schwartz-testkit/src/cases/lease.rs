@@ -234,6 +234,33 @@ fn lease_expiry_makes_job_grabbable(ctx: &Ctx) {
     assert!(grab(&b, FN).is_some());
 }
 
+/// Each new holder of a job gets a greater fencing token, extending raises it, and the
+/// stale holder's writes are refused while the new holder's succeed.
+fn fencing_token_grows_with_each_holder(ctx: &Ctx) {
+    let (a, b, _s) = two_clients(ctx);
+    ins(&a, Job::new(FN));
+    let first = grab(&a, FN).expect("A grabs");
+    let t1 = first.fencing_token();
+    assert_eq!(t1, datetime_to_epoch(first.grabbed_until()));
+    assert!(t1 > 0, "a grabbed job has a token");
+    ctx.advance(LEASE + 1);
+    let second = grab(&b, FN).expect("B grabs after the lease ran out");
+    let t2 = second.fencing_token();
+    assert!(
+        t2 > t1,
+        "the new holder's token {t2} is not above the old {t1}"
+    );
+    ctx.advance(LEASE / 2);
+    second.extend_lease(secs(LEASE)).must("extend_lease");
+    let t3 = second.fencing_token();
+    assert!(t3 > t2, "extending did not raise the token ({t2} -> {t3})");
+    assert!(
+        matches!(first.completed(), Err(Error::LeaseLost { .. })),
+        "the stale holder wrote"
+    );
+    second.completed().must("the current holder completes");
+}
+
 /// `extend_lease` moves the lease (and the token) forward; the job can still be completed.
 fn extend_lease_moves_token(ctx: &Ctx) {
     let (a, b, s) = two_clients(ctx);
@@ -337,6 +364,7 @@ cases!(
     grab_for_zero_is_one_second,
     lease_expiry_makes_job_grabbable,
     extend_lease_moves_token,
+    fencing_token_grows_with_each_holder,
     extend_lease_repeatedly,
     already_finished,
     old_owner_after_completion,

@@ -21,13 +21,14 @@ mod replace;
 mod retry;
 mod scoreboard;
 mod store;
+mod typed;
 mod unique;
 mod unique_batch;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 20] = [
+    let groups: [fn() -> Vec<Case>; 21] = [
         insert::cases,
         job::cases,
         unique::cases,
@@ -48,6 +49,7 @@ pub(crate) fn all() -> Vec<Case> {
         store::cases,
         inspect::cases,
         cancel::cases,
+        typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
 }

@@ -20,6 +20,11 @@ pub struct Db {
 }
 
 impl Db {
+    /// The database's URL (`None` for the in-memory store).
+    pub fn url(&self) -> Option<String> {
+        self.db.url.clone()
+    }
+
     /// Another connection pool to the same database (for a second client).
     pub fn reopen(&self) -> Arc<dyn Store> {
         self.db
