@@ -136,8 +136,17 @@ impl Dbs {
     /// # Errors
     /// Usage errors: no database given, or a URL the stores refuse.
     pub fn open(c: &Connect) -> Result<Dbs, Fail> {
+        Dbs::open_pooled(c, 2)
+    }
+
+    /// [`Dbs::open`] with at most `pool_size` connections per database (a server answers
+    /// several requests at once).
+    ///
+    /// # Errors
+    /// As [`Dbs::open`].
+    pub fn open_pooled(c: &Connect, pool_size: u32) -> Result<Dbs, Fail> {
         let mut list = Vec::new();
-        for store in c.stores(2)? {
+        for store in c.stores(pool_size)? {
             let store: Arc<dyn Store> = Arc::new(store);
             let hash = StoreHash::of(&store.identity());
             if list.iter().any(|d: &Db| d.hash == hash) {

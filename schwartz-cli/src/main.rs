@@ -14,6 +14,8 @@ mod cmd;
 mod db;
 mod fail;
 mod table;
+#[cfg(feature = "web")]
+mod web;
 mod when;
 
 use db::{Connect, Dbs};
@@ -87,6 +89,9 @@ enum Command {
     Check(cmd::queues::CheckArgs),
     /// One-shot summary of every database: jobs per state, lag, errors.
     Stats(cmd::queues::StatsArgs),
+    /// The dashboard: pages, a JSON API and Prometheus /metrics (loopback by default).
+    #[cfg(feature = "web")]
+    Web(web::WebArgs),
 }
 
 fn password(g: &Global) -> Result<Option<String>, Fail> {
@@ -119,6 +124,10 @@ fn run(cli: Cli) -> Result<(), Fail> {
     if let Command::Check(a) = &cli.command {
         return cmd::queues::check(&connect, a);
     }
+    #[cfg(feature = "web")]
+    if let Command::Web(a) = &cli.command {
+        return web::run(&connect, a);
+    }
     let mut dbs = Dbs::open(&connect)?;
     match &cli.command {
         Command::Migrate(a) => cmd::migrate::run(&connect, a),
@@ -132,6 +141,8 @@ fn run(cli: Cli) -> Result<(), Fail> {
         Command::Cancel(a) => cmd::change::cancel(&mut dbs, a),
         Command::Stats(a) => cmd::queues::stats(&mut dbs, a),
         Command::Top(_) | Command::Check(_) => Ok(()),
+        #[cfg(feature = "web")]
+        Command::Web(_) => Ok(()),
     }
 }
 

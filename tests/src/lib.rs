@@ -6,6 +6,6 @@
 //! - `tests/pool.rs`: the worker pool on every store;
 //! - `tests/perl_compat.rs`: Perl TheSchwartz and Schwartz on one database;
 //! - `tests/failover.rs`: a PostgreSQL server that goes away mid-run;
-//! - `examples/bench.rs`: the benchmark behind `cargo xtask bench`.
+//! - `examples/bench/`: the benchmark behind `cargo xtask bench` (`ceilings.rs`: the database's own ceilings it compares against).
 //!
 //! This library is empty on purpose.

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: the benchmark, built in release mode.
 //!
 //! The benchmark itself is the `bench` example of the `tests` crate
-//! (`tests/examples/bench.rs`); this command builds it with `--release` and runs
+//! (`tests/examples/bench/main.rs`, the ceilings in `ceilings.rs`); this command builds it with `--release` and runs
 //! it. It prints one table per backend (memory, SQLite, PostgreSQL, MariaDB; a backend whose
 //! server does not answer is reported as skipped) and checks after every scenario that each
 //! job was completed exactly once and none is left. On the SQL backends it also runs Perl

@@ -8,10 +8,11 @@
 //! running (refused) or not found.
 
 use clap::Args;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use schwartz_core::store::{JobChange, JobRow};
-use schwartz_core::{CancelOptions, Epoch, JobHandle, JobId};
+use schwartz_core::{CancelOptions, Epoch, FuncId, JobHandle, JobId};
 
 use super::funcnames;
 use crate::db::{parse_job_ref, Db, Dbs};
@@ -66,27 +67,42 @@ pub struct CancelArgs {
 }
 
 /// What an operator change does to each job.
-enum Action<'a> {
+pub(crate) enum Action<'a> {
+    /// Reschedule: the new run_after from the database's clock.
     Move(&'a dyn Fn(Epoch) -> Epoch),
+    /// Cancel with these options (pending and running jobs).
     Cancel(CancelOptions),
 }
 
-const CANCEL_MESSAGE: &str = "cancelled by operator (schwartz cancel)";
+/// The message of a cancel from the command line.
+pub(crate) const CANCEL_MESSAGE: &str = "cancelled by operator (schwartz cancel)";
+
+/// Applies `action` to jobs of one database (the calls behind `reschedule`, `retry`,
+/// `cancel` and `schwartz web`'s actions): the database's clock, its function names and
+/// one change per id, in order.
+///
+/// # Errors
+/// The database's error.
+pub(crate) fn change(
+    db: &Db,
+    ids: &[JobId],
+    action: &Action<'_>,
+) -> schwartz_core::Result<(Epoch, HashMap<FuncId, String>, Vec<JobChange>)> {
+    let now = db.store.server_time()?;
+    let names = funcnames(&*db.store)?;
+    let changes = match action {
+        Action::Move(at) => db.store.reschedule_jobs(ids, at(now), now)?,
+        Action::Cancel(options) => options.cancel_in(&*db.store, ids, now)?,
+    };
+    Ok((now, names, changes))
+}
 
 /// Applies `action` to the jobs, grouped by database; prints one line per job.
 /// Returns how many were refused or not found.
 fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Result<usize, Fail> {
     let mut bad = 0;
     for (db, ids) in jobs {
-        let result = (|| {
-            let now = db.store.server_time()?;
-            let names = funcnames(&*db.store)?;
-            let changes = match action {
-                Action::Move(at) => db.store.reschedule_jobs(&ids, at(now), now)?,
-                Action::Cancel(options) => options.cancel_in(&*db.store, &ids, now)?,
-            };
-            Ok::<_, schwartz_core::Error>((now, names, changes))
-        })();
+        let result = change(&db, &ids, action);
         let (now, names, changes) = match result {
             Ok(v) => v,
             Err(e) => {
@@ -129,7 +145,7 @@ fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Res
 }
 
 /// Resolves handles to databases, in the order given.
-fn group(dbs: &Dbs, jobs: &[String]) -> Result<Vec<(Db, Vec<JobId>)>, Fail> {
+pub(crate) fn group(dbs: &Dbs, jobs: &[String]) -> Result<Vec<(Db, Vec<JobId>)>, Fail> {
     let mut out: Vec<(Db, Vec<JobId>)> = Vec::new();
     for j in jobs {
         let h: JobHandle = parse_job_ref(dbs, j)?;
@@ -152,16 +168,23 @@ fn finish(dbs: &Dbs, bad: usize) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Runs `schwartz reschedule`.
-pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
-    let jobs = group(dbs, &a.jobs)?;
-    let at: Box<dyn Fn(Epoch) -> Epoch> = if a.never {
+/// The new run_after of `reschedule --never`, `--in DURATION` or `--at TIME` (checked
+/// before anything is touched), as a function of the database's clock.
+///
+/// # Errors
+/// Usage errors for a bad duration or time, or a time outside the columns' range.
+pub(crate) fn new_time(
+    never: bool,
+    in_: Option<&str>,
+    at: Option<&str>,
+) -> Result<Box<dyn Fn(Epoch) -> Epoch + Send + Sync>, Fail> {
+    Ok(if never {
         Box::new(|_| NEVER)
-    } else if let Some(d) = &a.in_ {
+    } else if let Some(d) = in_ {
         let d = parse_duration(d).map_err(Fail::usage)?;
         Box::new(move |now| now.saturating_add(d).min(NEVER))
     } else {
-        let spec = a.at.clone().unwrap_or_default();
+        let spec = at.unwrap_or_default().to_string();
         // Check the syntax and range before touching anything.
         let fixed = parse_time(&spec, 0).map_err(Fail::usage)?;
         if !(0..=NEVER).contains(&fixed) && !spec.trim_start().starts_with('+') {
@@ -170,7 +193,13 @@ pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
             )));
         }
         Box::new(move |now| parse_time(&spec, now).unwrap_or(now).min(NEVER))
-    };
+    })
+}
+
+/// Runs `schwartz reschedule`.
+pub fn reschedule(dbs: &mut Dbs, a: &RescheduleArgs) -> Result<(), Fail> {
+    let jobs = group(dbs, &a.jobs)?;
+    let at = new_time(a.never, a.in_.as_deref(), a.at.as_deref())?;
     let bad = apply(dbs, jobs, &Action::Move(&*at))?;
     finish(dbs, bad)
 }

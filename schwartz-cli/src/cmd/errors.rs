@@ -31,34 +31,34 @@ const POLL_LIMIT: usize = 10_000;
 pub struct ErrorsArgs {
     /// The newest N errors (default 100).
     #[arg(long, value_name = "N", conflicts_with = "since")]
-    last: Option<usize>,
+    pub(crate) last: Option<usize>,
     /// Errors of the last DURATION (e.g. 90s, 15m, 2h, 1d).
     #[arg(long, value_name = "DURATION")]
-    since: Option<String>,
+    pub(crate) since: Option<String>,
     /// Only this function.
     #[arg(long = "func", value_name = "F")]
-    func: Option<String>,
+    pub(crate) func: Option<String>,
     /// After the listing, print new errors as they come until interrupted.
     #[arg(long, short = 'f')]
-    follow: bool,
+    pub(crate) follow: bool,
     /// Seconds between polls with --follow.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
-    interval: f64,
+    pub(crate) interval: f64,
     /// JSON: one document; with --follow, one JSON object per line per error.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// One error in the output.
 #[derive(Debug, Clone, Serialize)]
-struct ErrorOut {
-    time: Epoch,
-    time_utc: String,
-    handle: String,
-    jobid: i64,
-    funcname: String,
-    database: String,
-    message: String,
+pub(crate) struct ErrorOut {
+    pub(crate) time: Epoch,
+    pub(crate) time_utc: String,
+    pub(crate) handle: String,
+    pub(crate) jobid: i64,
+    pub(crate) funcname: String,
+    pub(crate) database: String,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -152,8 +152,25 @@ impl Cursor {
     }
 }
 
-/// Runs `schwartz errors`.
-pub fn run(dbs: &mut Dbs, a: &ErrorsArgs) -> Result<(), Fail> {
+/// What each database answered: its clock, its function names, the function's id there
+/// (`None`: the function is unknown there), the listed rows and the follow window.
+type Got = Vec<(
+    Db,
+    (
+        Epoch,
+        HashMap<FuncId, String>,
+        Option<Option<FuncId>>,
+        Vec<FailureRecord>,
+        Vec<FailureRecord>,
+    ),
+)>;
+
+/// The errors `schwartz errors` lists (oldest first), and what each database answered
+/// (also behind `schwartz web`).
+///
+/// # Errors
+/// Usage errors for a bad `--since` or a function unknown in every database.
+pub(crate) fn listing(dbs: &mut Dbs, a: &ErrorsArgs) -> Result<(Got, Vec<ErrorOut>), Fail> {
     let since = a
         .since
         .as_deref()
@@ -195,6 +212,19 @@ pub fn run(dbs: &mut Dbs, a: &ErrorsArgs) -> Result<(), Fail> {
     if since.is_none() && all.len() > last {
         all.drain(..all.len() - last);
     }
+    Ok((got, all))
+}
+
+/// Runs `schwartz errors`.
+pub fn run(dbs: &mut Dbs, a: &ErrorsArgs) -> Result<(), Fail> {
+    let since = a
+        .since
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(Fail::usage)?;
+    let last = a.last.unwrap_or(100);
+    let (got, all) = listing(dbs, a)?;
     if a.json && !a.follow {
         print_json(&ErrorsOut {
             databases: dbs.statuses(),

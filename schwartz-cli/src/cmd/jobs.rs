@@ -99,9 +99,12 @@ fn server_now(dbs: &mut Dbs) -> Result<Epoch, Fail> {
 
 /// Which pending jobs `list` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
+    /// Can be grabbed now.
     Due,
+    /// Waiting for its run_after.
     Scheduled,
+    /// Leased by a worker.
     Running,
 }
 
@@ -127,46 +130,46 @@ fn state_name(s: State) -> &'static str {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only these functions (default: all).
-    funcnames: Vec<String>,
+    pub(crate) funcnames: Vec<String>,
     /// Only jobs that can be grabbed now.
     #[arg(long, conflicts_with_all = ["scheduled", "running"])]
-    due: bool,
+    pub(crate) due: bool,
     /// Only jobs waiting for their run_after (examines at most 100,000 jobs per database).
     #[arg(long, conflicts_with = "running")]
-    scheduled: bool,
+    pub(crate) scheduled: bool,
     /// Only jobs leased by a worker (examines at most 100,000 jobs per database).
     #[arg(long)]
-    running: bool,
+    pub(crate) running: bool,
     /// Only jobs with this coalesce value.
     #[arg(long, value_name = "V", conflicts_with = "coalesce_prefix")]
-    coalesce: Option<String>,
+    pub(crate) coalesce: Option<String>,
     /// Only jobs whose coalesce value starts with this.
     #[arg(long, value_name = "P")]
-    coalesce_prefix: Option<String>,
+    pub(crate) coalesce_prefix: Option<String>,
     /// At most this many jobs.
     #[arg(long, default_value_t = 100, value_name = "N")]
-    limit: usize,
+    pub(crate) limit: usize,
     /// One JSON document.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 /// One job in `list --json` and `show --json`.
 #[derive(Debug, Serialize)]
-struct JobOut {
-    handle: String,
-    database: String,
-    jobid: i64,
-    funcname: String,
-    state: &'static str,
-    run_after: Epoch,
-    run_after_utc: String,
-    grabbed_until: Epoch,
-    insert_time: Option<Epoch>,
-    priority: Option<i32>,
-    uniqkey: Option<String>,
-    coalesce: Option<String>,
-    failures: u64,
+pub(crate) struct JobOut {
+    pub(crate) handle: String,
+    pub(crate) database: String,
+    pub(crate) jobid: i64,
+    pub(crate) funcname: String,
+    pub(crate) state: &'static str,
+    pub(crate) run_after: Epoch,
+    pub(crate) run_after_utc: String,
+    pub(crate) grabbed_until: Epoch,
+    pub(crate) insert_time: Option<Epoch>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) uniqkey: Option<String>,
+    pub(crate) coalesce: Option<String>,
+    pub(crate) failures: u64,
 }
 
 fn job_out(db: &Db, row: &JobRow, funcname: String, now: Epoch, failures: u64) -> JobOut {
@@ -193,9 +196,9 @@ struct ListOut {
     jobs: Vec<JobOut>,
 }
 
-/// Runs `schwartz list`.
-pub fn list(dbs: &mut Dbs, a: &ListArgs) -> Result<(), Fail> {
-    let want = if a.due {
+/// The state `list` filters on, from its flags.
+fn wanted(a: &ListArgs) -> Option<State> {
+    if a.due {
         Some(State::Due)
     } else if a.scheduled {
         Some(State::Scheduled)
@@ -203,7 +206,16 @@ pub fn list(dbs: &mut Dbs, a: &ListArgs) -> Result<(), Fail> {
         Some(State::Running)
     } else {
         None
-    };
+    }
+}
+
+/// The jobs `list` shows, with each database's clock, sorted by run_after (also behind
+/// `schwartz web`).
+///
+/// # Errors
+/// A usage error for a function unknown in every database that answered.
+pub(crate) fn select(dbs: &mut Dbs, a: &ListArgs) -> Result<Vec<(Epoch, JobOut)>, Fail> {
+    let want = wanted(a);
     let per_db = dbs.each(|d| {
         let now = d.store.server_time()?;
         let names = funcnames(&*d.store)?;
@@ -255,6 +267,12 @@ pub fn list(dbs: &mut Dbs, a: &ListArgs) -> Result<(), Fail> {
     }
     all.sort_by(|x, y| (x.1.run_after, &x.1.handle).cmp(&(y.1.run_after, &y.1.handle)));
     all.truncate(a.limit);
+    Ok(all)
+}
+
+/// Runs `schwartz list`.
+pub fn list(dbs: &mut Dbs, a: &ListArgs) -> Result<(), Fail> {
+    let all = select(dbs, a)?;
     if a.json {
         print_json(&ListOut {
             databases: dbs.statuses(),
@@ -304,35 +322,40 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct FailureOut {
-    time: Epoch,
-    time_utc: String,
-    message: String,
+pub(crate) struct FailureOut {
+    pub(crate) time: Epoch,
+    pub(crate) time_utc: String,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Serialize)]
-struct ExitOut {
-    status: i32,
-    completion_time: Epoch,
-    delete_after: Epoch,
+pub(crate) struct ExitOut {
+    pub(crate) status: i32,
+    pub(crate) completion_time: Epoch,
+    pub(crate) delete_after: Epoch,
 }
 
 #[derive(Debug, Serialize)]
-struct ShowOut {
-    handle: String,
-    database: String,
-    pending: bool,
-    job: Option<JobOut>,
-    arg: Option<Decoded>,
-    failures: Vec<FailureOut>,
-    exit_status: Option<ExitOut>,
+pub(crate) struct ShowOut {
+    pub(crate) handle: String,
+    pub(crate) database: String,
+    pub(crate) pending: bool,
+    pub(crate) job: Option<JobOut>,
+    pub(crate) arg: Option<Decoded>,
+    pub(crate) failures: Vec<FailureOut>,
+    pub(crate) exit_status: Option<ExitOut>,
     /// The job is gone and its exit status is the cancellation record.
-    cancelled: bool,
+    pub(crate) cancelled: bool,
 }
 
-/// Runs `schwartz show`.
-pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
-    let handle: JobHandle = parse_job_ref(dbs, &a.job)?;
+/// One job as `show` sees it, with its database's clock; `None` when its database did not
+/// answer (it is in `dbs.down`). Also behind `schwartz web`.
+///
+/// # Errors
+/// Usage errors for a malformed reference; not found when no database has the hash, or the
+/// job is neither pending nor has a failure log or an exit status.
+pub(crate) fn load(dbs: &mut Dbs, job: &str) -> Result<Option<(Epoch, ShowOut)>, Fail> {
+    let handle: JobHandle = parse_job_ref(dbs, job)?;
     let db = dbs.for_handle(&handle)?.clone();
     let id = handle.jobid();
     let got = dbs.each(|d| {
@@ -348,7 +371,7 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
     });
     let Some((_, Some((now, row, names, fails, exit)))) = got.into_iter().find(|x| x.1.is_some())
     else {
-        return dbs.finish();
+        return Ok(None);
     };
     if row.is_none() && fails.is_empty() && exit.is_none() {
         return Err(Fail::not_found(format!(
@@ -384,13 +407,21 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
             delete_after: e.delete_after,
         }),
     };
+    Ok(Some((now, out)))
+}
+
+/// Runs `schwartz show`.
+pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
+    let Some((now, out)) = load(dbs, &a.job)? else {
+        return dbs.finish();
+    };
     if a.json {
         return print_json(&out);
     }
     println!("handle:        {}", out.handle);
     println!("database:      {}", out.database);
-    match (&out.job, &row) {
-        (Some(j), Some(r)) => {
+    match (&out.job, &out.arg) {
+        (Some(j), Some(d)) => {
             println!("function:      {}", j.funcname);
             println!("state:         {}", j.state);
             println!(
@@ -415,12 +446,11 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
             );
             println!("uniqkey:       {}", opt(&j.uniqkey));
             println!("coalesce:      {}", opt(&j.coalesce));
-            let d = decode(r.arg.as_deref());
             println!(
                 "arg:           [{}, {} bytes] {}",
                 d.encoding,
                 d.bytes,
-                one_line(&d)
+                one_line(d)
             );
         }
         _ if out.cancelled => {

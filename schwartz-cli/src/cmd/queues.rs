@@ -13,31 +13,32 @@ use crate::table::{left, num, render, text};
 use crate::when::duration;
 
 /// Errors are counted over this window (seconds).
-const ERROR_WINDOW: i64 = 3600;
+pub(crate) const ERROR_WINDOW: i64 = 3600;
 
 /// Default of `--count-limit`: due and scheduled jobs are counted up to this many per
 /// function and database (shown as `N+` beyond), which keeps a huge backlog cheap to read.
-const COUNT_LIMIT: u64 = 10_000;
+pub(crate) const COUNT_LIMIT: u64 = 10_000;
 
 /// One function over every database (one logical queue).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct QueueOut {
-    funcname: String,
-    due: u64,
-    scheduled: u64,
-    running: u64,
+    pub(crate) funcname: String,
+    pub(crate) due: u64,
+    pub(crate) scheduled: u64,
+    pub(crate) running: u64,
     /// Seconds since the oldest due job's run_after (0 when none is due).
-    lag_secs: i64,
+    pub(crate) lag_secs: i64,
     /// `run_after` of the oldest due job, Unix seconds.
-    oldest_due: Option<Epoch>,
-    errors_last_hour: u64,
+    pub(crate) oldest_due: Option<Epoch>,
+    pub(crate) errors_last_hour: u64,
     /// `due` or `scheduled` reached `--count-limit`: the queue holds at least that many.
-    capped: bool,
-    alert: bool,
+    pub(crate) capped: bool,
+    pub(crate) alert: bool,
 }
 
-/// Summaries of every database that answered: (database, server time, summaries).
-fn summaries(dbs: &mut Dbs, limit: u64) -> Vec<(Db, (Epoch, Vec<QueueSummary>))> {
+/// Summaries of every database that answered: (database, server time, summaries); also
+/// behind `schwartz web`.
+pub(crate) fn summaries(dbs: &mut Dbs, limit: u64) -> Vec<(Db, (Epoch, Vec<QueueSummary>))> {
     let limit = if limit == 0 { u64::MAX } else { limit };
     dbs.each(|d| {
         let now = d.store.server_time()?;
@@ -55,7 +56,7 @@ fn shown(n: u64, capped: bool, limit: u64) -> String {
 }
 
 /// Merges per-database summaries by function name.
-fn merge(per_db: &[(Db, (Epoch, Vec<QueueSummary>))]) -> BTreeMap<String, QueueOut> {
+pub(crate) fn merge(per_db: &[(Db, (Epoch, Vec<QueueSummary>))]) -> BTreeMap<String, QueueOut> {
     let mut m: BTreeMap<String, QueueOut> = BTreeMap::new();
     for (_, (now, list)) in per_db {
         for s in list {

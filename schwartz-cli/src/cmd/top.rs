@@ -45,23 +45,23 @@ pub struct TopArgs {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Worker {
     /// The file name.
-    file: String,
+    pub(crate) file: String,
     /// `pid=`.
-    pid: u32,
+    pub(crate) pid: u32,
     /// The thread index of a pool's per-thread file (`scoreboard.<pid>.<n>`).
-    thread: Option<u32>,
+    pub(crate) thread: Option<u32>,
     /// `funcname=`.
-    funcname: String,
+    pub(crate) funcname: String,
     /// `running` (no `done=` yet), `done`, or `dead` (the process is gone).
-    state: &'static str,
+    pub(crate) state: &'static str,
     /// `started=`, Unix seconds.
-    started: Option<i64>,
+    pub(crate) started: Option<i64>,
     /// `done=`, Unix seconds.
-    done: Option<i64>,
+    pub(crate) done: Option<i64>,
     /// From `started` to `done`, or to now while running.
-    elapsed_secs: i64,
+    pub(crate) elapsed_secs: i64,
     /// `arg=`.
-    arg: String,
+    pub(crate) arg: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,14 +71,19 @@ struct TopOut {
     workers: Vec<Worker>,
 }
 
-fn dir(a: &TopArgs) -> Result<PathBuf, Fail> {
-    match &a.scoreboard_dir {
+/// The scoreboard directory: `given` (or its `theschwartz` subdirectory), else the first
+/// default that exists (also behind `schwartz web`).
+///
+/// # Errors
+/// A usage error when none exists.
+pub(crate) fn scoreboard_dir(given: Option<&Path>) -> Result<PathBuf, Fail> {
+    match given {
         Some(d) => {
             let sub = d.join("theschwartz");
             if sub.is_dir() {
                 Ok(sub)
             } else if d.is_dir() {
-                Ok(d.clone())
+                Ok(d.to_path_buf())
             } else {
                 Err(Fail::usage(format!(
                     "scoreboard directory {} does not exist",
@@ -160,7 +165,8 @@ pub fn parse_file(file: &str, text: &str, now: i64) -> Option<Worker> {
     Some(w)
 }
 
-fn snapshot(dir: &Path, now: i64) -> Result<Vec<Worker>, Fail> {
+/// Every scoreboard file of `dir`, running first (also behind `schwartz web`).
+pub(crate) fn snapshot(dir: &Path, now: i64) -> Result<Vec<Worker>, Fail> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Fail::usage(format!("cannot read {}: {e}", dir.display())))?;
     let mut out = Vec::new();
@@ -224,7 +230,7 @@ fn render_snapshot(dir: &Path, now: i64, workers: &[Worker]) -> String {
 
 /// Runs `schwartz top`.
 pub fn run(a: &TopArgs) -> Result<(), Fail> {
-    let dir = dir(a)?;
+    let dir = scoreboard_dir(a.scoreboard_dir.as_deref())?;
     loop {
         let now = chrono::Utc::now().timestamp();
         let workers = snapshot(&dir, now)?;

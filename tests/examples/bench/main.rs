@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod ceilings;
+
 use crossbeam_channel::unbounded;
 use diesel::{Connection, RunQueryDsl};
 use schwartz_core::store::Store;
@@ -358,9 +360,13 @@ fn noop_job(n: u64) -> Job {
 }
 
 fn insert_batches(client: &Client, n: u64) -> Result<(), BoxError> {
+    insert_batches_of(client, n, 1000)
+}
+
+fn insert_batches_of(client: &Client, n: u64, batch: u64) -> Result<(), BoxError> {
     let mut i = 0;
     while i < n {
-        let end = (i + 1000).min(n);
+        let end = (i + batch).min(n);
         client.insert_jobs((i..end).map(noop_job).collect())?;
         i = end;
     }
@@ -408,6 +414,8 @@ struct Row {
     figure: String,
     rate: Option<f64>,
     perl: Option<f64>,
+    /// The database's own ceiling for the same work (jobs/s), see `ceilings.rs`.
+    ceiling: Option<f64>,
     target: String,
     check: String,
 }
@@ -428,6 +436,7 @@ fn rate_row(
         figure: format!("{rate:.0}/s"),
         rate: Some(rate),
         perl: None,
+        ceiling: None,
         target: target.to_string(),
         check: match check {
             Ok(()) => "ok".to_string(),
@@ -444,6 +453,7 @@ fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
         figure: "-".into(),
         rate: None,
         perl: None,
+        ceiling: None,
         target: String::new(),
         check: format!("FAILED: {e}"),
     }
@@ -457,10 +467,11 @@ fn print_table(title: &str, rows: &[Row]) {
         "ours",
         "Perl",
         "ours/Perl",
+        "of ceiling",
         "target",
         "check",
     ];
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             [
@@ -481,6 +492,10 @@ fn print_table(title: &str, rows: &[Row]) {
                     (Some(a), Some(b)) if b > 0.0 => format!("{:.1}x", a / b),
                     _ => "-".into(),
                 },
+                match (r.rate, r.ceiling) {
+                    (Some(a), Some(c)) if c > 0.0 => format!("{:.0}%", 100.0 * a / c),
+                    _ => "-".into(),
+                },
                 r.target.clone(),
                 r.check.clone(),
             ]
@@ -497,7 +512,7 @@ fn print_table(title: &str, rows: &[Row]) {
         let mut s = String::from("|");
         for (i, c) in cols.iter().enumerate() {
             let pad = widths[i] - c.chars().count();
-            if i == 0 || i >= 6 {
+            if i == 0 || i >= 7 {
                 let _ = write!(s, " {c}{} |", " ".repeat(pad));
             } else {
                 let _ = write!(s, " {}{c} |", " ".repeat(pad));
@@ -586,9 +601,37 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
         }
     };
 
-    let name = "database ceiling: 1-row INSERT commits, 1 connection";
-    if backend.kind != Kind::Memory && wanted(name) {
-        push(ceiling(backend, name), name);
+    // The database's own ceilings first, each figure below is read against one.
+    let mut ceil = ceilings::Ceilings::default();
+    if backend.kind != Kind::Memory && wanted("ceiling") {
+        let measured = backend
+            .fresh()
+            .and_then(|fresh| ceilings::measure(fresh.url.as_deref().ok_or("no URL")?, n));
+        match measured {
+            Ok(c) => {
+                ceil = c;
+                for (name, rate, jobs) in [
+                    (ceilings::INSERT1, c.insert1, single_n),
+                    (ceilings::INSERT100, c.insert100, n),
+                    (ceilings::CLAIM1, c.claim1, one_n),
+                    (ceilings::CLAIM100, c.claim100, n),
+                ] {
+                    let row = Row {
+                        scenario: name.to_string(),
+                        jobs,
+                        seconds: 0.0,
+                        figure: rate.map_or("-".into(), |r| format!("{r:.0}/s")),
+                        rate,
+                        perl: None,
+                        ceiling: None,
+                        target: String::new(),
+                        check: "reference".into(),
+                    };
+                    push(Ok(row), name);
+                }
+            }
+            Err(e) => push(Err(e), "ceilings"),
+        }
     }
 
     let name = "enqueue, 1 job per insert";
@@ -612,33 +655,41 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
                     verify(&fresh.store, &seen),
                 );
                 row.perl = perl.as_ref().map(|p| p.insert_rate);
+                row.ceiling = ceil.insert1;
                 Ok(row)
             })(),
             name,
         );
     }
 
-    let name = "insert_jobs, batches of 1,000";
-    if wanted(name) {
-        push(
-            (|| {
-                let fresh = backend.fresh()?;
-                let seen = Seen::new(n);
-                let client = noop_client(Arc::clone(&fresh.store), &seen)?;
-                let t0 = Instant::now();
-                insert_batches(&client, n)?;
-                let elapsed = t0.elapsed();
-                drain(&client, 2)?;
-                Ok(rate_row(
-                    name,
-                    n,
-                    elapsed,
-                    t.batch,
-                    verify(&fresh.store, &seen),
-                ))
-            })(),
-            name,
+    for batch in [100u64, 1000] {
+        let name = format!(
+            "insert_jobs, batches of {}",
+            if batch == 100 { "100" } else { "1,000" }
         );
+        if wanted(&name) {
+            push(
+                (|| {
+                    let fresh = backend.fresh()?;
+                    let seen = Seen::new(n);
+                    let client = noop_client(Arc::clone(&fresh.store), &seen)?;
+                    let t0 = Instant::now();
+                    insert_batches_of(&client, n, batch)?;
+                    let elapsed = t0.elapsed();
+                    drain(&client, 2)?;
+                    let mut row = rate_row(
+                        name.clone(),
+                        n,
+                        elapsed,
+                        t.batch,
+                        verify(&fresh.store, &seen),
+                    );
+                    row.ceiling = ceil.insert100;
+                    Ok(row)
+                })(),
+                &name,
+            );
+        }
     }
 
     for &threads in &opts.threads {
@@ -667,6 +718,7 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
                     };
                     let mut row = rate_row(name.clone(), n, elapsed, t.drain, check);
                     row.perl = perl.as_ref().map(|p| p.work2_rate);
+                    row.ceiling = ceil.claim100;
                     Ok(row)
                 })(),
                 &name,
@@ -697,6 +749,7 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
                 };
                 let mut row = rate_row(name, one_n, elapsed, t.one, check);
                 row.perl = perl.as_ref().map(|p| p.work1_rate);
+                row.ceiling = ceil.claim1;
                 Ok(row)
             })(),
             name,
@@ -724,6 +777,7 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
             ),
             rate: None,
             perl: None,
+            ceiling: None,
             target: String::new(),
             check: p.check.clone(),
         });
@@ -794,29 +848,6 @@ fn long_drain(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
     Ok(row)
 }
 
-/// The raw cost of one committed single-row INSERT on this server (no Schwartz code), so
-/// the per-job figures can be read against the machine's commit latency.
-fn ceiling(backend: &Backend, name: &str) -> Result<Row, BoxError> {
-    const N: u64 = 500;
-    let fresh = backend.fresh()?;
-    let url = fresh.url.clone().ok_or("no URL")?;
-    let elapsed = if url.starts_with("postgres") {
-        let mut c = diesel::PgConnection::establish(&url)?;
-        ceiling_run(&mut c)?
-    } else if url.starts_with("mysql") {
-        let mut c = diesel::MysqlConnection::establish(&url)?;
-        ceiling_run(&mut c)?
-    } else {
-        let path = url.trim_start_matches("sqlite://");
-        let mut c = diesel::SqliteConnection::establish(path)?;
-        diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut c)?;
-        ceiling_run(&mut c)?
-    };
-    let mut row = rate_row(name, N, elapsed, "", Ok(()));
-    row.check = "reference".into();
-    Ok(row)
-}
-
 /// Refreshes the planner's statistics of `job` (what autovacuum / InnoDB would do a little
 /// later after a bulk insert): `--analyze`.
 fn analyze(fresh: &Fresh) -> Result<(), BoxError> {
@@ -832,19 +863,6 @@ fn analyze(fresh: &Fresh) -> Result<(), BoxError> {
         diesel::sql_query("ANALYZE").execute(&mut c)?;
     }
     Ok(())
-}
-
-fn ceiling_run<C>(c: &mut C) -> Result<Duration, BoxError>
-where
-    C: Connection,
-    diesel::query_builder::SqlQuery: diesel::query_dsl::methods::ExecuteDsl<C>,
-{
-    diesel::sql_query("CREATE TABLE bench_ceiling (x INTEGER)").execute(c)?;
-    let t0 = Instant::now();
-    for _ in 0..500 {
-        diesel::sql_query("INSERT INTO bench_ceiling (x) VALUES (1)").execute(c)?;
-    }
-    Ok(t0.elapsed())
 }
 
 fn latency(
@@ -863,6 +881,7 @@ fn latency(
             figure: "-".into(),
             rate: None,
             perl: None,
+            ceiling: None,
             target: String::new(),
             check: "skipped: no notifications on this backend (poll only)".into(),
         });
@@ -926,6 +945,7 @@ fn latency(
         figure: format!("p50 {:.2}ms p99 {:.2}ms", ms(pct(0.50)), ms(pct(0.99))),
         rate: None,
         perl: None,
+        ceiling: None,
         target: target.to_string(),
         check: match check {
             Ok(()) => "ok".into(),
