@@ -362,10 +362,19 @@ fn every_command(backend: Backend, upstream: bool) {
     let (code, out, _) = db.run(&["reschedule", &h2, "--never"]);
     assert_eq!(code, 0);
     assert!(out.contains("-> 2038-01-19 03:14:07 UTC"), "{out}");
+    // A running job is cancelled too: its lease is revoked and its worker told so.
     let (code, out, _) = db.run(&["cancel", &h1]);
-    assert_eq!(code, 1);
-    assert!(out.contains("refused") && out.contains("running"), "{out}");
-    assert_eq!(db.json(&["show", &h1], 0)["pending"], true);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(&format!("cancelled {h1} (Email): was running"))
+            && out.contains("lease revoked"),
+        "{out}"
+    );
+    let revoked = db.json(&["show", &h1], 0);
+    assert_eq!(revoked["pending"], false);
+    assert_eq!(revoked["cancelled"], true);
+    let (_, shown, _) = db.run(&["show", &h1]);
+    assert!(shown.contains("state:         cancelled"), "{shown}");
     let (code, out, _) = db.run(&["cancel", &h2, &format!("{hash}-999999")]);
     assert_eq!(code, 1, "one not found");
     assert!(
@@ -374,6 +383,7 @@ fn every_command(backend: Backend, upstream: bool) {
     );
     let gone = db.json(&["show", &h2], 0);
     assert_eq!(gone["pending"], false);
+    assert_eq!(gone["cancelled"], true);
     assert_eq!(gone["exit_status"]["status"], 2);
     assert_eq!(
         gone["failures"][0]["message"],
@@ -385,7 +395,12 @@ fn every_command(backend: Backend, upstream: bool) {
         assert!(out.starts_with("cancelled "), "{out}");
     }
     assert_eq!(db.run(&["cancel", "--func", "Nope"]).0, 2);
-    running.completed().unwrap();
+    assert!(running.is_cancelled().unwrap());
+    let err = running.completed().unwrap_err();
+    assert!(
+        matches!(err, schwartz_core::Error::Cancelled { .. }),
+        "{err}"
+    );
     assert_eq!(db.json(&["stats"], 0)["databases"][0]["jobs"], 0);
 }
 

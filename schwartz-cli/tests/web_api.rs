@@ -209,10 +209,10 @@ fn api(backend: Backend) {
     assert_eq!(r["results"][0]["result"], "changed");
     let after = store.lookup(jobid(&s.scheduled)).unwrap().unwrap();
     assert!(after.run_after <= store.server_time().unwrap(), "now due");
-    // The same rules: a running job is refused, an unknown one not found.
+    // The same rules: retry refuses a running job, an unknown one is not found.
     let (_, r) = srv.act(
         Some(TOKEN),
-        &json!({"action": "cancel", "jobs": [s.running, s.failed]}),
+        &json!({"action": "retry", "jobs": [s.running, s.failed]}),
     );
     assert_eq!(r["results"][0]["result"], "running", "{r}");
     assert_eq!(r["results"][1]["result"], "not_found", "{r}");
@@ -245,6 +245,18 @@ fn api(backend: Backend) {
         d["failures"][0]["message"],
         "cancelled by operator (schwartz web)"
     );
+    assert_eq!(d["cancelled"], true);
+    // Cancel removes a running job too, revoking its lease.
+    let (_, r) = srv.act(
+        Some(TOKEN),
+        &json!({"action": "cancel", "jobs": [s.running]}),
+    );
+    assert_eq!(r["results"][0]["result"], "changed", "{r}");
+    assert!(
+        r["results"][0]["leased_until"].as_i64().unwrap_or(0) > now,
+        "{r}"
+    );
+    assert!(store.lookup(jobid(&s.running)).unwrap().is_none());
     // Bad requests are refused before anything is touched.
     for bad in [
         json!({"action": "explode", "jobs": [s.running]}),

@@ -57,6 +57,18 @@ pub enum Error {
         token: i64,
     },
 
+    /// The job was cancelled ([`Client::cancel`](crate::Client::cancel), `schwartz cancel`):
+    /// its row is gone and its lease revoked, so the write was refused and nothing was
+    /// changed. The worker should stop working it. Distinct from
+    /// [`Error::LeaseLost`]: nobody else works the job.
+    #[error("job {jobid} in {store} was cancelled: its lease was revoked; nothing was written")]
+    Cancelled {
+        /// The store of the job.
+        store: String,
+        /// The job.
+        jobid: JobId,
+    },
+
     /// The outcome of this job was already written by this process.
     #[error("job {jobid} in {store} is already finished: cannot call {method}")]
     AlreadyFinished {

@@ -82,7 +82,8 @@ fn scoreboard_end(board: &Scoreboard, job: &QueuedJob, started: Epoch) {
 
 /// Runs the job's worker, catching errors and panics, and hands the outcome to `writer`
 /// (see the [module docs](self)). With a scoreboard, the job's start and end are written
-/// to it. A lost lease is logged and reported as [`WorkOutcome::LeaseLost`]. Returns what
+/// to it. A lost lease is logged and reported as [`WorkOutcome::LeaseLost`], a
+/// cancelled job as [`WorkOutcome::Cancelled`]. Returns what
 /// the job came to: for an outcome the writer keeps for later, what it will be once
 /// written.
 ///
@@ -121,7 +122,11 @@ pub fn execute(
         log::debug!("Eval failure: {message}");
     }
     // A job whose lease was found lost while working gets no further writes.
-    let settled = cjob.did_something() || cjob.last_outcome() == Some(WorkOutcome::LeaseLost);
+    let settled = cjob.did_something()
+        || matches!(
+            cjob.last_outcome(),
+            Some(WorkOutcome::LeaseLost | WorkOutcome::Cancelled)
+        );
     let skip = settled || (verdict == Verdict::Complete && cjob.was_declined());
     let mut handed = None;
     let write = if skip {
@@ -138,6 +143,11 @@ pub fn execute(
         Err(e @ Error::LeaseLost { .. }) => {
             log::warn!("{e}");
             cjob.set_last_outcome(WorkOutcome::LeaseLost);
+            Ok(())
+        }
+        Err(e @ Error::Cancelled { .. }) => {
+            log::info!("{e}");
+            cjob.set_last_outcome(WorkOutcome::Cancelled);
             Ok(())
         }
         Err(Error::AlreadyFinished { .. }) => Ok(()),

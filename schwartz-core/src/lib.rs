@@ -108,9 +108,9 @@ pub use arg::{ArgEncoding, ArgFormat};
 pub use asynchronous::AsyncClient;
 pub use backoff::Backoff;
 pub use client::{
-    AbilityRotation, CandidateOrder, Client, ClientBuilder, GrabStrategy, JobResult, ListJobs,
-    PruneReport, Pruning, Rescheduled, ScheduleInfo, ScoreboardDir, StopSignal, WeakClient, When,
-    EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH,
+    AbilityRotation, CancelOptions, CancelledJob, CandidateOrder, Client, ClientBuilder,
+    GrabStrategy, JobResult, ListJobs, PruneReport, Pruning, Rescheduled, ScheduleInfo,
+    ScoreboardDir, StopSignal, WeakClient, When, EXTERNAL_KEEP_EXIT_STATUS_FOR, NEVER_EPOCH,
 };
 pub use error::{Error, Result};
 pub use handle::JobHandle;

@@ -46,6 +46,8 @@ pub(crate) struct JobState {
     pub(crate) last_outcome: Option<WorkOutcome>,
     /// A result recorded for the completion (JSON bytes, see `client/results.rs`).
     pub(crate) result: Option<Vec<u8>>,
+    /// The job was found cancelled (see `client/cancel.rs`).
+    pub(crate) cancelled: bool,
 }
 
 /// The shared state behind a [`QueuedJob`].
@@ -69,7 +71,8 @@ pub(crate) struct QueuedInner {
 ///
 /// Outcome methods write to the job's store, fenced on the lease token the job was read
 /// with ([`QueuedJob::grabbed_until`]): if another worker took the job over they return
-/// [`Error::LeaseLost`] and change nothing. Once an outcome was
+/// [`Error::LeaseLost`] and change nothing; if the job was cancelled they return
+/// [`Error::Cancelled`] (see [`QueuedJob::is_cancelled`]). Once an outcome was
 /// written, further outcome calls return [`Error::AlreadyFinished`].
 /// Cheap to clone; clones share state. A job holds its store and its worker's policy, not
 /// the client: keeping jobs keeps no client alive.
@@ -476,7 +479,15 @@ impl QueuedJob {
         self.inner.ctx.now_of(self.inner.store_idx)
     }
 
+    /// The error of a fenced write that matched no row: [`Error::Cancelled`] when the
+    /// job's cancellation record says so, else [`Error::LeaseLost`].
     pub(crate) fn lease_lost(&self, token: Epoch) -> Error {
+        if self.found_cancelled() {
+            return Error::Cancelled {
+                store: self.store().describe(),
+                jobid: self.inner.row.jobid,
+            };
+        }
         Error::LeaseLost {
             store: self.store().describe(),
             jobid: self.inner.row.jobid,

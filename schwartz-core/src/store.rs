@@ -498,10 +498,14 @@ pub trait Store: Send + Sync + Debug {
         crate::store_inspect::failures_from(self, since, funcid, limit)
     }
 
-    /// Operator cancel: removes each job that is not leased at `now` (`grabbed_until <=
-    /// now`), fenced on the `grabbed_until` it read, and records the removal as an `error`
-    /// row with `message` and an exit status [`CANCELLED_EXIT_STATUS`] kept `keep_for`
-    /// seconds. A leased job is refused ([`JobChange::Running`]). One result per id, in order.
+    /// Operator cancel: removes each job, pending or leased, fenced on the `grabbed_until`
+    /// it read (a lease extension in between is retried a few times), and records the
+    /// removal as an `error` row with `message` and an exit status [`CANCELLED_EXIT_STATUS`]
+    /// kept `keep_for` seconds, and for a leased job at least until its lease would have
+    /// ended. Removing a leased job revokes the lease: its worker's next fenced write fails,
+    /// and the exit status tells it why. A job whose lease kept moving is reported as
+    /// [`JobChange::Running`]; [`JobChange::Changed`] carries the row as read (leased when
+    /// its `grabbed_until > now`). One result per id, in order.
     fn cancel_jobs(
         &self,
         jobids: &[JobId],

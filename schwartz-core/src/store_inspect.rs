@@ -1,5 +1,6 @@
 //! Operator queries over a [`Store`](crate::store::Store): queue summaries, error listings
-//! and operator changes (cancel, reschedule) of jobs that are not leased.
+//! and operator changes: cancel (pending or running jobs) and reschedule (jobs that are not
+//! leased).
 //!
 //! The types here are re-exported from [`crate::store`]. The trait methods that use them
 //! ([`Store::queue_summary`](crate::store::Store::queue_summary),
@@ -15,8 +16,10 @@ use crate::store::{
     ExitStatusWrite, FailureRecord, Finish, FinishAction, FinishStatus, JobQuery, JobRow, Store,
 };
 
-/// The exit status written for a job removed by [`Store::cancel_jobs`] (0 is success, 1 a
-/// worker's failure).
+/// The exit status written for a job cancelled by [`Store::cancel_jobs`] (0 is success, 1 a
+/// worker's failure). Together with the job's `error` row it is the cancellation record
+/// that `schwartz show` displays and that tells a worker its job was cancelled
+/// ([`Error::Cancelled`](crate::Error::Cancelled)); workers should not write it themselves.
 pub const CANCELLED_EXIT_STATUS: i32 = 2;
 
 /// The state of one function's queue at a given time (`now`).
@@ -47,7 +50,8 @@ pub struct QueueSummary {
 pub enum JobChange {
     /// Changed; the row as it was before the change.
     Changed(JobRow),
-    /// Refused: a worker holds the job's lease (the row as read).
+    /// Refused: a worker holds the job's lease (the row as read). For a cancel, which
+    /// revokes leases: the lease moved (was extended) at every attempt.
     Running(JobRow),
     /// No such job.
     NotFound,
@@ -118,13 +122,29 @@ pub(crate) fn failures_from<S: Store + ?Sized>(
     Ok(rows)
 }
 
-/// Reads each job and applies `action` to those not leased at `now`, fenced on the
-/// `grabbed_until` read (so a worker that grabs the job in between wins, and the change is
-/// refused as [`JobChange::Running`]).
-fn change_unleased<S: Store + ?Sized>(
+/// What [`change_jobs`] does with a job a worker holds (leased at `now`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leased {
+    /// Refuse it ([`JobChange::Running`]).
+    Refuse,
+    /// Change it all the same, fenced on the lease read (revoking the lease).
+    Revoke,
+}
+
+/// Attempts of a revoking change on a job whose lease moved (extended) between the read
+/// and the fenced write.
+const REVOKE_ATTEMPTS: usize = 3;
+
+/// Reads each job and applies `finish` to it, fenced on the `grabbed_until` read. A job
+/// leased at `now` is refused as [`JobChange::Running`] with [`Leased::Refuse`]; with
+/// [`Leased::Revoke`] it is changed too (a lease extension in between is retried a few
+/// times, then reported as running). With `Refuse`, a worker that grabs the job in between
+/// wins and the change is refused.
+fn change_jobs<S: Store + ?Sized>(
     store: &S,
     jobids: &[JobId],
     now: Epoch,
+    leased: Leased,
     finish: impl Fn(&JobRow) -> Finish,
 ) -> Result<Vec<JobChange>> {
     let mut out = Vec::with_capacity(jobids.len());
@@ -133,7 +153,9 @@ fn change_unleased<S: Store + ?Sized>(
     for &id in jobids {
         match store.lookup(id)? {
             None => out.push(JobChange::NotFound),
-            Some(row) if row.grabbed_until > now => out.push(JobChange::Running(row)),
+            Some(row) if row.grabbed_until > now && leased == Leased::Refuse => {
+                out.push(JobChange::Running(row))
+            }
             Some(row) => {
                 items.push(finish(&row));
                 slots.push((out.len(), row));
@@ -148,17 +170,50 @@ fn change_unleased<S: Store + ?Sized>(
     for ((slot, row), status) in slots.into_iter().zip(statuses) {
         out[slot] = match status {
             FinishStatus::Done | FinishStatus::Replaced(_) => JobChange::Changed(row),
-            FinishStatus::LeaseLost => match store.lookup(row.jobid)? {
-                Some(now_row) => JobChange::Running(now_row),
-                None => JobChange::NotFound,
-            },
+            FinishStatus::LeaseLost => retry_one(store, row.jobid, now, leased, &finish)?,
             FinishStatus::Rejected(e) => return Err(e),
         };
     }
     Ok(out)
 }
 
-/// The default [`Store::cancel_jobs`].
+/// A job whose fenced change lost a race: read it again; refused (`Refuse`) or tried again
+/// a few times (`Revoke`).
+fn retry_one<S: Store + ?Sized>(
+    store: &S,
+    jobid: JobId,
+    now: Epoch,
+    leased: Leased,
+    finish: &impl Fn(&JobRow) -> Finish,
+) -> Result<JobChange> {
+    let mut attempts = if leased == Leased::Revoke {
+        REVOKE_ATTEMPTS
+    } else {
+        0
+    };
+    loop {
+        let Some(row) = store.lookup(jobid)? else {
+            return Ok(JobChange::NotFound);
+        };
+        if attempts == 0 || (row.grabbed_until > now && leased == Leased::Refuse) {
+            return Ok(JobChange::Running(row));
+        }
+        attempts -= 1;
+        let status = store.finish(std::slice::from_ref(&finish(&row)))?.pop();
+        match status {
+            Some(FinishStatus::Done | FinishStatus::Replaced(_)) => {
+                return Ok(JobChange::Changed(row))
+            }
+            Some(FinishStatus::Rejected(e)) => return Err(e),
+            Some(FinishStatus::LeaseLost) | None => {}
+        }
+    }
+}
+
+/// The default [`Store::cancel_jobs`]: the cancellation record is an `error` row with
+/// `message` and an exit status [`CANCELLED_EXIT_STATUS`]; for a job that was leased the
+/// exit status is kept at least until the revoked lease would have ended, so its worker
+/// can learn that it was cancelled.
 pub(crate) fn cancel_jobs<S: Store + ?Sized>(
     store: &S,
     jobids: &[JobId],
@@ -166,7 +221,7 @@ pub(crate) fn cancel_jobs<S: Store + ?Sized>(
     message: &str,
     keep_for: i64,
 ) -> Result<Vec<JobChange>> {
-    change_unleased(store, jobids, now, |row| Finish {
+    change_jobs(store, jobids, now, Leased::Revoke, |row| Finish {
         jobid: row.jobid,
         funcid: row.funcid,
         token: row.grabbed_until,
@@ -180,7 +235,7 @@ pub(crate) fn cancel_jobs<S: Store + ?Sized>(
             exit_status: Some(ExitStatusWrite {
                 status: CANCELLED_EXIT_STATUS,
                 completion_time: now,
-                delete_after: now.saturating_add(keep_for.max(0)),
+                delete_after: now.saturating_add(keep_for.max(0)).max(row.grabbed_until),
             }),
         },
     })
@@ -193,7 +248,7 @@ pub(crate) fn reschedule_jobs<S: Store + ?Sized>(
     run_after: Epoch,
     now: Epoch,
 ) -> Result<Vec<JobChange>> {
-    change_unleased(store, jobids, now, |row| Finish {
+    change_jobs(store, jobids, now, Leased::Refuse, |row| Finish {
         jobid: row.jobid,
         funcid: row.funcid,
         token: row.grabbed_until,

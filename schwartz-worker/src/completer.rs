@@ -205,6 +205,7 @@ pub(crate) fn count(stats: &Stats, meters: &mut Meters, funcname: &str, outcome:
         WorkOutcome::Declined => &stats.declined,
         WorkOutcome::Replaced => &stats.replaced,
         WorkOutcome::LeaseLost => &stats.lease_lost,
+        WorkOutcome::Cancelled => &stats.cancelled,
     };
     Stats::add(counter, 1);
 }
@@ -230,6 +231,10 @@ pub(crate) fn write_outcomes(shared: &Shared, outcomes: Vec<Outcome>) -> Vec<Out
             Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
                 count(stats, &mut meters, funcname, WorkOutcome::LeaseLost);
                 log::warn!("job {}: {e}", applied.handle);
+            }
+            Err(e @ schwartz_core::Error::Cancelled { .. }) => {
+                count(stats, &mut meters, funcname, WorkOutcome::Cancelled);
+                log::info!("job {}: {e}", applied.handle);
             }
             Err(e @ schwartz_core::Error::Unavailable { .. })
                 if copy.job().lease_remaining() > COMPLETION_LEASE_MARGIN =>

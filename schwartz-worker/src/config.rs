@@ -1,5 +1,6 @@
 //! The pool's settings: [`WorkerPoolBuilder`] and the [`Config`] it resolves to.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use schwartz_core::Client;
@@ -92,6 +93,8 @@ pub(crate) struct Config {
     pub unavailable_deadline: Duration,
     pub prefetch: usize,
     pub schedules: Vec<schwartz_core::Schedule>,
+    /// Per-function limits of jobs held at once.
+    pub limits: HashMap<String, usize>,
 }
 
 /// Builds a [`WorkerPool`](crate::WorkerPool); a consuming builder ending in
@@ -129,6 +132,7 @@ pub struct WorkerPoolBuilder {
     unavailable_deadline: Duration,
     prefetch: Option<usize>,
     schedules: Vec<schwartz_core::Schedule>,
+    limits: HashMap<String, usize>,
 }
 
 impl WorkerPoolBuilder {
@@ -148,6 +152,7 @@ impl WorkerPoolBuilder {
             unavailable_deadline: Duration::from_secs(60),
             prefetch: None,
             schedules: Vec::new(),
+            limits: HashMap::new(),
         }
     }
 
@@ -237,6 +242,30 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// Runs at most `max` jobs of `funcname` at once in this pool (default: no limit; the
+    /// pool's threads bound every function). Jobs of a limited function are grabbed only
+    /// for its free slots, so they never wait leased in the pool's buffer beyond the limit;
+    /// a worker's chunk counts until it is done. Every function, limited or not, gets its
+    /// turn: grabs go round-robin over functions (see the crate docs on fairness).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let client = schwartz_core::Client::builder()
+    /// #     .store(Arc::new(schwartz_memory::MemoryStore::new()))
+    /// #     .build()?;
+    /// # client.can_do("resize", |_: &schwartz_core::QueuedJob| Ok(()))?;
+    /// let pool = schwartz_worker::WorkerPool::builder(client)
+    ///     .threads(8)
+    ///     .max_running("resize", 2) // at most 2 resize jobs at once
+    ///     .build()?;
+    /// # drop(pool);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn max_running(mut self, funcname: impl Into<String>, max: usize) -> Self {
+        self.limits.insert(funcname.into(), max);
+        self
+    }
+
     /// How long [`WorkerPool::run_until_done`](crate::WorkerPool::run_until_done) keeps
     /// trying while a store is unavailable (default 60 s). A store that cannot be reached
     /// may still hold due jobs, so finding no job then does not mean done: the pool keeps
@@ -291,6 +320,19 @@ impl WorkerPoolBuilder {
                 "the client has no workers: register them with Client::can_do before building the pool",
             ));
         }
+        let abilities = self.client.abilities();
+        for (name, max) in &self.limits {
+            if *max == 0 {
+                return Err(Error::config(format!(
+                    "max_running({name:?}, 0): the limit must be at least 1"
+                )));
+            }
+            if !abilities.contains(name) {
+                return Err(Error::config(format!(
+                    "max_running({name:?}, {max}): the client has no worker for {name:?}"
+                )));
+            }
+        }
         let config = Config {
             threads,
             batch_size: self.batch_size,
@@ -305,6 +347,7 @@ impl WorkerPoolBuilder {
             unavailable_deadline: self.unavailable_deadline,
             prefetch: self.prefetch.unwrap_or_else(|| default_prefetch(threads)),
             schedules: self.schedules,
+            limits: self.limits,
         };
         Ok((self.client, config))
     }

@@ -41,7 +41,8 @@
 //!    (`Unavailable`) once one has been dead for `unavailable_deadline`; [`MAX_GRAB_ERRORS`] failed grabs in
 //!    a row → end with `StoreFailed`; exhausted by a grab made while jobs ran → grab once
 //!    more to confirm.
-//! 6. **Grab**, when not exhausted and the buffer holds less than demand (`idle +
+//! 6. **Grab** (round-robin over functions, within per-function limits: see `fair.rs`),
+//!    when not exhausted and the buffer holds less than demand (`idle +
 //!    prefetch`) and at most half the prefetch: ask for `demand - buffered` jobs (at most
 //!    the batch size). Grabs less than [`FAST`] apart double `prefetch` (at least
 //!    `threads × 2`, at most the batch size and the prefetch bound, by default 8 per thread and at least 64).
@@ -65,6 +66,7 @@ use crossbeam_channel::{Receiver, Select, Sender, TrySendError};
 use schwartz_core::{Client, QueuedJob};
 
 use crate::config::Config;
+use crate::fair::Fairness;
 use crate::shared::{Mode, Shared, Stats};
 
 /// A grabbed job on its way to a worker.
@@ -79,8 +81,14 @@ pub(crate) struct Dispatched {
 #[derive(Debug)]
 pub(crate) enum Event {
     /// A worker finished the chunk it was handed; `new_work` when an outcome made jobs
-    /// eligible (a retry, replacements).
-    Finished { new_work: bool },
+    /// eligible (a retry, replacements); `funcs`: the function of each job of the chunk
+    /// (for per-function limits).
+    Finished {
+        /// An outcome made jobs eligible.
+        new_work: bool,
+        /// The chunk's functions.
+        funcs: Vec<String>,
+    },
     /// A worker thread ended; `busy` when it ended in the middle of a chunk.
     Exited { busy: bool },
 }
@@ -142,6 +150,8 @@ pub(crate) struct Dispatcher<'a> {
     woken: bool,
     /// Since when a store has been unavailable while no job was found (run_until_done).
     unavailable_since: Option<Instant>,
+    /// Round-robin over functions and per-function limits (see `fair.rs`).
+    fair: Fairness,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -174,6 +184,7 @@ impl<'a> Dispatcher<'a> {
             last_error: None,
             woken: false,
             unavailable_since: None,
+            fair: Fairness::new(config.limits.clone()),
         }
     }
 
@@ -288,7 +299,7 @@ impl<'a> Dispatcher<'a> {
         let started = Instant::now();
         let span = tracing::debug_span!("schwartz.grab", want, got = tracing::field::Empty);
         let _entered = span.enter();
-        match self.client.grab_jobs(want) {
+        match self.fair.grab(self.client, want, &self.buffer) {
             Ok(jobs) => {
                 crate::metrics::grab(started.elapsed(), jobs.len());
                 span.record("got", jobs.len());
@@ -377,8 +388,12 @@ impl<'a> Dispatcher<'a> {
     fn hand_out(&mut self) {
         while !self.buffer.is_empty() && self.idle() > 0 {
             let chunk = self.take_chunk();
+            let counted = self.fair.counted(&chunk);
             match self.job_tx.try_send(chunk) {
-                Ok(()) => self.busy += 1,
+                Ok(()) => {
+                    self.busy += 1;
+                    self.fair.handed(&counted);
+                }
                 Err(TrySendError::Full(chunk)) | Err(TrySendError::Disconnected(chunk)) => {
                     self.put_back(chunk);
                     break;
@@ -410,8 +425,12 @@ impl<'a> Dispatcher<'a> {
         let index = oper.index();
         if Some(index) == send {
             let chunk = self.take_chunk();
+            let counted = self.fair.counted(&chunk);
             match oper.send(self.job_tx, chunk) {
-                Ok(()) => self.busy += 1,
+                Ok(()) => {
+                    self.busy += 1;
+                    self.fair.handed(&counted);
+                }
                 Err(e) => self.put_back(e.into_inner()),
             }
         } else if index == ev {
@@ -437,9 +456,10 @@ impl<'a> Dispatcher<'a> {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Finished { new_work } => {
+            Event::Finished { new_work, funcs } => {
                 self.busy = self.busy.saturating_sub(1);
-                if new_work {
+                // A limited function's slot freed: its jobs may be grabbed again.
+                if new_work || self.fair.finished(&funcs) {
                     self.exhausted = false;
                 }
             }

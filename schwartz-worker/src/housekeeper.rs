@@ -115,6 +115,11 @@ impl Housekeeper {
                     running.lease_from = lease_start(&running.job, grab_for);
                     log::debug!("job {jobid}: lease extended by {grab_for:?}");
                 }
+                Err(e @ schwartz_core::Error::Cancelled { .. }) => {
+                    log::info!("job {jobid}: {e}");
+                    // Its lease is revoked: nothing to extend any more.
+                    *guard = None;
+                }
                 Err(e @ schwartz_core::Error::LeaseLost { .. }) => {
                     log::warn!("job {jobid}: cannot extend its lease: {e}");
                     // Stop trying: the job belongs to someone else now.

@@ -11,6 +11,11 @@
 //! MySQL/MariaDB's largest job id). Long jobs get their leases extended; panicking jobs are recorded as
 //! failures; shutdown is graceful and explicit ([`ShutdownHandle`], never in `Drop`).
 //!
+//! Fairness: grabs go round-robin over the client's functions (each grab asks first for
+//! one function's jobs, then for the oldest jobs of all), so one function with a large
+//! backlog cannot starve the others; [`WorkerPoolBuilder::max_running`] limits how many
+//! jobs of a function the pool holds at once.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError};
@@ -66,6 +71,7 @@ mod completer;
 mod config;
 mod dispatcher;
 mod error;
+mod fair;
 mod housekeeper;
 mod lifecycle;
 mod listener;

@@ -5,13 +5,13 @@
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
-//! | `schwartz_jobs_total` | counter | `funcname`, `outcome` | jobs whose outcome was written (`completed`, `failed`, `retried`, `declined`, `replaced`) or not written because their lease was lost (`lease_lost`) |
+//! | `schwartz_jobs_total` | counter | `funcname`, `outcome` | jobs whose outcome was written (`completed`, `failed`, `retried`, `declined`, `replaced`) or not written because their lease was lost (`lease_lost`) or the job was cancelled (`cancelled`) |
 //! | `schwartz_jobs_panicked_total` | counter | `funcname` | jobs whose worker panicked (also counted as `failed` or `retried`) |
 //! | `schwartz_job_duration_seconds` | histogram | `funcname` | time to work a job and decide its outcome (the write is batched and not included) |
 //! | `schwartz_grab_duration_seconds` | histogram | | time of one grab (a claim of up to `batch_size` jobs) |
 //! | `schwartz_jobs_grabbed_total` | counter | | jobs grabbed |
 //! | `schwartz_jobs_released_total` | counter | | grabbed jobs given back unstarted |
-//! | `schwartz_lease_extensions_total` | counter | `result` | lease extensions: `ok`, `lost` (the job belongs to another worker now) or `error` |
+//! | `schwartz_lease_extensions_total` | counter | `result` | lease extensions: `ok`, `lost` (the job belongs to another worker now), `cancelled` (the job was cancelled) or `error` |
 //! | `schwartz_store_errors_total` | counter | `operation` | store errors: `grab`, `outcome` (an outcome not written), `extend_lease`, `release` |
 //!
 //! The counters of `schwartz_jobs_total` add up to [`PoolSummary::worked`](crate::PoolSummary::worked)
@@ -35,19 +35,20 @@ pub const GRAB_DURATION: &str = "schwartz_grab_duration_seconds";
 pub const JOBS_GRABBED: &str = "schwartz_jobs_grabbed_total";
 /// Counter of grabbed jobs given back unstarted.
 pub const JOBS_RELEASED: &str = "schwartz_jobs_released_total";
-/// Counter of lease extensions, by result (`ok`, `lost`, `error`).
+/// Counter of lease extensions, by result (`ok`, `lost`, `cancelled`, `error`).
 pub const LEASE_EXTENSIONS: &str = "schwartz_lease_extensions_total";
 /// Counter of store errors, by operation (`grab`, `outcome`, `extend_lease`, `release`).
 pub const STORE_ERRORS: &str = "schwartz_store_errors_total";
 
 /// Every outcome label, in the order of [`FuncMeters::outcomes`].
-const OUTCOMES: [WorkOutcome; 6] = [
+const OUTCOMES: [WorkOutcome; 7] = [
     WorkOutcome::Completed,
     WorkOutcome::Failed { will_retry: false },
     WorkOutcome::Failed { will_retry: true },
     WorkOutcome::Declined,
     WorkOutcome::Replaced,
     WorkOutcome::LeaseLost,
+    WorkOutcome::Cancelled,
 ];
 
 fn index(outcome: WorkOutcome) -> usize {
@@ -59,7 +60,7 @@ fn index(outcome: WorkOutcome) -> usize {
 
 /// The handles of one function, registered once.
 struct FuncMeters {
-    outcomes: [Counter; 6],
+    outcomes: [Counter; 7],
     duration: Histogram,
 }
 
@@ -113,7 +114,7 @@ pub(crate) fn store_error(operation: &'static str) {
     metrics::counter!(STORE_ERRORS, "operation" => operation).increment(1);
 }
 
-/// Counts a lease extension with its result (`ok`, `lost`, `error`).
+/// Counts a lease extension with its result (`ok`, `lost`, `cancelled`, `error`).
 pub(crate) fn lease_extension(result: &'static str) {
     metrics::counter!(LEASE_EXTENSIONS, "result" => result).increment(1);
 }

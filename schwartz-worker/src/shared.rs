@@ -33,6 +33,7 @@ pub(crate) struct Stats {
     pub declined: AtomicU64,
     pub replaced: AtomicU64,
     pub lease_lost: AtomicU64,
+    pub cancelled: AtomicU64,
     pub errors: AtomicU64,
     pub released: AtomicU64,
     /// The same counts through the `metrics` facade (see `metrics.rs`), by function.
@@ -53,6 +54,7 @@ impl Stats {
             declined: get(&self.declined),
             replaced: get(&self.replaced),
             lease_lost: get(&self.lease_lost),
+            cancelled: get(&self.cancelled),
             errors: get(&self.errors),
             released: get(&self.released),
             abandoned_threads: abandoned,

@@ -20,6 +20,8 @@ pub struct PoolSummary {
     /// Jobs whose lease was taken over by another worker before their outcome was
     /// written; nothing of theirs was written.
     pub lease_lost: u64,
+    /// Jobs cancelled while they ran (their lease revoked); nothing of theirs was written.
+    pub cancelled: u64,
     /// Outcomes that could not be written because of a store error (those jobs run again
     /// once their lease has expired).
     pub errors: u64,
@@ -32,7 +34,8 @@ pub struct PoolSummary {
 }
 
 impl PoolSummary {
-    /// Jobs worked: completed + failed + retried + declined + replaced + lease lost.
+    /// Jobs worked: completed + failed + retried + declined + replaced + lease lost +
+    /// cancelled.
     pub fn worked(&self) -> u64 {
         self.completed
             + self.failed
@@ -40,6 +43,7 @@ impl PoolSummary {
             + self.declined
             + self.replaced
             + self.lease_lost
+            + self.cancelled
     }
 
     /// Jobs worked per second over the pool's run time.
@@ -57,13 +61,14 @@ impl fmt::Display for PoolSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} completed, {} failed, {} retried, {} declined, {} replaced, {} lease lost, {} write errors, {} released in {:.2?} ({:.0} jobs/s)",
+            "{} completed, {} failed, {} retried, {} declined, {} replaced, {} lease lost, {} cancelled, {} write errors, {} released in {:.2?} ({:.0} jobs/s)",
             self.completed,
             self.failed,
             self.retried,
             self.declined,
             self.replaced,
             self.lease_lost,
+            self.cancelled,
             self.errors,
             self.released,
             self.elapsed,

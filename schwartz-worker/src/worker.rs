@@ -108,6 +108,7 @@ impl WorkerThread {
         while let Ok(chunk) = self.jobs.recv() {
             guard.busy = true;
             let mut new_work = false;
+            let funcs: Vec<String> = chunk.iter().map(|d| d.job.funcname().to_string()).collect();
             let mut unstarted = Vec::new();
             // The chunk waits where the shutdown can release it (see `lifecycle.rs`).
             *lock(&self.shared.pending[self.index]) = chunk.into();
@@ -124,7 +125,7 @@ impl WorkerThread {
             release(&self.client, &self.shared.stats, unstarted);
             self.hand_over(collect.take());
             guard.busy = false;
-            let _ = self.events.send(Event::Finished { new_work });
+            let _ = self.events.send(Event::Finished { new_work, funcs });
         }
     }
 
@@ -190,6 +191,14 @@ impl WorkerThread {
                         WorkOutcome::LeaseLost,
                     );
                     log::warn!("{e}");
+                } else if matches!(e, schwartz_core::Error::Cancelled { .. }) {
+                    count(
+                        stats,
+                        &mut lock(&stats.meters),
+                        this.funcname(),
+                        WorkOutcome::Cancelled,
+                    );
+                    log::info!("{e}");
                 } else {
                     Stats::add(&stats.errors, 1);
                     crate::metrics::store_error("outcome");
@@ -232,6 +241,8 @@ impl WorkerThread {
 pub(crate) fn lease_error(e: &schwartz_core::Error) -> &'static str {
     if matches!(e, schwartz_core::Error::LeaseLost { .. }) {
         "lost"
+    } else if matches!(e, schwartz_core::Error::Cancelled { .. }) {
+        "cancelled"
     } else {
         "error"
     }

@@ -1323,6 +1323,70 @@ fn rust_raw_args_to_perl_mysql() {
     rust_raw_args_to_perl(Backend::Mysql, "rust_raw_args_to_perl_mysql");
 }
 
+/// Cancelled by Rust, pending or running: Perl TheSchwartz sees a finished job (not
+/// pending, exit status 2, the message as its one failure) and its workers find nothing.
+fn rust_cancel_seen_by_perl(backend: Backend, test: &str) {
+    let db = setup_or_skip!(backend, test);
+    let store = our_schema(&db);
+    let (client, _hash) = client_for(&store);
+    client
+        .can_do("Compat::Echo", |_: &QueuedJob| -> Result<(), WorkError> {
+            Ok(())
+        })
+        .expect("can_do");
+    let running = client.insert(Job::new("Compat::Echo")).expect("insert");
+    let grabbed = client
+        .grab_job("Compat::Echo")
+        .expect("grab")
+        .expect("a job to grab");
+    assert_eq!(grabbed.handle(), &running);
+    let pending = client.insert(Job::new("Compat::Echo")).expect("insert");
+    let kept = client.insert(Job::new("Compat::Echo")).expect("insert");
+    for h in [&pending, &running] {
+        client.cancel(h).expect("cancel").expect("cancelled");
+    }
+    assert!(matches!(grabbed.completed(), Err(Error::Cancelled { .. })));
+    let ids: String = [&pending, &running, &kept]
+        .iter()
+        .map(|h| format!("{}\n", h.jobid()))
+        .collect();
+    let run = run_perl("status.pl", &db.perl_db_args(), Some(ids)).assert_ok("status.pl");
+    let cancelled_hex = hex(b"cancelled");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for (line, h) in lines.iter().zip([&pending, &running]) {
+        assert_eq!(
+            *line,
+            format!("STATUS {} 0 2 1 {cancelled_hex}", h.jobid()),
+            "{}",
+            run.context()
+        );
+    }
+    assert_eq!(
+        lines.get(2).copied(),
+        Some(format!("STATUS {} 1 - 0 -", kept.jobid()).as_str()),
+        "{}",
+        run.context()
+    );
+    let w = perl_worker(&db, &[("Compat::Echo", "echo")], 0);
+    let worked: Vec<JobId> = w.work.iter().map(|x| x.jobid).collect();
+    assert_eq!(worked, vec![kept.jobid()], "{}", w.run.context());
+}
+
+#[test]
+fn rust_cancel_seen_by_perl_sqlite() {
+    rust_cancel_seen_by_perl(Backend::Sqlite, "rust_cancel_seen_by_perl_sqlite");
+}
+
+#[test]
+fn rust_cancel_seen_by_perl_postgres() {
+    rust_cancel_seen_by_perl(Backend::Postgres, "rust_cancel_seen_by_perl_postgres");
+}
+
+#[test]
+fn rust_cancel_seen_by_perl_mysql() {
+    rust_cancel_seen_by_perl(Backend::Mysql, "rust_cancel_seen_by_perl_mysql");
+}
+
 // ---------------------------------------------------------------------------------------
 // d. Perl and Rust workers on one queue at the same time
 // ---------------------------------------------------------------------------------------

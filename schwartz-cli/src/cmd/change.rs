@@ -1,17 +1,20 @@
 //! `schwartz reschedule`, `retry` and `cancel`: operator changes to pending jobs.
 //!
-//! Each job is read, and changed only if no worker holds its lease; the change is fenced on
-//! the lease value read, so a worker that grabs the job in between wins and the change is
-//! refused. Every job named is reported: changed, running (refused) or not found.
-//! `reschedule` and `retry` call [`Client::reschedule`] (the library's path for both).
+//! Reschedule and retry read each job and change it only if no worker holds its lease; the
+//! change is fenced on the lease value read, so a worker that grabs the job in between wins
+//! and the change is refused; they call [`Client::reschedule`] (the library's path for
+//! both). Cancel removes running jobs too (revoking the lease: the worker gets
+//! `Error::Cancelled`), through the library's [`CancelOptions`]. Every job named is
+//! reported: changed, running (refused) or not found.
 
 use clap::Args;
-use schwartz_core::store::{CoalesceFilter, JobChange, JobQuery, JobRow};
+use schwartz_core::store::{JobChange, JobRow};
 use std::collections::HashMap;
 use std::time::Duration;
 
 use schwartz_core::{
-    datetime_to_epoch, epoch_to_datetime, Client, Epoch, Error, FuncId, JobHandle, JobId, When,
+    datetime_to_epoch, epoch_to_datetime, CancelOptions, Client, Epoch, Error, FuncId, JobHandle,
+    JobId, When,
 };
 
 use super::funcnames;
@@ -55,7 +58,7 @@ pub struct CancelArgs {
     /// Job handles (`<hash>-<jobid>`; a bare job id with one database).
     #[arg(value_name = "HANDLE")]
     jobs: Vec<String>,
-    /// Cancel every pending job of this function.
+    /// Cancel every job of this function, pending or running.
     #[arg(long = "func", value_name = "F", conflicts_with = "jobs")]
     func: Option<String>,
     /// With --func: only jobs with this coalesce value.
@@ -70,13 +73,8 @@ pub struct CancelArgs {
 pub(crate) enum Action<'a> {
     /// Reschedule: the new run_after from the database's clock.
     Move(&'a dyn Fn(Epoch) -> Epoch),
-    /// Cancel, recording `message`, keeping the exit status `keep_for` seconds.
-    Cancel {
-        /// Seconds to keep the exit status.
-        keep_for: i64,
-        /// The `error` row's message.
-        message: &'a str,
-    },
+    /// Cancel with these options (pending and running jobs).
+    Cancel(CancelOptions),
 }
 
 /// The message of a cancel from the command line.
@@ -97,9 +95,7 @@ pub(crate) fn change(
     let names = funcnames(&*db.store)?;
     let changes = match action {
         Action::Move(at) => db.store.reschedule_jobs(ids, at(now), now)?,
-        Action::Cancel { keep_for, message } => {
-            db.store.cancel_jobs(ids, now, message, *keep_for)?
-        }
+        Action::Cancel(options) => options.cancel_in(&*db.store, ids, now)?,
     };
     Ok((now, names, changes))
 }
@@ -128,7 +124,7 @@ fn apply(dbs: &mut Dbs, jobs: Vec<(Db, Vec<JobId>)>, action: &Action<'_>) -> Res
                         datetime(r.run_after),
                         datetime(at(now))
                     ),
-                    Action::Cancel { .. } => println!("cancelled {h} ({})", name(&r)),
+                    Action::Cancel(_) => println!("{}", cancelled_line(&h, &name(&r), &r, now)),
                 },
                 JobChange::Running(r) => {
                     bad += 1;
@@ -278,68 +274,70 @@ pub fn retry(dbs: &mut Dbs, a: &RetryArgs) -> Result<(), Fail> {
     move_jobs(dbs, &a.jobs, When::In(Duration::ZERO))
 }
 
+/// The line for a cancelled job.
+fn cancelled_line(handle: &str, funcname: &str, row: &JobRow, now: Epoch) -> String {
+    if row.grabbed_until > now {
+        format!(
+            "cancelled {handle} ({funcname}): was running (leased until {} UTC), lease revoked",
+            datetime(row.grabbed_until)
+        )
+    } else {
+        format!("cancelled {handle} ({funcname})")
+    }
+}
+
 /// Runs `schwartz cancel`.
 pub fn cancel(dbs: &mut Dbs, a: &CancelArgs) -> Result<(), Fail> {
     let keep_for = parse_duration(&a.keep_for).map_err(Fail::usage)?;
-    let action = Action::Cancel {
-        keep_for,
-        message: CANCEL_MESSAGE,
-    };
+    let options = CancelOptions::new()
+        .message(CANCEL_MESSAGE)
+        .keep_for(Duration::from_secs(u64::try_from(keep_for).unwrap_or(0)));
     let Some(func) = &a.func else {
         let jobs = group(dbs, &a.jobs)?;
-        let bad = apply(dbs, jobs, &action)?;
+        let bad = apply(dbs, jobs, &Action::Cancel(options))?;
         return finish(dbs, bad);
     };
-    // Every pending job of the function that is not leased; leased ones are reported.
+    // Bad input is a usage error, before any database is asked.
+    schwartz_core::check_name("function", func).map_err(|e| Fail::usage(e.to_string()))?;
+    let coalesce = a
+        .coalesce
+        .clone()
+        .map(schwartz_core::CoalesceFilter::Equals);
+    schwartz_core::validate::coalesce_filter(coalesce.as_ref())
+        .map_err(|e| Fail::usage(e.to_string()))?;
+    // Every job of the function, pending or running.
     let found = dbs.each(|d| {
         let now = d.store.server_time()?;
-        let Some(f) = d.store.funcmap()?.into_iter().find(|f| &f.funcname == func) else {
-            return Ok(None);
-        };
-        let q = |grabbed_until_max| JobQuery {
-            funcids: vec![f.funcid],
-            grabbed_until_max,
-            coalesce: a.coalesce.clone().map(CoalesceFilter::Equals),
-            limit: usize::MAX,
-            ..JobQuery::default()
-        };
-        let all = d.store.select_jobs(&q(None))?;
-        let running: Vec<JobRow> = all
-            .iter()
-            .filter(|r| r.grabbed_until > now)
-            .cloned()
-            .collect();
-        let idle: Vec<JobId> = all
-            .iter()
-            .filter(|r| r.grabbed_until <= now)
-            .map(|r| r.jobid)
-            .collect();
-        Ok(Some((idle, running)))
+        let changes = options.cancel_function_in(&*d.store, func, a.coalesce.as_deref(), now)?;
+        Ok((now, changes))
     });
-    if !found.is_empty() && found.iter().all(|(_, f)| f.is_none()) {
+    if !found.is_empty() && found.iter().all(|(_, (_, c))| c.is_none()) {
         return Err(Fail::usage(format!(
             "unknown function {func:?} in every database"
         )));
     }
-    let mut jobs = Vec::new();
-    let mut refused = 0;
-    for (db, f) in found {
-        let Some((idle, running)) = f else { continue };
-        for r in running {
-            refused += 1;
-            println!(
-                "refused {} ({func}): running, leased until {} UTC; not changed",
-                db.handle(r.jobid),
-                datetime(r.grabbed_until)
-            );
-        }
-        if !idle.is_empty() {
-            jobs.push((db, idle));
+    let (mut cancelled, mut refused) = (0usize, 0usize);
+    for (db, (now, changes)) in found {
+        for change in changes.unwrap_or_default() {
+            match change {
+                JobChange::Changed(r) => {
+                    cancelled += 1;
+                    println!("{}", cancelled_line(&db.handle(r.jobid), func, &r, now));
+                }
+                JobChange::Running(r) => {
+                    refused += 1;
+                    println!(
+                        "refused {} ({func}): its lease kept moving, leased until {} UTC; not changed",
+                        db.handle(r.jobid),
+                        datetime(r.grabbed_until)
+                    );
+                }
+                JobChange::NotFound => {}
+            }
         }
     }
-    if jobs.is_empty() && refused == 0 {
+    if cancelled == 0 && refused == 0 {
         println!("no pending job of {func:?} to cancel");
     }
-    let bad = apply(dbs, jobs, &action)?;
-    finish(dbs, bad + refused)
+    finish(dbs, refused)
 }

@@ -344,6 +344,8 @@ pub(crate) struct ShowOut {
     pub(crate) arg: Option<Decoded>,
     pub(crate) failures: Vec<FailureOut>,
     pub(crate) exit_status: Option<ExitOut>,
+    /// The job is gone and its exit status is the cancellation record.
+    pub(crate) cancelled: bool,
 }
 
 /// One job as `show` sees it, with its database's clock; `None` when its database did not
@@ -377,7 +379,12 @@ pub(crate) fn load(dbs: &mut Dbs, job: &str) -> Result<Option<(Epoch, ShowOut)>,
             db.name
         )));
     }
+    let cancelled = row.is_none()
+        && exit
+            .as_ref()
+            .is_some_and(|e| e.status == schwartz_core::store::CANCELLED_EXIT_STATUS);
     let out = ShowOut {
+        cancelled,
         handle: handle.to_string(),
         database: db.name.clone(),
         pending: row.is_some(),
@@ -445,6 +452,9 @@ pub fn show(dbs: &mut Dbs, a: &ShowArgs) -> Result<(), Fail> {
                 d.bytes,
                 one_line(d)
             );
+        }
+        _ if out.cancelled => {
+            println!("state:         cancelled (exit status 2; the reason is the last failure)")
         }
         _ => println!("state:         done (not pending)"),
     }

@@ -1,12 +1,16 @@
 //! Write actions: retry now, reschedule and cancel, on one job or a selection, through the
 //! command line's own calls (`cmd::change::group`, `new_time` and `change`) and so with its
-//! rules: a running (leased) job is refused, and each change is fenced on the lease read.
+//! rules: retry and reschedule refuse a running (leased) job, cancel revokes its lease; each
+//! change is fenced on the lease read.
 
 use axum::extract::State as AxState;
 use axum::http::HeaderMap;
 use axum::response::{Html as AxHtml, IntoResponse, Response};
 use axum::Json;
+use std::time::Duration;
+
 use schwartz_core::store::JobChange;
+use schwartz_core::CancelOptions;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{form_write, parse_form};
@@ -44,7 +48,8 @@ pub struct Request {
 pub struct Outcome {
     /// The job.
     pub handle: String,
-    /// `changed`, `running` (refused: a worker holds it) or `not_found`.
+    /// `changed`, `running` (refused: a worker holds it; for a cancel, its lease kept
+    /// moving) or `not_found`.
     pub result: &'static str,
     /// The job's function, when found.
     pub funcname: Option<String>,
@@ -52,7 +57,8 @@ pub struct Outcome {
     pub run_after_before: Option<i64>,
     /// Its new run_after (retry and reschedule).
     pub run_after: Option<i64>,
-    /// The lease that refused the change.
+    /// The lease that refused the change; for a cancel, the lease it revoked (the job was
+    /// running).
     pub leased_until: Option<i64>,
 }
 
@@ -97,10 +103,11 @@ async fn perform(state: &Shared, r: Request) -> Result<Answer, Oops> {
                 _ => Box::new(|now| now),
             };
             let action = match r.action.as_str() {
-                "cancel" => Action::Cancel {
-                    keep_for: keep,
-                    message: CANCEL_MESSAGE,
-                },
+                "cancel" => Action::Cancel(
+                    CancelOptions::new()
+                        .message(CANCEL_MESSAGE)
+                        .keep_for(Duration::from_secs(u64::try_from(keep).unwrap_or(0))),
+                ),
                 _ => Action::Move(&*at),
             };
             let mut out = Vec::new();
@@ -128,6 +135,9 @@ async fn perform(state: &Shared, r: Request) -> Result<Answer, Oops> {
                             o.run_after_before = Some(row.run_after);
                             if r.action != "cancel" {
                                 o.run_after = Some(at(now));
+                            } else if row.grabbed_until > now {
+                                // A running job cancelled: its lease was revoked.
+                                o.leased_until = Some(row.grabbed_until);
                             }
                         }
                         JobChange::Running(row) => {
@@ -210,7 +220,11 @@ pub async fn form(
             };
             h.raw(" to ").text(&when);
         }
-        h.raw("? Running jobs will be refused.</p><ul>");
+        h.raw(if r.action == "cancel" {
+            "? Running jobs are cancelled too (their lease is revoked).</p><ul>"
+        } else {
+            "? Running jobs will be refused.</p><ul>"
+        });
         for j in &r.jobs {
             h.raw("<li>")
                 .link(&format!("/jobs/{}", super::html::url_encode(j)), j)
@@ -240,6 +254,9 @@ pub async fn form(
     h.raw("<th>function</th><th>result</th></tr>");
     for o in &answer.results {
         let text = match (o.result, action.as_str()) {
+            ("changed", "cancel") if o.leased_until.is_some() => {
+                "cancelled (was running: lease revoked)".to_string()
+            }
             ("changed", "cancel") => "cancelled".to_string(),
             ("changed", _) => format!(
                 "{} now runs after {} UTC",

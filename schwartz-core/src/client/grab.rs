@@ -83,6 +83,23 @@ impl Client {
     pub fn grab_jobs(&self, limit: usize) -> Result<Vec<QueuedJob>> {
         self.grab_batch(limit)
     }
+    /// As [`Client::grab_jobs`], for these functions only (names the client cannot do are
+    /// ignored): the building block of a fair grab, e.g. the worker pool's round-robin over
+    /// functions.
+    ///
+    /// # Errors
+    /// As [`Client::grab_jobs`].
+    pub fn grab_jobs_of(&self, funcnames: &[String], limit: usize) -> Result<Vec<QueuedJob>> {
+        let names: Vec<String> = {
+            let ab = lock(&self.inner.abilities);
+            funcnames
+                .iter()
+                .filter(|n| ab.all.contains(n))
+                .cloned()
+                .collect()
+        };
+        self.grab_batch_of(&names, limit)
+    }
     /// Makes grabbed-but-unstarted jobs grabbable again at once (fenced; a job whose lease
     /// was lost is logged and skipped). Released jobs count as finished for this process.
     ///
@@ -101,6 +118,8 @@ impl Client {
             match applied.result {
                 Ok(()) => {}
                 Err(e @ Error::LeaseLost { .. }) => log::warn!("{e}"),
+                // Cancelled while it waited: nothing to give back.
+                Err(e @ Error::Cancelled { .. }) => log::info!("{e}"),
                 Err(e) => {
                     log::warn!("releasing job {}: {e}", applied.handle);
                     first_err.get_or_insert(e);
@@ -211,9 +230,8 @@ impl Client {
 
     /// Batch grab across stores.
     pub(crate) fn grab_batch(&self, limit: usize) -> Result<Vec<QueuedJob>> {
-        let mut out = Vec::new();
         if limit == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
         let names: Vec<String> = {
             let ab = lock(&self.inner.abilities);
@@ -225,7 +243,13 @@ impl Client {
             }
             v
         };
-        if names.is_empty() {
+        self.grab_batch_of(&names, limit)
+    }
+
+    /// Batch grab of these functions across stores.
+    fn grab_batch_of(&self, names: &[String], limit: usize) -> Result<Vec<QueuedJob>> {
+        let mut out = Vec::new();
+        if names.is_empty() || limit == 0 {
             return Ok(out);
         }
         let settings = self.settings();
@@ -234,7 +258,7 @@ impl Client {
             if remaining == 0 {
                 break;
             }
-            match self.grab_batch_in(idx, &names, &settings, remaining) {
+            match self.grab_batch_in(idx, names, &settings, remaining) {
                 Ok(mut jobs) => {
                     self.ctx().note_store_ok(idx);
                     out.append(&mut jobs);

@@ -31,8 +31,17 @@ impl Client {
         })?;
         Ok(JobHandle::new(self.entry(idx).hash.clone(), id))
     }
-    /// Inserts jobs all-or-nothing into one store, failing over as `insert` does. An empty
-    /// list inserts nothing.
+    /// Inserts jobs, failing over as `insert` does; returns their handles in order. An
+    /// empty list inserts nothing.
+    ///
+    /// What is atomic: with one store, the whole batch (one transaction). With several,
+    /// each job with a uniqkey goes to its own home store (so its uniqueness holds across
+    /// databases, as for `insert`); the jobs that share a home store form one part,
+    /// inserted in one transaction, and jobs without a uniqkey join the first keyed job's
+    /// part (all of them go to one random live store in a batch without keys). Each part
+    /// is all or nothing in its database. When a part fails, the parts already inserted in
+    /// other databases are removed again before the error is returned; only a job that a
+    /// worker grabbed in that moment stays (it is logged).
     ///
     /// # Errors
     /// As [`Client::insert`]; two jobs of the list with the same funcname and uniqkey are
@@ -41,12 +50,10 @@ impl Client {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        let (idx, ids) = self.insert_with_failover(&jobs)?;
-        let hash = &self.entry(idx).hash;
-        Ok(ids
-            .into_iter()
-            .map(|id| JobHandle::new(hash.clone(), id))
-            .collect())
+        for job in &jobs {
+            job.validate()?;
+        }
+        self.insert_batch(&jobs)
     }
 }
 

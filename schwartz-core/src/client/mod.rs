@@ -7,8 +7,10 @@
 //! - `funcmap`: the funcmap cache (names to funcids and back);
 //! - `abilities`: registered workers, ability rotation and the settings that can change;
 //! - `insert`: inserting with failover;
+//! - `batch`: `insert_jobs` over several stores, each keyed job in its home store;
 //! - `grab`: finding and grabbing jobs, giving them back;
 //! - `inspect`: looking jobs up and listing them;
+//! - `cancel`: cancelling pending and running jobs;
 //! - `work`: working jobs ([`Client::work_once`] and friends);
 //! - `schedule`: relative starts, rescheduling and external outcomes by handle;
 //! - `housekeeping`: pruning and the scoreboard;
@@ -20,7 +22,9 @@
 //! jobs; a job never holds the client itself.
 
 mod abilities;
+mod batch;
 mod builder;
+mod cancel;
 mod clock;
 mod funcmap;
 mod grab;
@@ -44,6 +48,7 @@ use crate::scoreboard::Scoreboard;
 pub use builder::{
     AbilityRotation, CandidateOrder, ClientBuilder, GrabStrategy, Pruning, ScoreboardDir,
 };
+pub use cancel::{CancelOptions, CancelledJob};
 pub use housekeeping::PruneReport;
 pub use inspect::ListJobs;
 pub use results::JobResult;

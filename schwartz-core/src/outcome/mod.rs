@@ -36,11 +36,13 @@ pub enum WorkOutcome {
     Replaced,
     /// The lease was taken over; nothing was written.
     LeaseLost,
+    /// The job was cancelled while it ran (its lease revoked); nothing was written.
+    Cancelled,
 }
 
 impl WorkOutcome {
     /// A short lower-case name (`completed`, `failed`, `retried`, `declined`, `replaced`,
-    /// `lease_lost`), as used in metric labels and tracing fields.
+    /// `lease_lost`, `cancelled`), as used in metric labels and tracing fields.
     pub fn label(self) -> &'static str {
         match self {
             WorkOutcome::Completed => "completed",
@@ -49,6 +51,7 @@ impl WorkOutcome {
             WorkOutcome::Declined => "declined",
             WorkOutcome::Replaced => "replaced",
             WorkOutcome::LeaseLost => "lease_lost",
+            WorkOutcome::Cancelled => "cancelled",
         }
     }
 }
@@ -108,7 +111,8 @@ pub struct Applied {
     pub handle: JobHandle,
     /// What the outcome was to be.
     pub kind: WorkOutcome,
-    /// `Ok` when written; [`Error::LeaseLost`] when the lease was lost (nothing written);
+    /// `Ok` when written; [`Error::LeaseLost`] when the lease was lost, [`Error::Cancelled`]
+    /// when the job was cancelled (nothing written either way);
     /// else the store's refusal or error.
     pub result: Result<()>,
 }
@@ -249,8 +253,12 @@ fn apply_group_with(
                 }
             }
             Some(FinishStatus::LeaseLost) => {
-                o.job.set_last_outcome(WorkOutcome::LeaseLost);
-                Err(o.job.lease_lost(finish.token))
+                let e = o.job.lease_lost(finish.token);
+                o.job.set_last_outcome(match e {
+                    Error::Cancelled { .. } => WorkOutcome::Cancelled,
+                    _ => WorkOutcome::LeaseLost,
+                });
+                Err(e)
             }
             Some(FinishStatus::Rejected(e)) => Err(e),
             None => Err(Error::Database {
@@ -329,6 +337,10 @@ pub(crate) fn duplicate_error(e: &Error) -> Error {
             store: store.clone(),
             jobid: *jobid,
             token: *token,
+        },
+        Error::Cancelled { store, jobid } => Error::Cancelled {
+            store: store.clone(),
+            jobid: *jobid,
         },
         Error::DuplicateJobId { store, jobid } => Error::DuplicateJobId {
             store: store.clone(),

@@ -1,15 +1,15 @@
 //! The operator queries of the `Store` contract (`queue_summary`, `failures_from`,
-//! `cancel_jobs`, `reschedule_jobs`): the numbers behind `schwartz queues`, `stats`,
-//! `errors`, `check`, and the operator changes behind `cancel`, `reschedule` and `retry`.
+//! `reschedule_jobs`): the numbers behind `schwartz queues`, `stats`, `errors`, `check`,
+//! and the operator changes behind `reschedule` and `retry` (`cancel_jobs`: the `cancel`
+//! group).
 
 use super::common::*;
 use schwartz_core::store::{
     Claim, FailureRecord, Finish, FinishAction, JobChange, NewJobRow, QueueSummary,
-    CANCELLED_EXIT_STATUS,
 };
 use schwartz_core::FuncId;
 
-fn row(funcid: FuncId, run_after: i64) -> NewJobRow {
+pub(super) fn row(funcid: FuncId, run_after: i64) -> NewJobRow {
     NewJobRow {
         jobid: None,
         funcid,
@@ -23,11 +23,11 @@ fn row(funcid: FuncId, run_after: i64) -> NewJobRow {
     }
 }
 
-fn insert(s: &Arc<dyn Store>, rows: &[NewJobRow]) -> Vec<JobId> {
+pub(super) fn insert(s: &Arc<dyn Store>, rows: &[NewJobRow]) -> Vec<JobId> {
     s.insert_jobs(rows).must("insert_jobs")
 }
 
-fn lease(s: &Arc<dyn Store>, jobid: JobId, until: i64, now: i64) {
+pub(super) fn lease(s: &Arc<dyn Store>, jobid: JobId, until: i64, now: i64) {
     let got = s
         .claim(
             &[Claim {
@@ -186,61 +186,6 @@ fn failures_from_order_and_filters(ctx: &Ctx) {
     assert!(s.failures_from(now, None, 0).must("limit 0").is_empty());
 }
 
-/// `cancel_jobs` removes pending jobs and records them (an error row with the message and
-/// an exit status); a leased job is refused and untouched; an unknown id is `NotFound`; a
-/// job whose lease expired can be cancelled.
-fn cancel_pending_refuse_leased(ctx: &Ctx) {
-    let s = ctx.store();
-    let now = s.server_time().must("server_time");
-    let f = s.funcid("cancel_me").must("funcid");
-    let ids = insert(
-        &s,
-        &[row(f, now), row(f, now + 100), row(f, now), row(f, now)],
-    );
-    lease(&s, ids[2], now + 60, now);
-    lease(&s, ids[3], now - 1, now - 2); // an expired lease
-    let missing = JobId(ids[3].0 + 1000);
-    let got = s
-        .cancel_jobs(
-            &[ids[0], ids[1], ids[2], missing, ids[3]],
-            now,
-            "cancelled by test",
-            3600,
-        )
-        .must("cancel_jobs");
-    assert_eq!(got.len(), 5);
-    assert!(
-        matches!(&got[0], JobChange::Changed(r) if r.jobid == ids[0]),
-        "{got:?}"
-    );
-    assert!(matches!(&got[1], JobChange::Changed(r) if r.run_after == now + 100));
-    assert!(matches!(&got[2], JobChange::Running(r) if r.grabbed_until == now + 60));
-    assert_eq!(got[3], JobChange::NotFound);
-    assert!(
-        matches!(&got[4], JobChange::Changed(_)),
-        "expired lease: {got:?}"
-    );
-    for id in [ids[0], ids[1], ids[3]] {
-        assert!(s.lookup(id).must("lookup").is_none(), "job {id} removed");
-        let es = s
-            .exit_status(id)
-            .must("exit_status")
-            .expect("exit status recorded");
-        assert_eq!(es.status, CANCELLED_EXIT_STATUS);
-        assert_eq!(es.delete_after, now + 3600);
-        let log = s.failures(id).must("failures");
-        assert_eq!(log.len(), 1);
-        assert_eq!(log[0].message, "cancelled by test");
-    }
-    let kept = s.lookup(ids[2]).must("lookup").expect("leased job kept");
-    assert_eq!(kept.grabbed_until, now + 60);
-    assert!(s.failures(ids[2]).must("failures").is_empty());
-    assert_eq!(s.stats().must("stats").jobs, 1);
-    // Cancelling again: gone.
-    let again = s.cancel_jobs(&[ids[0]], now, "x", 0).must("again");
-    assert_eq!(again, vec![JobChange::NotFound]);
-}
-
 /// `reschedule_jobs` moves pending jobs (and clears an expired lease), refuses leased ones.
 fn reschedule_pending_refuse_leased(ctx: &Ctx) {
     let s = ctx.store();
@@ -275,6 +220,5 @@ cases!("inspect";
     queue_summary_counts,
     queue_summary_leased_future_job,
     failures_from_order_and_filters,
-    cancel_pending_refuse_leased,
     reschedule_pending_refuse_leased,
 );

@@ -4,9 +4,10 @@
 use crate::harness::Case;
 
 mod args;
+mod cancel;
 mod coalesce;
-mod cron;
 mod common;
+mod cron;
 mod declined;
 mod failover;
 mod funcmap;
@@ -28,15 +29,17 @@ mod scoreboard;
 mod store;
 mod typed;
 mod unique;
+mod unique_batch;
 mod work_loop;
 
 /// Every case, in report order.
 pub(crate) fn all() -> Vec<Case> {
-    let groups: [fn() -> Vec<Case>; 24] = [
+    let groups: [fn() -> Vec<Case>; 26] = [
         insert::cases,
         job::cases,
         args::cases,
         unique::cases,
+        unique_batch::cases,
         list::cases,
         grab::cases,
         priority::cases,
@@ -56,6 +59,7 @@ pub(crate) fn all() -> Vec<Case> {
         records::cases,
         results::cases,
         cron::cases,
+        cancel::cases,
         typed::cases,
     ];
     groups.iter().flat_map(|g| g()).collect()
