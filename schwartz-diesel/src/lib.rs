@@ -88,6 +88,7 @@ mod conn;
 mod finish;
 mod inspect;
 mod models;
+mod notify;
 mod ops;
 mod ours;
 mod records;

@@ -633,22 +633,7 @@ impl Store for DieselStore {
     }
 
     fn notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
-        #[cfg(feature = "postgres")]
-        if self.target.backend == Backend::Postgres {
-            let n = crate::pg::PgNotifier::connect(&self.target.connect, &self.ctx)?;
-            return Ok(Some(Box::new(n)));
-        }
-        #[cfg(feature = "mysql")]
-        if self.target.backend == Backend::Mysql {
-            let n = crate::change::ChangeNotifier::mysql(&self.target.connect, &self.ctx)?;
-            return Ok(Some(Box::new(n)));
-        }
-        #[cfg(feature = "sqlite")]
-        if self.target.backend == Backend::Sqlite && !self.target.memory {
-            let n = crate::change::ChangeNotifier::sqlite(&self.target.connect, &self.ctx)?;
-            return Ok(Some(Box::new(n)));
-        }
-        Ok(None)
+        crate::notify::notifier(&self.target, &self.ctx)
     }
 
     fn register_schedule(&self, row: &ScheduleRow) -> Result<ScheduleRow> {
