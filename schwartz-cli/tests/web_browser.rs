@@ -94,13 +94,40 @@ async fn shot(c: &Client, name: &str) -> PathBuf {
     path
 }
 
+/// The text of the first element matching `css`. A click that submits a form navigates
+/// while the test goes on: an element found on the page being left goes stale, so it is
+/// looked up again (for up to 5 s) until the new page answers.
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let mut last = String::new();
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                Err(err) => last = err.to_string(),
+            },
+            Err(err) => last = err.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css}: {last}")
+}
+
+/// The text of `css` once `ok` holds for it (a submitted form's page may still be loading),
+/// waiting up to 5 s; panics with the last text otherwise.
+async fn text_when(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if let Ok(t) = e.text().await {
+                if ok(&t) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{css}: never as expected; last text: {last:?}")
 }
 
 async fn click(c: &Client, css: &str) {
@@ -209,7 +236,7 @@ fn dashboard_in_chromium() {
         c.goto(&job_url).await.unwrap();
         assert_eq!(text(&c, "#state").await, "scheduled");
         click(&c, "#retry").await;
-        let body = text(&c, "main").await;
+        let body = text_when(&c, "main", |t| t.contains("refused: log in")).await;
         assert!(body.contains("refused: log in"), "{body}");
         shot(&c, "refused").await;
         let id = s.scheduled.parse::<JobHandle>().unwrap().jobid();
@@ -225,16 +252,23 @@ fn dashboard_in_chromium() {
             .await
             .unwrap();
         click(&c, "#login").await;
+        // Logged in once the answer to the form has loaded (it leaves /login).
+        for _ in 0..50 {
+            if c.current_url().await.is_ok_and(|u| u.path() != "/login") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
 
         // The job: its argument, lease and failure log; "Retry now", confirm, done.
         c.goto(&job_url).await.unwrap();
         assert_eq!(text(&c, "#state").await, "scheduled");
         shot(&c, "job").await;
         click(&c, "#retry").await;
-        assert!(text(&c, "main").await.contains("Retry now 1 job(s)?"));
+        text_when(&c, "main", |t| t.contains("Retry now 1 job(s)?")).await;
         shot(&c, "confirm").await;
         click(&c, "#confirm").await;
-        let result = text(&c, "td.result").await;
+        let result = text_when(&c, "td.result", |t| !t.is_empty()).await;
         assert!(result.starts_with("retried: now runs after"), "{result}");
         shot(&c, "done").await;
         c.goto(&job_url).await.unwrap();
