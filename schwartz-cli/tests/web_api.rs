@@ -8,7 +8,7 @@ mod webcommon;
 use std::collections::HashMap;
 
 use common::new_db;
-use schwartz_core::{JobHandle, JobId};
+use schwartz_core::{Client, Job, JobHandle, JobId};
 use schwartz_diesel::Backend;
 use serde_json::{json, Value};
 use webcommon::{seed, Server, SCRIPT_MESSAGE, TOKEN};
@@ -89,6 +89,33 @@ fn api(backend: Backend) {
         ],
     );
     let store = db.store();
+
+    // The periodic schedules with their next runs (what `schwartz schedules` shows).
+    let sched =
+        schwartz_core::Schedule::new("nightly <b>", "0 3 * * *", Job::new("Report")).unwrap();
+    Client::builder()
+        .store(store.clone())
+        .build()
+        .unwrap()
+        .register_schedule(&sched)
+        .unwrap();
+    let sc = srv.json("/api/schedules");
+    let nightly = find(&sc["schedules"], "name", "nightly <b>");
+    assert_eq!(nightly["function"], "Report", "{sc}");
+    assert_eq!(nightly["spec"], "0 3 * * *", "{sc}");
+    let next = nightly["next_runs"].as_array().unwrap();
+    assert_eq!(next.len(), 5, "{sc}");
+    assert!(
+        next.iter()
+            .all(|t| t.as_i64().unwrap() % 86_400 == 3 * 3600),
+        "{sc}"
+    );
+    let (code, page) = srv.get("/schedules");
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("nightly &lt;b&gt;") && !page.contains("nightly <b>"),
+        "{page}"
+    );
 
     // The overview: the numbers of `schwartz queues --json`.
     let o = srv.json("/api/overview");

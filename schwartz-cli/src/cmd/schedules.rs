@@ -21,19 +21,19 @@ pub struct SchedulesArgs {
     pub json: bool,
 }
 
-/// One schedule in the output.
+/// One schedule in the output (also `schwartz web`'s schedules page and API).
 #[derive(Debug, Serialize)]
-struct ScheduleOut {
-    database: String,
-    hash: String,
-    name: String,
-    function: String,
-    spec: String,
-    last_tick: i64,
-    last_tick_utc: String,
-    next_runs: Vec<i64>,
-    next_runs_utc: Vec<String>,
-    spec_error: Option<String>,
+pub(crate) struct ScheduleOut {
+    pub database: String,
+    pub hash: String,
+    pub name: String,
+    pub function: String,
+    pub spec: String,
+    pub last_tick: i64,
+    pub last_tick_utc: String,
+    pub next_runs: Vec<i64>,
+    pub next_runs_utc: Vec<String>,
+    pub spec_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,13 +42,14 @@ struct SchedulesOut {
     schedules: Vec<ScheduleOut>,
 }
 
-/// Runs `schwartz schedules`.
-pub fn run(dbs: &mut Dbs, a: &SchedulesArgs) -> Result<(), Fail> {
+/// Every database's schedules with their `next` runs, through [`Client::schedules`] (a
+/// database that does not answer is marked down in `dbs`).
+pub(crate) fn listing(dbs: &mut Dbs, next: usize) -> Vec<ScheduleOut> {
     let got = dbs.each(|d| {
         Client::builder()
             .store(d.store.clone())
             .build()?
-            .schedules(a.next)
+            .schedules(next)
     });
     let mut out = Vec::new();
     for (db, list) in got {
@@ -71,6 +72,12 @@ pub fn run(dbs: &mut Dbs, a: &SchedulesArgs) -> Result<(), Fail> {
             }
         }));
     }
+    out
+}
+
+/// Runs `schwartz schedules`.
+pub fn run(dbs: &mut Dbs, a: &SchedulesArgs) -> Result<(), Fail> {
+    let out = listing(dbs, a.next);
     if a.json {
         print_json(&SchedulesOut {
             databases: dbs.statuses(),

@@ -282,3 +282,31 @@ pub async fn workers(AxState(state): AxState<Shared>) -> Result<Json<impl Serial
     let (workers, directory) = workers_data(&state).await.map_err(Oops::json)?;
     Ok(Json(WorkersOut { directory, workers }))
 }
+
+/// Schedules and databases.
+#[derive(Debug, Serialize)]
+pub struct SchedulesOut {
+    /// Every database.
+    pub databases: Vec<DbStatus>,
+    /// Every periodic schedule, with its next runs.
+    pub schedules: Vec<crate::cmd::schedules::ScheduleOut>,
+}
+
+/// Next runs listed per schedule.
+const NEXT_RUNS: usize = 5;
+
+/// Reads the periodic schedules (`schwartz schedules`' call).
+pub async fn schedules_data(state: &Shared) -> Result<SchedulesOut, Oops> {
+    let (schedules, databases) = state
+        .blocking(|dbs| crate::cmd::schedules::listing(dbs, NEXT_RUNS))
+        .await?;
+    Ok(SchedulesOut {
+        databases,
+        schedules,
+    })
+}
+
+/// `GET /api/schedules`.
+pub async fn schedules(AxState(state): AxState<Shared>) -> Result<Json<SchedulesOut>, Oops> {
+    Ok(Json(schedules_data(&state).await.map_err(Oops::json)?))
+}

@@ -131,6 +131,7 @@ pub fn page(title: &str, refresh_secs: u64) -> Html {
         .raw("</head><body><header><b>schwartz</b>")
         .raw("<a href=\"/\">Overview</a><a href=\"/jobs\">Jobs</a>")
         .raw("<a href=\"/errors\">Errors</a><a href=\"/workers\">Workers</a>")
+        .raw("<a href=\"/schedules\">Schedules</a>")
         .raw("<a href=\"/login\">Log in</a></header><main>")
         .el("h1", title);
     h

@@ -395,3 +395,42 @@ pub async fn workers(AxState(state): AxState<Shared>) -> Result<AxHtml<String>, 
     }
     Ok(AxHtml(end(h)))
 }
+
+/// `GET /schedules`: the periodic schedules, their last tick and next runs.
+pub async fn schedules(AxState(state): AxState<Shared>) -> Result<AxHtml<String>, Oops> {
+    let mut h = page("Schedules", state.refresh);
+    let out = crate::web::api::schedules_data(&state).await?;
+    databases(&mut h, &out.databases);
+    if out.schedules.is_empty() {
+        h.raw("<p class=\"note\">No periodic schedule is registered.</p>");
+    } else {
+        h.raw("<table id=\"schedules\"><tr><th>name</th><th>function</th><th>spec</th>")
+            .raw("<th>last tick (UTC)</th><th>next runs (UTC)</th><th>database</th></tr>");
+        for s in &out.schedules {
+            let next = match &s.spec_error {
+                Some(e) => format!("bad spec: {e}"),
+                None => s
+                    .next_runs
+                    .iter()
+                    .map(|t| crate::when::datetime(*t))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            h.raw("<tr><td class=\"name\">")
+                .text(&s.name)
+                .raw("</td><td>")
+                .text(&s.function)
+                .raw("</td><td><code>")
+                .text(&s.spec)
+                .raw("</code></td><td>")
+                .text(&crate::when::datetime(s.last_tick))
+                .raw("</td><td class=\"next\">")
+                .text(&next)
+                .raw("</td><td>")
+                .text(&s.database)
+                .raw("</td></tr>");
+        }
+        h.raw("</table>");
+    }
+    Ok(AxHtml(end(h)))
+}
