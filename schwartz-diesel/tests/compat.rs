@@ -626,11 +626,21 @@ fn server_time_in_milliseconds_agrees_with_seconds() {
     }
 }
 
+/// A SQLite file's notifier wakes on another connection's commit (its `data_version`); an
+/// in-memory database, which no other connection can change, has none.
 #[test]
-fn sqlite_has_no_notifier() {
+fn sqlite_notifier_sees_other_connections_commits() {
     let db = new_db(Backend::Sqlite).unwrap();
     let store = DieselStore::connect(&db.url).unwrap();
-    assert!(store.notifier().unwrap().is_none());
+    store.run_migrations().unwrap();
+    let mut n = store.notifier().unwrap().expect("a file database has a notifier");
+    assert!(!n.wait(Duration::from_millis(50)).unwrap(), "nothing was committed yet");
+    let other = DieselStore::connect(&db.url).unwrap();
+    other.funcid("woken").unwrap(); // a commit on another connection
+    assert!(n.wait(Duration::from_secs(2)).unwrap(), "the commit was not seen");
+    assert!(!n.wait(Duration::from_millis(50)).unwrap(), "seen once");
+    let mem = DieselStore::connect("sqlite::memory:").unwrap();
+    assert!(mem.notifier().unwrap().is_none());
 }
 
 /// Several stores (separate pools, as separate processes would have) drain one queue
