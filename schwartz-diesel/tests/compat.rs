@@ -633,11 +633,20 @@ fn sqlite_notifier_sees_other_connections_commits() {
     let db = new_db(Backend::Sqlite).unwrap();
     let store = DieselStore::connect(&db.url).unwrap();
     store.run_migrations().unwrap();
-    let mut n = store.notifier().unwrap().expect("a file database has a notifier");
-    assert!(!n.wait(Duration::from_millis(50)).unwrap(), "nothing was committed yet");
+    let mut n = store
+        .notifier()
+        .unwrap()
+        .expect("a file database has a notifier");
+    assert!(
+        !n.wait(Duration::from_millis(50)).unwrap(),
+        "nothing was committed yet"
+    );
     let other = DieselStore::connect(&db.url).unwrap();
     other.funcid("woken").unwrap(); // a commit on another connection
-    assert!(n.wait(Duration::from_secs(2)).unwrap(), "the commit was not seen");
+    assert!(
+        n.wait(Duration::from_secs(2)).unwrap(),
+        "the commit was not seen"
+    );
     assert!(!n.wait(Duration::from_millis(50)).unwrap(), "seen once");
     let mem = DieselStore::connect("sqlite::memory:").unwrap();
     assert!(mem.notifier().unwrap().is_none());
