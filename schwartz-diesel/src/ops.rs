@@ -206,7 +206,10 @@ pub(crate) trait Ops: Sql {
             .collect())
     }
 
-    /// `Store::funcid`: finds or creates the function's row.
+    /// `Store::funcid`: finds or creates the function's row. The INSERT runs in a
+    /// transaction of its own (a savepoint inside the caller's, see `tx.rs`), so losing the
+    /// race to another creator is not an error and, on PostgreSQL, does not abort an
+    /// enclosing transaction. Two extra round trips, only for a name not in `funcmap` yet.
     fn op_funcid(&mut self, name: &str) -> Result<FuncId, OpError> {
         if name.is_empty() || name.chars().count() > 255 {
             return Err(OpError::Store(Error::InvalidInput(format!(
@@ -221,7 +224,7 @@ pub(crate) trait Ops: Sql {
         if let Some(id) = self.find_funcid(name)? {
             return Ok(FuncId(id));
         }
-        match self.insert_funcname(name) {
+        match self.transaction(|c| c.insert_funcname(name)) {
             Ok(_) => {}
             // A concurrent creator won: re-select below.
             Err(e) if classify(&e) == Class::Unique => {}

@@ -36,8 +36,8 @@ use schwartz_core::store::{Finish, FinishStatus, Limits, NewJobRow};
 use schwartz_core::validate::job_against;
 use schwartz_core::{Error, FuncId, Job, JobHandle, JobId, QueuedJob, Result};
 
-use crate::conn::{classify, Class, Ctx, OpError};
-use crate::ops::{in_batch_duplicate, max_arg, max_epoch};
+use crate::conn::{Ctx, OpError};
+use crate::ops::{in_batch_duplicate, max_arg, max_epoch, Ops};
 use crate::sql::Sql;
 use crate::{Backend, DieselStore};
 
@@ -191,25 +191,6 @@ impl DieselStore {
     }
 }
 
-/// The function's id, its `funcmap` row created when missing: the insert runs under a
-/// savepoint, so losing a race to another transaction is not an error.
-fn funcid<C: Sql>(c: &mut C, name: &str) -> Result<FuncId, OpError> {
-    if let Some(id) = c.find_funcid(name)? {
-        return Ok(FuncId(id));
-    }
-    match c.transaction(|c| c.insert_funcname(name)) {
-        Ok(_) => {}
-        Err(e) if classify(&e) == Class::Unique => {}
-        Err(e) => return Err(e.into()),
-    }
-    match c.find_funcid(name)? {
-        Some(id) => Ok(FuncId(id)),
-        None => Err(OpError::Store(Error::InvalidInput(format!(
-            "function name {name:?}: inserted into funcmap but not found again"
-        )))),
-    }
-}
-
 fn insert_jobs<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[Job]) -> Result<Vec<JobId>, OpError> {
     if jobs.is_empty() {
         return Ok(Vec::new());
@@ -231,7 +212,7 @@ fn insert_jobs<C: Sql>(c: &mut C, ctx: &Ctx, jobs: &[Job]) -> Result<Vec<JobId>,
         let id = match funcids.iter().find(|(n, _)| *n == name) {
             Some((_, id)) => *id,
             None => {
-                let id = funcid(c, name)?;
+                let id = c.op_funcid(name)?;
                 funcids.push((name, id));
                 id
             }
