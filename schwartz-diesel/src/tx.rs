@@ -55,6 +55,15 @@ pub trait TxConnection: sealed::Sealed + Connection {
     fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>>;
 }
 
+/// The context of a connection the application owns: nothing cached, no password known.
+fn connection_ctx(backend: Backend) -> Ctx {
+    Ctx::new(
+        format!("the application's {backend} connection"),
+        backend,
+        None,
+    )
+}
+
 macro_rules! tx_connection {
     ($conn:ty, $backend:expr) => {
         impl sealed::Sealed for $conn {}
@@ -76,11 +85,7 @@ macro_rules! tx_connection {
                         )))
                     }
                     None => {
-                        own = Ctx::new(
-                            format!("the application's {} connection", $backend),
-                            $backend,
-                            None,
-                        );
+                        own = connection_ctx($backend);
                         &own
                     }
                 };
@@ -88,11 +93,7 @@ macro_rules! tx_connection {
             }
 
             fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
-                let ctx = Ctx::new(
-                    format!("the application's {} connection", $backend),
-                    $backend,
-                    None,
-                );
+                let ctx = connection_ctx($backend);
                 crate::finish::finish_in(self, &ctx, items).map_err(|e| ctx.map(e))
             }
         }
