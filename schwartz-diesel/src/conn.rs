@@ -432,6 +432,18 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     /// Inserts job rows (already inside a transaction); returns their ids in order.
     fn insert_rows(&mut self, ctx: &Ctx, rows: &[NewJobRow]) -> Result<Vec<i64>, OpError>;
 
+    /// Inserts one job with a generated id as one statement that also tells listeners,
+    /// where the backend has one beyond [`Dialect::insert_rows`] (PostgreSQL without the
+    /// notify trigger: a data-modifying WITH that calls `pg_notify`). `None`: use
+    /// `insert_rows`. Runs outside any transaction: the statement commits by itself.
+    /// (MariaDB's `INSERT ... RETURNING` would save its `SELECT LAST_INSERT_ID()`, but
+    /// diesel's MySQL connection refuses a prepared statement whose result set has no
+    /// metadata at prepare time: "No metadata exists".)
+    fn insert_one(&mut self, ctx: &Ctx, row: &NewJobRow) -> Result<Option<i64>, OpError> {
+        let _ = (ctx, row);
+        Ok(None)
+    }
+
     /// Whether an insert must be followed by an explicit NOTIFY (PostgreSQL without the
     /// notify trigger of our migrations). When false, a one-row insert is one statement.
     fn needs_explicit_notify(&mut self, ctx: &Ctx) -> diesel::QueryResult<bool> {

@@ -91,6 +91,7 @@ mod models;
 mod notify;
 mod ops;
 mod ours;
+mod prepared;
 mod records;
 mod schema;
 mod sql;

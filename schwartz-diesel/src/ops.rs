@@ -243,17 +243,24 @@ pub(crate) trait Ops: Sql {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        // One row with a generated id is one statement (MySQL: plus LAST_INSERT_ID() on the
-        // same connection): no transaction needed, unless an explicit NOTIFY must go with it.
+        // One row with a generated id is one statement: the backend's own one-statement
+        // insert (which also notifies, see `Dialect::insert_one`), or a plain INSERT when no
+        // explicit NOTIFY must go with it. Everything else is one transaction.
         let single = jobs.len() == 1 && jobs[0].jobid.is_none();
-        let result = if single && !self.needs_explicit_notify(ctx)? {
-            self.insert_rows(ctx, jobs)
+        let one = if single {
+            self.insert_one(ctx, &jobs[0])
         } else {
-            self.write_txn(|c| {
+            Ok(None)
+        };
+        let result = match one {
+            Ok(Some(id)) => Ok(vec![id]),
+            Err(e) => Err(e),
+            Ok(None) if single && !self.needs_explicit_notify(ctx)? => self.insert_rows(ctx, jobs),
+            Ok(None) => self.write_txn(|c| {
                 let ids = c.insert_rows(ctx, jobs)?;
                 c.notify_new_jobs(ctx)?;
                 Ok(ids)
-            })
+            }),
         };
         match result {
             Ok(ids) => Ok(ids.into_iter().map(JobId).collect()),

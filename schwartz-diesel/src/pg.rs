@@ -136,6 +136,50 @@ impl Dialect for PgConnection {
         Ok(ids)
     }
 
+    fn insert_one(&mut self, ctx: &Ctx, row: &NewJobRow) -> Result<Option<i64>, OpError> {
+        // With the trigger, the DSL's INSERT ... RETURNING (in `insert_rows`) is already
+        // one statement.
+        if !self.needs_explicit_notify(ctx)? {
+            return Ok(None);
+        }
+        // Raw SQL: diesel has no data-modifying WITH. The statement commits by itself, so
+        // the notification is delivered with the job, in one round trip instead of BEGIN,
+        // INSERT, NOTIFY and COMMIT.
+        crate::prepared::statement!(
+            /// One job and its notification.
+            InsertNotify,
+            "WITH ins AS (INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, \
+             grabbed_until, priority, coalesce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING jobid) \
+             SELECT CAST(ins.jobid AS BIGINT) AS jobid FROM ins, \
+             (SELECT pg_notify('schwartz_jobs', '')) AS n"
+        );
+        use crate::prepared::Bind;
+        use diesel::sql_types::{BigInt, Binary, Integer, Nullable, SmallInt, Text};
+        #[derive(diesel::QueryableByName)]
+        struct Inserted {
+            #[diesel(sql_type = BigInt)]
+            jobid: i64,
+        }
+        let checked = crate::conn::check_new_job::<Self>(
+            row,
+            crate::ops::max_arg(self, ctx)?,
+            crate::ops::max_epoch(self, ctx)?,
+        )?;
+        let j = InsertJob::new(row, checked);
+        let got: Inserted = crate::prepared::prepared::<InsertNotify>()
+            .bind::<Integer, _>(j.funcid)
+            .bind::<Nullable<Binary>, _>(j.arg)
+            .bind::<Nullable<Text>, _>(j.uniqkey)
+            .bind::<Nullable<BigInt>, _>(j.insert_time)
+            .bind::<BigInt, _>(j.run_after)
+            .bind::<BigInt, _>(j.grabbed_until)
+            .bind::<Nullable<SmallInt>, _>(j.priority)
+            .bind::<Nullable<Text>, _>(j.coalesce)
+            .get_result(self)?;
+        Ok(Some(got.jobid))
+    }
+
     fn needs_explicit_notify(&mut self, ctx: &Ctx) -> QueryResult<bool> {
         match ctx.notify_trigger.load(Ordering::Relaxed) {
             NOTIFY_EXPLICIT => return Ok(true),
@@ -361,7 +405,8 @@ const VACUUM_DEAD_FACTOR: f64 = 0.1;
 /// are: each column travels as one array parameter and `unnest` turns them back into rows,
 /// so PostgreSQL parses and plans it once per connection (a multi-row VALUES list is a new
 /// statement of 9 parameters per row, planned anew for every batch). Raw SQL: diesel's
-/// insert DSL has no INSERT ... SELECT FROM unnest(arrays).
+/// insert DSL has no INSERT ... SELECT FROM unnest(arrays); [`crate::prepared`] keeps it
+/// prepared.
 fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Vec<i64>> {
     use diesel::sql_types::{Array, BigInt, Binary, Integer, Nullable, SmallInt, Text};
     #[derive(diesel::QueryableByName)]
@@ -369,13 +414,17 @@ fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Ve
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         jobid: i64,
     }
-    let rows: Vec<Inserted> = diesel::sql_query(
+    crate::prepared::statement!(
+        /// The unnest INSERT (its text does not depend on the number of rows).
+        InsertUnnest,
         "INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, grabbed_until, \
          priority, coalesce) \
          SELECT * FROM unnest($1::int4[], $2::bytea[], $3::varchar[], $4::int8[], $5::int8[], \
          $6::int8[], $7::int2[], $8::varchar[]) \
-         RETURNING jobid",
-    )
+         RETURNING jobid"
+    );
+    use crate::prepared::Bind;
+    let rows: Vec<Inserted> = crate::prepared::prepared::<InsertUnnest>()
     .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
     .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())

@@ -600,9 +600,24 @@ fn postgres_notify_without_the_trigger() {
         .expect("PostgreSQL has a notifier");
     let f = store.funcid("N").unwrap();
     let now = store.server_time().unwrap();
-    store.insert_jobs(&[job(f, now, None)]).unwrap();
+    // One statement (a data-modifying WITH calling pg_notify): the job, all its columns,
+    // and its notification.
+    let ids = store.insert_jobs(&[job(f, now, Some("u1"))]).unwrap();
     assert!(n.wait(Duration::from_secs(5)).unwrap(), "explicit NOTIFY");
     assert!(!n.wait(Duration::from_millis(20)).unwrap(), "only one");
+    let row = store.lookup(ids[0]).unwrap().expect("the inserted job");
+    assert_eq!(row.arg.as_deref(), Some(&[0u8, 1, 2, 255][..]));
+    assert_eq!(
+        (row.uniqkey.as_deref(), row.priority, row.coalesce.as_deref()),
+        (Some("u1"), Some(3), Some("Key-1"))
+    );
+    // A second job with the same uniqkey is refused as a duplicate, and announces nothing.
+    let dup = store.insert_jobs(&[job(f, now, Some("u1"))]).unwrap_err();
+    assert!(
+        matches!(dup, schwartz_core::Error::DuplicateUniqkey { .. }),
+        "{dup:?}"
+    );
+    assert!(!n.wait(Duration::from_millis(50)).unwrap(), "nothing to announce");
 }
 
 #[test]
