@@ -425,15 +425,15 @@ fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Ve
     );
     use crate::prepared::Bind;
     let rows: Vec<Inserted> = crate::prepared::prepared::<InsertUnnest>()
-    .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())
-    .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.insert_time).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.run_after).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.grabbed_until).collect::<Vec<_>>())
-    .bind::<Array<Nullable<SmallInt>>, _>(rows.iter().map(|r| r.priority).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.coalesce).collect::<Vec<_>>())
-    .load(c)?;
+        .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())
+        .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.insert_time).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.run_after).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(rows.iter().map(|r| r.grabbed_until).collect::<Vec<_>>())
+        .bind::<Array<Nullable<SmallInt>>, _>(rows.iter().map(|r| r.priority).collect::<Vec<_>>())
+        .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.coalesce).collect::<Vec<_>>())
+        .load(c)?;
     Ok(rows.into_iter().map(|r| r.jobid).collect())
 }
 

@@ -608,7 +608,11 @@ fn postgres_notify_without_the_trigger() {
     let row = store.lookup(ids[0]).unwrap().expect("the inserted job");
     assert_eq!(row.arg.as_deref(), Some(&[0u8, 1, 2, 255][..]));
     assert_eq!(
-        (row.uniqkey.as_deref(), row.priority, row.coalesce.as_deref()),
+        (
+            row.uniqkey.as_deref(),
+            row.priority,
+            row.coalesce.as_deref()
+        ),
         (Some("u1"), Some(3), Some("Key-1"))
     );
     // A second job with the same uniqkey is refused as a duplicate, and announces nothing.
@@ -617,7 +621,10 @@ fn postgres_notify_without_the_trigger() {
         matches!(dup, schwartz_core::Error::DuplicateUniqkey { .. }),
         "{dup:?}"
     );
-    assert!(!n.wait(Duration::from_millis(50)).unwrap(), "nothing to announce");
+    assert!(
+        !n.wait(Duration::from_millis(50)).unwrap(),
+        "nothing to announce"
+    );
 }
 
 #[test]

@@ -3,16 +3,19 @@
 //!
 //! - 1-row INSERT: one committed single-row INSERT per job (what `Client::insert` does).
 //! - 100-row INSERT: one committed 100-row INSERT per 100 jobs (`insert_jobs`).
-//! - claim 1 + delete 1: per job, a claim (PostgreSQL: one `UPDATE ... WHERE jobid =
+//! - claim 1 + delete 1: per job, a claim (PostgreSQL: one `UPDATE ... WHERE jobid IN
 //!   (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`; MariaDB and SQLite: a SELECT of a
 //!   candidate and a fenced UPDATE) and a DELETE, each committed: TheSchwartz's two commits
 //!   per job (`work_until_done`, one at a time).
 //! - claim 100 + delete 100: the same for 100 jobs at a time (a pool's drain).
+//!
+//! Every statement is built with diesel's DSL and prepared once per connection, as the
+//! store's own are. Each phase starts from an emptied table and analyzes it after its bulk
+//! insert, as the store does.
 
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::BigInt;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::prelude::*;
 
 use crate::BoxError;
 
@@ -31,10 +34,19 @@ pub const INSERT100: &str = "ceiling: 100-row INSERT, committed each";
 pub const CLAIM1: &str = "ceiling: claim 1 + delete 1, 2 commits";
 pub const CLAIM100: &str = "ceiling: claim 100 + delete 100, 2 commits";
 
-#[derive(QueryableByName)]
-struct Id {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
+// The columns the ceilings touch. Every statement is built with diesel's DSL, so diesel
+// prepares it once per connection as it does the store's own (raw `sql_query` text is
+// prepared anew on every run: a ceiling made of it would count round trips the store does
+// not make).
+diesel::table! {
+    job (jobid) {
+        jobid -> BigInt,
+        funcid -> Integer,
+        arg -> Nullable<Binary>,
+        insert_time -> Nullable<BigInt>,
+        run_after -> BigInt,
+        grabbed_until -> BigInt,
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -44,157 +56,179 @@ enum Dialect {
     Lite,
 }
 
-/// One job row's values.
-const ROW: &str = "(1, NULL, 0, 0, 0)";
+/// One new job row.
+type Row = (
+    diesel::dsl::Eq<job::funcid, i32>,
+    diesel::dsl::Eq<job::arg, Option<Vec<u8>>>,
+    diesel::dsl::Eq<job::insert_time, Option<i64>>,
+    diesel::dsl::Eq<job::run_after, i64>,
+    diesel::dsl::Eq<job::grabbed_until, i64>,
+);
 
-/// SQL text of `n` rows for one INSERT.
-fn insert_sql(n: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO job (funcid, arg, insert_time, run_after, grabbed_until) VALUES ",
-    );
-    for i in 0..n {
-        if i > 0 {
-            sql.push_str(", ");
+fn row() -> Row {
+    (
+        job::funcid.eq(1),
+        job::arg.eq(None),
+        job::insert_time.eq(Some(0)),
+        job::run_after.eq(0),
+        job::grabbed_until.eq(0),
+    )
+}
+
+/// The statements of the ceilings on one kind of connection.
+trait Statements: Connection {
+    const DIALECT: Dialect;
+    /// Inserts `rows` new jobs with one statement.
+    fn insert(&mut self, rows: &[Row]) -> QueryResult<usize>;
+    /// Claims up to `n` unclaimed jobs; returns their ids.
+    fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>>;
+    /// Deletes the jobs `ids`.
+    fn delete(&mut self, ids: &[i64]) -> QueryResult<usize>;
+    /// Runs a statement that is not measured (TRUNCATE, ANALYZE).
+    fn run_sql(&mut self, sql: &str) -> QueryResult<()>;
+}
+
+/// The unclaimed jobs, oldest first.
+macro_rules! candidates {
+    ($n:expr) => {
+        job::table
+            .select(job::jobid)
+            .filter(job::funcid.eq(1))
+            .filter(job::grabbed_until.eq(0))
+            .order(job::jobid)
+            .limit($n)
+    };
+}
+
+/// MySQL and SQLite: a SELECT of candidates and a fenced UPDATE of them, in autocommit.
+macro_rules! two_step_statements {
+    ($conn:ty, $dialect:expr) => {
+        impl Statements for $conn {
+            const DIALECT: Dialect = $dialect;
+            fn insert(&mut self, rows: &[Row]) -> QueryResult<usize> {
+                diesel::insert_into(job::table).values(rows).execute(self)
+            }
+            fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
+                let ids: Vec<i64> = candidates!(n).load(self)?;
+                if !ids.is_empty() {
+                    diesel::update(job::table)
+                        .filter(job::grabbed_until.eq(0))
+                        .filter(job::jobid.eq_any(&ids))
+                        .set(job::grabbed_until.eq(1))
+                        .execute(self)?;
+                }
+                Ok(ids)
+            }
+            fn delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
+                diesel::delete(job::table.filter(job::jobid.eq_any(ids))).execute(self)
+            }
+            fn run_sql(&mut self, sql: &str) -> QueryResult<()> {
+                diesel::sql_query(sql).execute(self).map(drop)
+            }
         }
-        sql.push_str(ROW);
-    }
-    sql
+    };
 }
 
-fn bigint(d: Dialect, col: &str) -> String {
-    match d {
-        Dialect::My => format!("CAST({col} AS SIGNED)"),
-        _ => format!("CAST({col} AS BIGINT)"),
-    }
-}
+two_step_statements!(diesel::MysqlConnection, Dialect::My);
+two_step_statements!(diesel::SqliteConnection, Dialect::Lite);
 
-/// Claims up to `n` unclaimed jobs; returns their ids.
-fn claim<C>(c: &mut C, d: Dialect, n: usize) -> Result<Vec<i64>, BoxError>
-where
-    C: Connection + diesel::connection::LoadConnection,
-    diesel::query_builder::SqlQuery:
-        diesel::query_dsl::methods::ExecuteDsl<C> + for<'a> diesel::query_dsl::LoadQuery<'a, C, Id>,
-{
-    if d == Dialect::Pg {
-        let sql = format!(
-            "UPDATE job SET grabbed_until = 1 WHERE jobid IN (SELECT jobid FROM job \
-             WHERE funcid = 1 AND grabbed_until = 0 ORDER BY jobid LIMIT {n} \
-             FOR UPDATE SKIP LOCKED) RETURNING {} AS id",
-            bigint(d, "jobid")
-        );
-        return Ok(diesel::sql_query(sql)
-            .load::<Id>(c)?
-            .into_iter()
-            .map(|r| r.id)
-            .collect());
+/// PostgreSQL: one `UPDATE ... WHERE jobid IN (SELECT ... FOR UPDATE SKIP LOCKED)
+/// RETURNING` per claim.
+impl Statements for diesel::PgConnection {
+    const DIALECT: Dialect = Dialect::Pg;
+    fn insert(&mut self, rows: &[Row]) -> QueryResult<usize> {
+        diesel::insert_into(job::table).values(rows).execute(self)
     }
-    let ids: Vec<i64> = diesel::sql_query(format!(
-        "SELECT {} AS id FROM job WHERE funcid = 1 AND grabbed_until = 0 ORDER BY jobid LIMIT {n}",
-        bigint(d, "jobid")
-    ))
-    .load::<Id>(c)?
-    .into_iter()
-    .map(|r| r.id)
-    .collect();
-    if ids.is_empty() {
-        return Ok(ids);
+    fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
+        let j = diesel::alias!(job as candidate);
+        let sub = j
+            .select(j.field(job::jobid))
+            .filter(j.field(job::funcid).eq(1))
+            .filter(j.field(job::grabbed_until).eq(0))
+            .order(j.field(job::jobid))
+            .limit(n)
+            .for_update()
+            .skip_locked();
+        diesel::update(job::table)
+            .filter(job::jobid.eq_any(sub))
+            .set(job::grabbed_until.eq(1))
+            .returning(job::jobid)
+            .get_results(self)
     }
-    diesel::sql_query(format!(
-        "UPDATE job SET grabbed_until = 1 WHERE grabbed_until = 0 AND jobid IN ({})",
-        list(&ids)
-    ))
-    .execute(c)?;
-    Ok(ids)
-}
-
-fn list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    fn delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
+        diesel::delete(job::table.filter(job::jobid.eq_any(ids))).execute(self)
+    }
+    fn run_sql(&mut self, sql: &str) -> QueryResult<()> {
+        diesel::sql_query(sql).execute(self).map(drop)
+    }
 }
 
 /// Refreshes the planner's statistics of `job` after a bulk insert, as the store does
 /// itself (`DieselStore` analyzes `job` when a bulk insert made its statistics stale):
 /// with the empty table's statistics the planner sorts every eligible row for each claim.
-fn analyze<C>(c: &mut C, d: Dialect) -> Result<(), BoxError>
-where
-    C: Connection,
-    diesel::query_builder::SqlQuery: diesel::query_dsl::methods::ExecuteDsl<C>,
-{
-    let sql = match d {
-        Dialect::Pg => "ANALYZE job",
+fn analyze<C: Statements>(c: &mut C) -> QueryResult<()> {
+    c.run_sql(match C::DIALECT {
         Dialect::My => "ANALYZE TABLE job",
-        Dialect::Lite => "ANALYZE job",
-    };
-    diesel::sql_query(sql).execute(c)?;
-    Ok(())
+        Dialect::Pg | Dialect::Lite => "ANALYZE job",
+    })
+}
+
+/// Each phase starts from an empty table with no dead rows left by the one before (a
+/// DELETE would leave them in PostgreSQL's heap and indexes and InnoDB's purge queue, and
+/// every later claim would scan them: the figures would measure that, not the statements).
+/// Every Schwartz scenario runs on a fresh database likewise.
+fn clear<C: Statements>(c: &mut C) -> QueryResult<()> {
+    c.run_sql(match C::DIALECT {
+        Dialect::Lite => "DELETE FROM job",
+        Dialect::Pg | Dialect::My => "TRUNCATE TABLE job",
+    })
 }
 
 /// Jobs per second of each ceiling, on an empty `job` table that is left empty.
-fn run<C>(c: &mut C, d: Dialect, jobs: u64) -> Result<Ceilings, BoxError>
-where
-    C: Connection + diesel::connection::LoadConnection,
-    diesel::query_builder::SqlQuery:
-        diesel::query_dsl::methods::ExecuteDsl<C> + for<'a> diesel::query_dsl::LoadQuery<'a, C, Id>,
-{
+fn run<C: Statements>(c: &mut C, jobs: u64) -> Result<Ceilings, BoxError> {
     let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64().max(1e-9);
     let one_n = (jobs / 20).clamp(200, 2000);
     let batch_n = jobs.max(1000) / 100 * 100;
-    // Each phase starts from an empty table with no dead rows left by the one before (a
-    // DELETE would leave them in PostgreSQL's heap and indexes and InnoDB's purge queue,
-    // and every later claim would scan them: the figures would measure that, not the
-    // statements). Every Schwartz scenario runs on a fresh database likewise.
-    let clear = |c: &mut C| {
-        let sql = if d == Dialect::Lite {
-            "DELETE FROM job"
-        } else {
-            "TRUNCATE TABLE job"
-        };
-        diesel::sql_query(sql).execute(c)
-    };
+    let one = [row()];
+    let hundred: Vec<Row> = (0..100).map(|_| row()).collect();
 
     clear(c)?;
-    let single = insert_sql(1);
     let t0 = Instant::now();
     for _ in 0..one_n {
-        diesel::sql_query(&single).execute(c)?;
+        c.insert(&one)?;
     }
     let insert1 = rate(one_n, t0.elapsed());
 
-    let hundred = insert_sql(100);
     clear(c)?;
     let t0 = Instant::now();
     for _ in 0..batch_n / 100 {
-        diesel::sql_query(&hundred).execute(c)?;
+        c.insert(&hundred)?;
     }
     let insert100 = rate(batch_n, t0.elapsed());
-    analyze(c, d)?;
+    analyze(c)?;
 
     // The batch rows are the queue for the claims.
-    let t0 = Instant::now();
-    let mut done = 0;
-    while done < batch_n {
-        let ids = claim(c, d, 100)?;
-        if ids.is_empty() {
-            break;
+    let claims = |c: &mut C, n: i64, total: u64| -> Result<f64, BoxError> {
+        let t0 = Instant::now();
+        let mut done = 0;
+        while done < total {
+            let ids = c.claim(n)?;
+            if ids.is_empty() {
+                break;
+            }
+            c.delete(&ids)?;
+            done += ids.len() as u64;
         }
-        diesel::sql_query(format!("DELETE FROM job WHERE jobid IN ({})", list(&ids))).execute(c)?;
-        done += ids.len() as u64;
-    }
-    let claim100 = rate(done, t0.elapsed());
+        Ok(rate(done, t0.elapsed()))
+    };
+    let claim100 = claims(c, 100, batch_n)?;
 
     clear(c)?;
     for _ in 0..one_n.div_ceil(100) {
-        diesel::sql_query(&hundred).execute(c)?;
+        c.insert(&hundred)?;
     }
-    analyze(c, d)?;
-    let t0 = Instant::now();
-    let mut done = 0;
-    while done < one_n {
-        let ids = claim(c, d, 1)?;
-        let Some(id) = ids.first() else { break };
-        diesel::sql_query(format!("DELETE FROM job WHERE jobid = {id}")).execute(c)?;
-        done += 1;
-    }
-    let claim1 = rate(done, t0.elapsed());
+    analyze(c)?;
+    let claim1 = claims(c, 1, one_n)?;
     clear(c)?;
     Ok(Ceilings {
         insert1: Some(insert1),
@@ -208,15 +242,15 @@ where
 pub fn measure(url: &str, jobs: u64) -> Result<Ceilings, BoxError> {
     if url.starts_with("postgres") {
         let mut c = diesel::PgConnection::establish(url)?;
-        run(&mut c, Dialect::Pg, jobs)
+        run(&mut c, jobs)
     } else if url.starts_with("mysql") {
         let mut c = diesel::MysqlConnection::establish(url)?;
-        run(&mut c, Dialect::My, jobs)
+        run(&mut c, jobs)
     } else {
         let path = url.trim_start_matches("sqlite://");
         let mut c = diesel::SqliteConnection::establish(path)?;
         diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut c)?;
         diesel::sql_query("PRAGMA synchronous = NORMAL").execute(&mut c)?;
-        run(&mut c, Dialect::Lite, jobs)
+        run(&mut c, jobs)
     }
 }
