@@ -74,20 +74,34 @@ impl FuncMeters {
     }
 }
 
-/// One thread's metric handles per function: a job costs a map lookup, not a registration
-/// (labels are allocated once per function and thread).
+/// One thread's metric handles per function: a job costs a comparison with the last
+/// function's name (a map lookup when the function changes), not a registration (labels
+/// are allocated once per function and thread).
 #[derive(Default)]
 pub(crate) struct Meters {
-    funcs: HashMap<String, FuncMeters>,
+    index: HashMap<String, usize>,
+    funcs: Vec<(String, FuncMeters)>,
+    last: usize,
 }
 
 impl Meters {
     fn func(&mut self, funcname: &str) -> &FuncMeters {
-        if !self.funcs.contains_key(funcname) {
-            self.funcs
-                .insert(funcname.to_owned(), FuncMeters::new(funcname));
+        if self
+            .funcs
+            .get(self.last)
+            .is_none_or(|(name, _)| name != funcname)
+        {
+            self.last = match self.index.get(funcname) {
+                Some(&i) => i,
+                None => {
+                    self.funcs
+                        .push((funcname.to_owned(), FuncMeters::new(funcname)));
+                    self.index.insert(funcname.to_owned(), self.funcs.len() - 1);
+                    self.funcs.len() - 1
+                }
+            };
         }
-        &self.funcs[funcname]
+        &self.funcs[self.last].1
     }
 
     /// Counts a job's outcome.

@@ -4,13 +4,13 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use schwartz_core::executor::execute;
 use schwartz_core::outcome::{Outcome, OutcomeWriter};
 use schwartz_core::scoreboard::Scoreboard;
-use schwartz_core::{Client, WorkOutcome};
+use schwartz_core::{Client, QueuedJob, WorkOutcome};
 
 use crate::completer::{count, give_up, write_outcomes, Handed};
 use crate::dispatcher::{release, Dispatched, Event};
@@ -52,6 +52,17 @@ pub(crate) struct WorkerThread {
     track_leases: bool,
     /// This thread's metric handles (job durations).
     meters: RefCell<Meters>,
+    /// The last lease start worked out: jobs of one grab share their lease (same store,
+    /// token and length), so the store's clock is read once per grab, not once per job.
+    last_lease: RefCell<Option<LeaseKey>>,
+}
+
+/// A lease and where it started (see [`lease_start`]).
+struct LeaseKey {
+    store: schwartz_core::StoreHash,
+    token: i64,
+    grab_for: Duration,
+    from: Instant,
 }
 
 /// Tells the dispatcher that the thread ended, however it ended.
@@ -88,6 +99,7 @@ impl WorkerThread {
             board,
             track_leases,
             meters: RefCell::default(),
+            last_lease: RefCell::new(None),
         }
     }
 
@@ -129,6 +141,26 @@ impl WorkerThread {
         }
     }
 
+    /// Where the lease of `job` started ([`lease_start`]), remembered for the next job of
+    /// the same lease.
+    fn lease_start(&self, job: &QueuedJob, grab_for: Duration) -> Instant {
+        let (store, token) = (job.handle().store(), job.fencing_token());
+        let mut last = self.last_lease.borrow_mut();
+        if let Some(k) = &*last {
+            if k.token == token && k.grab_for == grab_for && k.store == *store {
+                return k.from;
+            }
+        }
+        let from = lease_start(job, grab_for);
+        *last = Some(LeaseKey {
+            store: store.clone(),
+            token,
+            grab_for,
+            from,
+        });
+        from
+    }
+
     /// Runs one job; true when an outcome written here made jobs eligible (a retry or a
     /// replacement the worker wrote itself; the completer wakes the dispatcher for the
     /// outcomes it writes).
@@ -136,16 +168,17 @@ impl WorkerThread {
         let stats = &self.shared.stats;
         let job = d.job;
         let jobid = job.jobid();
+        let started = Instant::now();
         if self.track_leases {
             let grab_for = job.grab_for();
-            let mut lease_from = lease_start(&job, grab_for);
-            if lease_from.elapsed() >= extend_after(grab_for) {
+            let mut lease_from = self.lease_start(&job, grab_for);
+            if started.saturating_duration_since(lease_from) >= extend_after(grab_for) {
                 // A short lease may be nearly over already (whole-second tokens): extend it
                 // before the job starts rather than at the housekeeper's next tick.
                 match job.extend_lease(grab_for) {
                     Ok(()) => {
                         crate::metrics::lease_extension("ok");
-                        lease_from = lease_start(&job, grab_for);
+                        lease_from = self.lease_start(&job, grab_for);
                     }
                     Err(e) => {
                         crate::metrics::lease_extension(lease_error(&e));
@@ -159,7 +192,6 @@ impl WorkerThread {
             });
         }
         let before = collect.writes.get();
-        let started = Instant::now();
         let this = job.clone();
         let result = schwartz_core::panic::catch(|| execute(job, collect, self.board.as_ref()));
         self.meters
