@@ -444,9 +444,18 @@ fn lease_rows(
     until: &HashMap<i32, i64>,
     default_until: i64,
 ) -> Result<(), OpError> {
+    // Raw SQL, prepared: diesel prepares every UPDATE it builds anew (see `sql.rs`).
+    crate::prepared::statement!(
+        /// The lease of a grab's jobs.
+        Lease,
+        "UPDATE job SET grabbed_until = $1 WHERE jobid = ANY($2)"
+    );
+    use crate::prepared::Bind;
+    use diesel::sql_types::{Array, BigInt};
     for (t, ids) in group_leases(rows, until, default_until) {
-        diesel::update(job::table.filter(job::jobid.eq_any(ids)))
-            .set(job::grabbed_until.eq(t))
+        crate::prepared::prepared::<Lease>()
+            .bind::<BigInt, _>(t)
+            .bind::<Array<BigInt>, _>(ids)
             .execute(c)?;
     }
     Ok(())
