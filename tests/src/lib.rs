@@ -10,6 +10,7 @@
 //! - `examples/bench/`: the benchmark behind `cargo xtask bench` (`ceilings.rs`: the database's own ceilings it compares against).
 //!
 //! The library holds only what several of these targets share: [`servers`], private
-//! PostgreSQL and MariaDB servers (the fault tests and the bench's scale-out scenario).
+//! PostgreSQL and MariaDB servers (the fault tests, the failover test and the bench's
+//! scale-out scenario).
 
 pub mod servers;

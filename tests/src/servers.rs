@@ -1,4 +1,5 @@
-//! Private database servers for the fault tests and the bench's scale-out scenario: a
+//! Private database servers for the fault tests, the failover test and the bench's scale-out
+//! scenario: a
 //! PostgreSQL or MariaDB server of our own, in a temporary directory, on a free (or a chosen)
 //! port of 127.0.0.1, that a test may stop, restart, hang (SIGSTOP) and kill. The shared
 //! servers (5432, 3306) are never touched.

@@ -509,6 +509,11 @@ fn rate_row(
 }
 
 fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
+    skipped_row(scenario, format!("FAILED: {e}"))
+}
+
+/// A row without figures; `check` says why (`skipped: ...`, `FAILED: ...`).
+fn skipped_row(scenario: impl Into<String>, check: String) -> Row {
     Row {
         scenario: scenario.into(),
         jobs: 0,
@@ -518,7 +523,7 @@ fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
         perl: None,
         ceiling: None,
         target: String::new(),
-        check: format!("FAILED: {e}"),
+        check,
     }
 }
 
@@ -883,17 +888,10 @@ fn latency(
 ) -> Result<Row, BoxError> {
     let fresh = backend.fresh()?;
     if elsewhere && fresh.store.notifier()?.is_none() {
-        return Ok(Row {
-            scenario: name.to_string(),
-            jobs: 0,
-            seconds: 0.0,
-            figure: "-".into(),
-            rate: None,
-            perl: None,
-            ceiling: None,
-            target: String::new(),
-            check: "skipped: no notifications on this backend (poll only)".into(),
-        });
+        return Ok(skipped_row(
+            name,
+            "skipped: no notifications on this backend (poll only)".into(),
+        ));
     }
     let client = Client::builder()
         .store(Arc::clone(&fresh.store))

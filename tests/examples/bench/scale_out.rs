@@ -47,17 +47,10 @@ pub fn rows(opts: &Options, n: u64) -> Vec<Row> {
             eprintln!("  {name}: cannot start private PostgreSQL servers: {e}");
             // The first line says why; the server's log (printed above) has the rest.
             let why = e.lines().next().unwrap_or_default();
-            return vec![Row {
-                scenario: name,
-                jobs: 0,
-                seconds: 0.0,
-                figure: "-".into(),
-                rate: None,
-                perl: None,
-                ceiling: None,
-                target: String::new(),
-                check: format!("skipped: cannot start private PostgreSQL servers: {why}"),
-            }];
+            return vec![crate::skipped_row(
+                name,
+                format!("skipped: cannot start private PostgreSQL servers: {why}"),
+            )];
         }
     };
     eprintln!(
