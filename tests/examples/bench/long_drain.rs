@@ -8,7 +8,9 @@
 //! 2 threads, notes when each tenth of the jobs is done, checks that every job ran exactly
 //! once and none is left, and prints one line `LONG_DRAIN {json}`: the tenths, its resident
 //! memory before the pool started and its peak (`VmHWM`, the kernel's high-water mark of the
-//! whole child, and the largest `VmRSS` sampled every 2 ms while the pool ran).
+//! whole child, and the largest `VmRSS` sampled every 2 ms while the pool ran), and how many
+//! of the machine's cores were busy during each tenth (`/proc/stat`: on a shared machine a
+//! tenth is slower when other processes take the CPU, whatever the queue does).
 //!
 //! The row compares the last tenth's speed with the first's (dead rows of completed jobs
 //! must not slow the claim; target 90%) and the child's peak against 64 MiB.
@@ -24,7 +26,7 @@ use schwartz_diesel::DieselStore;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    insert_batches, noop_client, pool_builder, rate_row, verify, Backend, BoxError, Row, Seen,
+    cpu, insert_batches, noop_client, pool_builder, rate_row, verify, Backend, BoxError, Row, Seen,
     PREFETCH,
 };
 
@@ -55,6 +57,9 @@ struct Report {
     rss_sampled_kib: u64,
     /// `VmHWM` at the end: the child's peak resident memory (KiB).
     hwm_kib: u64,
+    /// Cores of the machine busy during each tenth (this drain, its database server and
+    /// whatever else runs on the machine).
+    busy: Vec<f64>,
     /// Empty when every job ran exactly once and none is left; else what went wrong.
     problem: String,
 }
@@ -136,7 +141,7 @@ pub fn row(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
             .into())
         }
     };
-    if report.marks.len() != 10 {
+    if report.marks.len() != 10 || report.busy.len() != 10 {
         return Err(format!("the child reported {} tenths, not 10", report.marks.len()).into());
     }
 
@@ -176,10 +181,14 @@ pub fn row(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
     );
     row.figure = format!(
         "{:.0}/s; first tenth {first:.0}/s, last {last:.0}/s ({:.0}%), all tenths \
-         {slowest:.0}-{fastest:.0}/s; child peak RSS {peak:.1} MiB (VmHWM; {:.1} before the \
-         pool; the parent inserted, the child only drained)",
+         {slowest:.0}-{fastest:.0}/s; machine busy {:.1} and {:.1} of {:.0} cores in the \
+         first and last tenth; child peak RSS {peak:.1} MiB (VmHWM; {:.1} before the pool; \
+         the parent inserted, the child only drained)",
         n as f64 / report.elapsed.max(1e-9),
         100.0 * ratio,
+        report.busy[0],
+        report.busy[9],
+        cpu::cores(),
         mib(report.rss_before_kib),
     );
     if row.check == "ok" {
@@ -207,12 +216,14 @@ pub fn child(n: u64) -> Result<(), BoxError> {
     let t0 = Instant::now();
     let runner = std::thread::spawn(move || pool.run_until_done());
     let mut marks: Vec<f64> = Vec::new();
+    let mut ticks = vec![cpu::machine_ticks()];
     let mut rss_sampled_kib = 0;
     while !runner.is_finished() {
         rss_sampled_kib = rss_sampled_kib.max(status_kib("VmRSS"));
         let done = seen.1.load(Ordering::Relaxed);
         while marks.len() < 10 && done >= tenth * (marks.len() as u64 + 1) {
             marks.push(t0.elapsed().as_secs_f64());
+            ticks.push(cpu::machine_ticks());
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -220,7 +231,12 @@ pub fn child(n: u64) -> Result<(), BoxError> {
     let elapsed = t0.elapsed().as_secs_f64();
     while marks.len() < 10 {
         marks.push(elapsed);
+        ticks.push(cpu::machine_ticks());
     }
+    let busy = ticks
+        .windows(2)
+        .map(|w| cpu::busy_between(w[0], w[1]))
+        .collect();
     let problem = if summary.errors + summary.lease_lost + summary.failed > 0 {
         format!("pool reported problems: {summary}")
     } else {
@@ -233,15 +249,17 @@ pub fn child(n: u64) -> Result<(), BoxError> {
         rss_before_kib,
         rss_sampled_kib,
         hwm_kib: status_kib("VmHWM"),
+        busy,
         problem,
     };
     let per_tenth: Vec<String> = tenth_rates(&report.marks, tenth)
         .iter()
-        .map(|r| format!("{r:.0}"))
+        .zip(&report.busy)
+        .map(|(r, b)| format!("{r:.0} ({b:.1})"))
         .collect();
     eprintln!(
-        "  long drain child: {n} jobs in {elapsed:.1}s; jobs/s by tenth: {}; VmHWM {:.1} MiB, \
-         largest VmRSS sampled {:.1} MiB, {:.1} MiB before the pool",
+        "  long drain child: {n} jobs in {elapsed:.1}s; jobs/s by tenth (cores busy): {}; \
+         VmHWM {:.1} MiB, largest VmRSS sampled {:.1} MiB, {:.1} MiB before the pool",
         per_tenth.join(" "),
         mib(report.hwm_kib),
         mib(report.rss_sampled_kib),

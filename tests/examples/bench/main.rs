@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod ceilings;
+mod cpu;
 mod long_drain;
 mod scale_out;
 

@@ -26,7 +26,8 @@ use schwartz_testkit::{fixtures, Backend as _, TestDb};
 use schwartz_tests::servers::{Kind as ServerKind, Server};
 
 use crate::{
-    insert_batches, noop_client_on, pool_builder, rate_row, verify_on, BoxError, Options, Row, Seen,
+    cpu, insert_batches, noop_client_on, pool_builder, rate_row, verify_on, BoxError, Options, Row,
+    Seen,
 };
 
 /// What every row of the scenario is named after (`--only scale-out`).
@@ -191,11 +192,10 @@ fn drain_on(servers: &[Server], n: u64, round: usize) -> Result<Drained, BoxErro
 
 // ---- CPU accounting ---------------------------------------------------------------------
 
-/// CPU time so far, in the kernel's clock ticks: the whole machine, this process, the
-/// servers' processes.
+/// CPU time so far, in the kernel's clock ticks: the whole machine (all, idle), this
+/// process, the servers' processes.
 struct CpuTicks {
-    total: u64,
-    idle: u64,
+    machine: (u64, u64),
     bench: u64,
     servers: u64,
 }
@@ -209,64 +209,26 @@ struct CpuUse {
     servers: f64,
 }
 
-/// `utime + stime + cutime + cstime` of a process (its own and its reaped children's: the
-/// postmaster reaps the backends of closed connections).
-fn process_ticks(pid: &str) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // "pid (comm) state ppid ...": utime is the 12th field after the ')'.
-    stat.rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .skip(11)
-                .take(4)
-                .filter_map(|v| v.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 impl CpuTicks {
     fn now(servers: &[Server]) -> CpuTicks {
-        // "cpu  user nice system idle iowait irq softirq steal ...".
-        let fields: Vec<u64> = std::fs::read_to_string("/proc/stat")
-            .ok()
-            .and_then(|s| s.lines().next().map(str::to_string))
-            .map(|l| {
-                l.split_whitespace()
-                    .skip(1)
-                    .take(8)
-                    .filter_map(|v| v.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let at = |i: usize| fields.get(i).copied().unwrap_or(0);
         CpuTicks {
-            total: fields.iter().sum(),
-            idle: at(3) + at(4),
-            bench: process_ticks("self"),
+            machine: cpu::machine_ticks(),
+            bench: cpu::process_ticks("self"),
             servers: servers
                 .iter()
                 .flat_map(Server::pids)
-                .map(|p| process_ticks(&p.to_string()))
+                .map(|p| cpu::process_ticks(&p.to_string()))
                 .sum(),
         }
     }
 
     fn since(&self, before: &CpuTicks) -> CpuUse {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let total = self.total.saturating_sub(before.total).max(1) as f64;
-        let share = |ticks: u64| cores * ticks as f64 / total;
+        let all = self.machine.0.saturating_sub(before.machine.0);
         CpuUse {
-            cores,
-            busy: share(
-                self.total
-                    .saturating_sub(before.total)
-                    .saturating_sub(self.idle.saturating_sub(before.idle)),
-            ),
-            bench: share(self.bench.saturating_sub(before.bench)),
-            servers: share(self.servers.saturating_sub(before.servers)),
+            cores: cpu::cores(),
+            busy: cpu::busy_between(before.machine, self.machine),
+            bench: cpu::share(self.bench.saturating_sub(before.bench), all),
+            servers: cpu::share(self.servers.saturating_sub(before.servers), all),
         }
     }
 }
