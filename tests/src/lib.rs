@@ -6,6 +6,11 @@
 //! - `tests/pool.rs`: the worker pool on every store;
 //! - `tests/perl_compat.rs`: Perl TheSchwartz and Schwartz on one database;
 //! - `tests/failover.rs`: a PostgreSQL server that goes away mid-run;
+//! - `tests/faults/`: worker processes killed, servers restarted and hung mid-drain;
 //! - `examples/bench/`: the benchmark behind `cargo xtask bench` (`ceilings.rs`: the database's own ceilings it compares against).
 //!
-//! This library is empty on purpose.
+//! The library holds only what several of these targets share: [`servers`], private
+//! PostgreSQL and MariaDB servers (the fault tests, the failover test and the bench's
+//! scale-out scenario).
+
+pub mod servers;

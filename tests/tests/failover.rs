@@ -10,15 +10,12 @@
 //!
 //! Runs unless `SCHWARTZ_BACKENDS` is set without both `postgres` and `sqlite`. The SQLite
 //! database is the testkit's fixture; the PostgreSQL server is private to this test (it is
-//! stopped and started), so it is made here.
+//! stopped and started): `schwartz_tests::servers`, as in the fault tests.
 //! Needs the PostgreSQL server binaries (`/usr/lib/postgresql/*/bin`, Debian package
-//! `postgresql`); as root they run as the `postgres` user through `runuser`. When they are
-//! missing the test prints `SKIPPED: <reason>` and passes; with `CI=true` it fails.
+//! `postgresql`); as root they run as the `postgres` user through `runuser`. When the server
+//! cannot be started the test prints `SKIPPED: <reason>` and passes; with `CI=true` it fails.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -29,11 +26,12 @@ use schwartz_core::testing::TimeShift;
 use schwartz_core::{Client, Error, Job, JobHandle, QueuedJob, WorkError};
 use schwartz_diesel::DieselStore;
 use schwartz_testkit::{env, fixtures, Backend as _};
+use schwartz_tests::servers::{Kind, Server};
 
 const FUNC: &str = "failover.job";
 /// How long a dead store stays dead.
 const RETRY_SECONDS: Duration = Duration::from_secs(60);
-/// Bound on any one command or client call.
+/// Bound on any one client call.
 const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Skips the test (loudly), or fails it under `CI=true` (see `schwartz_testkit::env`).
@@ -58,240 +56,6 @@ fn bounded<T: Send + 'static>(
     }
 }
 
-/// Runs a command to completion within `STEP_TIMEOUT`, output to `log`; returns success.
-fn run_logged(mut cmd: Command, log: &Path) -> Result<(), String> {
-    let shown = format!("{cmd:?}");
-    let out = File::options()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(|e| format!("open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(|e| format!("cannot start {shown}: {e}"))?;
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                let tail: String = text
-                    .chars()
-                    .rev()
-                    .take(3000)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                return Err(format!(
-                    "{shown} failed ({status}); log {}:\n{tail}",
-                    log.display()
-                ));
-            }
-            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{shown} did not finish within {STEP_TIMEOUT:?}; killed"
-                ));
-            }
-            Err(e) => return Err(format!("waiting for {shown}: {e}")),
-        }
-    }
-}
-
-fn output_of(prog: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// `$SCHWARTZ_PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin`, if it has
-/// initdb, pg_ctl and postgres.
-fn pg_bin_dir() -> Option<PathBuf> {
-    let complete = |bin: &Path| {
-        ["initdb", "pg_ctl", "postgres"]
-            .iter()
-            .all(|p| bin.join(p).is_file())
-    };
-    if let Some(dir) = std::env::var_os("SCHWARTZ_PG_BIN") {
-        return Some(PathBuf::from(dir)).filter(|d| complete(d));
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let v: u32 = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            complete(&bin).then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
-}
-
-/// A private PostgreSQL server in a temporary directory; stopped when dropped.
-struct PrivatePg {
-    bin: PathBuf,
-    data: PathBuf,
-    sockets: PathBuf,
-    log: PathBuf,
-    port: u16,
-    /// Run the server programs as the `postgres` user (we are root).
-    as_postgres: bool,
-    running: bool,
-    dir: tempfile::TempDir,
-}
-
-impl PrivatePg {
-    /// initdb + start. `Err(reason)` when the binaries or the postgres user are missing.
-    fn launch() -> Result<Result<PrivatePg, String>, String> {
-        let bin = pg_bin_dir().ok_or(
-            "no PostgreSQL server binaries (initdb, pg_ctl, postgres) in $SCHWARTZ_PG_BIN or \
-             /usr/lib/postgresql/*/bin (Debian package postgresql)",
-        )?;
-        let root = output_of("id", &["-u"]).as_deref() == Some("0");
-        if root {
-            if output_of("id", &["-u", "postgres"]).is_none() {
-                return Err(
-                    "running as root and there is no postgres user to run the server as".into(),
-                );
-            }
-            if output_of("runuser", &["--help"]).is_none() {
-                return Err("running as root and runuser is not available".into());
-            }
-        }
-        Ok(Self::init(bin, root))
-    }
-
-    fn init(bin: PathBuf, as_postgres: bool) -> Result<PrivatePg, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("schwartz-failover-")
-            .tempdir()
-            .map_err(|e| format!("tempdir: {e}"))?;
-        let data = dir.path().join("data");
-        let sockets = dir.path().join("sockets");
-        let log = dir.path().join("server.log");
-        std::fs::create_dir(&sockets).map_err(|e| e.to_string())?;
-        File::create(&log).map_err(|e| e.to_string())?;
-        if as_postgres {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .map_err(|e| format!("chown: {e}"))?;
-            if !status.success() {
-                return Err(format!("chown -R postgres {} failed", dir.path().display()));
-            }
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("finding a free port: {e}"))?
-            .port();
-        let mut pg = PrivatePg {
-            bin,
-            data,
-            sockets,
-            log,
-            port,
-            as_postgres,
-            running: false,
-            dir,
-        };
-        let mut initdb = pg.command("initdb");
-        initdb.arg("-D").arg(&pg.data).args([
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ]);
-        run_logged(initdb, &pg.log)?;
-        pg.start()?;
-        Ok(pg)
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let exe = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        cmd.current_dir(self.dir.path());
-        cmd
-    }
-
-    fn start(&mut self) -> Result<(), String> {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("start")
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&self.log)
-            .args(["-w", "-t", "60", "-o"])
-            .arg(format!(
-                "-p {} -k {} -h 127.0.0.1 -c fsync=off -c max_connections=50",
-                self.port,
-                self.sockets.display()
-            ));
-        run_logged(cmd, &self.dir.path().join("pg_ctl.log"))?;
-        self.running = true;
-        Ok(())
-    }
-
-    fn stop(&mut self, mode: &str) -> Result<(), String> {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("stop")
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-w", "-t", "60", "-m", mode]);
-        run_logged(cmd, &self.dir.path().join("pg_ctl.log"))?;
-        self.running = false;
-        Ok(())
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for PrivatePg {
-    fn drop(&mut self) {
-        if !self.running {
-            return;
-        }
-        if let Err(e) = self.stop("immediate") {
-            eprintln!("warning: stopping the private PostgreSQL failed: {e}");
-            // Last resort: kill the postmaster named in its pid file.
-            if let Ok(pidfile) = std::fs::read_to_string(self.data.join("postmaster.pid")) {
-                if let Some(pid) = pidfile
-                    .lines()
-                    .next()
-                    .map(str::trim)
-                    .filter(|p| p.parse::<u32>().is_ok())
-                {
-                    let _ = Command::new("kill").args(["-9", pid]).status();
-                }
-            }
-        }
-    }
-}
-
 #[test]
 fn postgres_goes_away_and_comes_back() {
     const TEST: &str = "postgres_goes_away_and_comes_back";
@@ -299,16 +63,11 @@ fn postgres_goes_away_and_comes_back() {
         eprintln!("SKIPPED: {TEST}: needs postgres and sqlite in SCHWARTZ_BACKENDS");
         return;
     }
-    let mut pg = match PrivatePg::launch() {
-        Ok(Ok(pg)) => pg,
-        Ok(Err(e)) => panic!("starting a private PostgreSQL failed: {e}"),
-        Err(reason) => return skip(TEST, &reason),
+    let mut pg = match Server::start(Kind::Postgres) {
+        Ok(pg) => pg,
+        Err(reason) => return skip(TEST, &format!("private PostgreSQL server: {reason}")),
     };
-    eprintln!(
-        "private PostgreSQL on port {} in {}",
-        pg.port,
-        pg.dir.path().display()
-    );
+    eprintln!("private PostgreSQL on port {}", pg.port);
 
     let pg_store = DieselStore::builder(&pg.url())
         .pool_size(2)
@@ -396,7 +155,7 @@ fn postgres_goes_away_and_comes_back() {
     );
 
     // 2. PostgreSQL goes away.
-    pg.stop("fast").expect("stopping PostgreSQL");
+    pg.stop().expect("stopping PostgreSQL");
     let started = Instant::now();
     match pg_store.server_time() {
         Err(Error::Unavailable { store, message }) => {
@@ -453,7 +212,7 @@ fn postgres_goes_away_and_comes_back() {
     }
 
     // 3. PostgreSQL comes back; the client leaves it alone until retry_seconds have passed.
-    pg.start().expect("restarting PostgreSQL");
+    pg.launch().expect("restarting PostgreSQL");
     assert_eq!(
         pg_store
             .stats()

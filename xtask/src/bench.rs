@@ -7,6 +7,9 @@
 //! job was completed exactly once and none is left. On the SQL backends it also runs Perl
 //! TheSchwartz (`bench/perl/theschwartz_bench.pl`, needs `libtheschwartz-perl` and the DBD
 //! drivers) on the same kind of database, so the table shows the ratio to Perl's figures.
+//! On PostgreSQL two more scenarios: a 1,000,000-job drain in a process of its own (last
+//! tenth against the first, the process's peak resident memory) and a scale-out (one pool
+//! over two databases on two private servers the bench starts, against one).
 //!
 //! ```text
 //! cargo xtask bench                         # 100,000 jobs per drain, every backend
@@ -25,6 +28,10 @@ pub struct Args {
     /// hundredth (100 to 1,000), the latency test a hundredth (100 to 1,000 samples).
     #[arg(long)]
     jobs: Option<u64>,
+    /// Jobs of the long PostgreSQL drain, which runs in a process of its own so its resident
+    /// memory is the pool's (default 1,000,000; scaled by `--scale`).
+    #[arg(long)]
+    long_jobs: Option<u64>,
     /// Multiplies the job counts (e.g. 0.1 for a quick run).
     #[arg(long)]
     scale: Option<f64>,
@@ -45,6 +52,10 @@ pub struct Args {
     /// alone); default: the pool's own default (8 per thread, at least 64).
     #[arg(long)]
     prefetch: Option<String>,
+    /// Ports of 127.0.0.1 for the scale-out scenario's two private PostgreSQL servers,
+    /// e.g. `55443,55444` (default: free ports).
+    #[arg(long)]
+    private_pg_ports: Option<String>,
     /// Skip the Perl TheSchwartz baseline.
     #[arg(long)]
     no_perl: bool,
@@ -77,6 +88,9 @@ pub fn run(args: Args) -> Result<(), String> {
     if let Some(n) = args.jobs {
         cmd.args(["--jobs", &n.to_string()]);
     }
+    if let Some(n) = args.long_jobs {
+        cmd.args(["--long-jobs", &n.to_string()]);
+    }
     if let Some(s) = args.scale {
         cmd.args(["--scale", &s.to_string()]);
     }
@@ -94,6 +108,9 @@ pub fn run(args: Args) -> Result<(), String> {
     }
     if let Some(p) = &args.prefetch {
         cmd.args(["--prefetch", p]);
+    }
+    if let Some(p) = &args.private_pg_ports {
+        cmd.args(["--private-pg-ports", p]);
     }
     if args.no_perl {
         cmd.arg("--no-perl");

@@ -7,11 +7,24 @@
 //! cargo run --release -p schwartz-tests --example bench -- [--jobs N] [--scale F]
 //!     [--backends memory,sqlite,postgres,mariadb] [--threads 1,2,8] [--no-perl]
 //!     [--pg-url URL] [--mysql-url URL] [--perl-script PATH] [--only TEXT] [--analyze]
-//!     [--prefetch N|unbounded]
+//!     [--prefetch N|unbounded] [--long-jobs N] [--private-pg-ports A,B]
 //! ```
 //!
 //! The pool drains run with the pool's defaults; `--prefetch` sets the pools' prefetch bound
 //! (`unbounded`: the batch size alone, the default before the bound of 8 per thread).
+//!
+//! Two PostgreSQL scenarios go beyond one database and one process:
+//! - the long drain (`long_drain.rs`): `--long-jobs` jobs (default 1,000,000, scaled by
+//!   `--scale`), inserted by the bench, drained by a pool of 2 in a child process that runs
+//!   only that drain (the bench runs itself as `--scenario long-drain`); the row shows the
+//!   first and the last tenth's speed (target: the last at least 90% of the first) and the
+//!   child's peak resident memory (`VmHWM`; target: under 64 MiB);
+//! - the scale-out (`scale_out.rs`): two private PostgreSQL servers the bench starts
+//!   (`schwartz_tests::servers`, `fsync=off`; on free ports or `--private-pg-ports`), the
+//!   jobs split across a database on each by one client and drained by one pool, against
+//!   the same jobs on one server; the rows show both rates, their ratio and where the
+//!   machine's CPU went (what limits it on 2 cores). Without the server programs the row
+//!   says why it was skipped.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,6 +34,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod ceilings;
+mod cpu;
+mod long_drain;
+mod scale_out;
 
 use crossbeam_channel::unbounded;
 use diesel::{Connection, RunQueryDsl};
@@ -35,6 +51,13 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 struct Options {
     jobs: u64,
+    /// Jobs of the long drain (`--long-jobs`, scaled).
+    long_jobs: u64,
+    /// `--scenario long-drain`: this process is the long drain's child (see `long_drain.rs`).
+    scenario: Option<String>,
+    /// `--private-pg-ports A,B`: the ports of the scale-out's private servers (default: free
+    /// ones).
+    private_pg_ports: Vec<u16>,
     backends: Vec<Kind>,
     threads: Vec<usize>,
     perl: bool,
@@ -47,6 +70,9 @@ struct Options {
 
 fn parse_options() -> Result<Options, BoxError> {
     let mut jobs: u64 = 100_000;
+    let mut long_jobs: u64 = 1_000_000;
+    let mut scenario = None;
+    let mut private_pg_ports = Vec::new();
     let mut scale: f64 = 1.0;
     let mut backends = vec![Kind::Memory, Kind::Sqlite, Kind::Postgres, Kind::MariaDb];
     let mut threads = vec![1, 2, 8];
@@ -64,6 +90,14 @@ fn parse_options() -> Result<Options, BoxError> {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--jobs" => jobs = value()?.parse()?,
+            "--long-jobs" => long_jobs = value()?.parse()?,
+            "--scenario" => scenario = Some(value()?),
+            "--private-pg-ports" => {
+                private_pg_ports = value()?
+                    .split(',')
+                    .map(|s| s.trim().parse())
+                    .collect::<Result<_, _>>()?
+            }
             "--scale" => scale = value()?.parse()?,
             "--backends" => {
                 backends = value()?
@@ -97,8 +131,12 @@ fn parse_options() -> Result<Options, BoxError> {
         }
     }
     let jobs = ((jobs as f64) * scale).round().max(100.0) as u64;
+    let long_jobs = ((long_jobs as f64) * scale).round().max(100.0) as u64;
     Ok(Options {
         jobs,
+        long_jobs,
+        scenario,
+        private_pg_ports,
         backends,
         threads,
         perl,
@@ -334,8 +372,13 @@ impl Seen {
 }
 
 fn noop_client(store: Arc<dyn Store>, seen: &Arc<Seen>) -> Result<Client, BoxError> {
+    noop_client_on(vec![store], seen)
+}
+
+/// A client on these stores (the scale-out's two databases) that can do the no-op job.
+fn noop_client_on(stores: Vec<Arc<dyn Store>>, seen: &Arc<Seen>) -> Result<Client, BoxError> {
     let client = Client::builder()
-        .store(store)
+        .stores(stores)
         .pruning(Pruning::Off)
         .build()?;
     let seen = Arc::clone(seen);
@@ -353,6 +396,19 @@ fn noop_client(store: Arc<dyn Store>, seen: &Arc<Seen>) -> Result<Client, BoxErr
         Ok(())
     })?;
     Ok(client)
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn noop_job(n: u64) -> Job {
@@ -375,7 +431,15 @@ fn insert_batches_of(client: &Client, n: u64, batch: u64) -> Result<(), BoxError
 
 /// Every job ran exactly once and none is left.
 fn verify(store: &Arc<dyn Store>, seen: &Seen) -> Result<(), String> {
-    let left = store.stats().map_err(|e| e.to_string())?.jobs;
+    verify_on(std::slice::from_ref(store), seen)
+}
+
+/// As [`verify`], for the jobs of several stores (the scale-out's two databases).
+fn verify_on(stores: &[Arc<dyn Store>], seen: &Seen) -> Result<(), String> {
+    let mut left = 0;
+    for store in stores {
+        left += store.stats().map_err(|e| e.to_string())?.jobs;
+    }
     if left != 0 {
         return Err(format!("{left} jobs left"));
     }
@@ -446,6 +510,11 @@ fn rate_row(
 }
 
 fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
+    skipped_row(scenario, format!("FAILED: {e}"))
+}
+
+/// A row without figures; `check` says why (`skipped: ...`, `FAILED: ...`).
+fn skipped_row(scenario: impl Into<String>, check: String) -> Row {
     Row {
         scenario: scenario.into(),
         jobs: 0,
@@ -455,7 +524,7 @@ fn failed_row(scenario: impl Into<String>, e: &dyn std::fmt::Display) -> Row {
         perl: None,
         ceiling: None,
         target: String::new(),
-        check: format!("FAILED: {e}"),
+        check,
     }
 }
 
@@ -726,9 +795,18 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
         }
     }
 
-    let name = "long drain, 10x the jobs, pool of 2: last tenth vs first";
-    if backend.kind == Kind::Postgres && wanted(name) {
-        push(long_drain(backend, n.saturating_mul(10), name), name);
+    let name = format!(
+        "long drain, {} jobs, pool of 2 in a process of its own: last tenth vs first",
+        thousands(opts.long_jobs)
+    );
+    if backend.kind == Kind::Postgres && wanted(&name) {
+        push(long_drain::row(backend, opts.long_jobs, &name), &name);
+    }
+
+    if backend.kind == Kind::Postgres && wanted(scale_out::NAME) {
+        for row in scale_out::rows(opts, n) {
+            push(Ok(row), scale_out::NAME);
+        }
     }
 
     let name = "one at a time, work_until_done";
@@ -785,69 +863,6 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
     rows
 }
 
-/// Resident memory of this process now (`VmRSS`), in KiB; 0 where unknown.
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Drains `n` jobs with a pool of 2 and compares the speed of the last tenth with the
-/// first (dead rows of completed jobs must not choke the claim); reports the process's
-/// largest resident memory while the pool runs (sampled every 2 ms).
-fn long_drain(backend: &Backend, n: u64, name: &str) -> Result<Row, BoxError> {
-    let fresh = backend.fresh()?;
-    let seen = Seen::new(n);
-    let client = noop_client(Arc::clone(&fresh.store), &seen)?;
-    insert_batches(&client, n)?;
-    let pool = pool_builder(&client, 2).build()?;
-    let runner = std::thread::spawn(move || pool.run_until_done());
-    let tenth = (n / 10).max(1);
-    let t0 = Instant::now();
-    let mut marks: Vec<Duration> = Vec::new();
-    let mut peak_kib = 0;
-    while !runner.is_finished() {
-        peak_kib = peak_kib.max(rss_kib());
-        let done = seen.1.load(Ordering::Relaxed);
-        while done >= tenth * (marks.len() as u64 + 1) && marks.len() < 10 {
-            marks.push(t0.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let summary = runner.join().map_err(|_| "the pool thread panicked")??;
-    let elapsed = t0.elapsed();
-    while marks.len() < 10 {
-        marks.push(elapsed);
-    }
-    let first = tenth as f64 / marks[0].as_secs_f64().max(1e-9);
-    let last = tenth as f64 / (marks[9] - marks[8]).as_secs_f64().max(1e-9);
-    let rss_mib = peak_kib / 1024;
-    let check = if summary.errors + summary.lease_lost + summary.failed > 0 {
-        Err(format!("pool reported problems: {summary}"))
-    } else {
-        verify(&fresh.store, &seen)
-    };
-    let mut row = rate_row(
-        name,
-        n,
-        elapsed,
-        "last >= 80% of first, RSS < 64 MiB",
-        check,
-    );
-    row.figure = format!(
-        "{:.0}/s; first {first:.0}/s, last {last:.0}/s ({:.0}%); RSS while draining <= {rss_mib} MiB",
-        n as f64 / elapsed.as_secs_f64().max(1e-9),
-        100.0 * last / first.max(1e-9)
-    );
-    Ok(row)
-}
-
 /// Refreshes the planner's statistics of `job` (what autovacuum / InnoDB would do a little
 /// later after a bulk insert): `--analyze`.
 fn analyze(fresh: &Fresh) -> Result<(), BoxError> {
@@ -874,17 +889,10 @@ fn latency(
 ) -> Result<Row, BoxError> {
     let fresh = backend.fresh()?;
     if elsewhere && fresh.store.notifier()?.is_none() {
-        return Ok(Row {
-            scenario: name.to_string(),
-            jobs: 0,
-            seconds: 0.0,
-            figure: "-".into(),
-            rate: None,
-            perl: None,
-            ceiling: None,
-            target: String::new(),
-            check: "skipped: no notifications on this backend (poll only)".into(),
-        });
+        return Ok(skipped_row(
+            name,
+            "skipped: no notifications on this backend (poll only)".into(),
+        ));
     }
     let client = Client::builder()
         .store(Arc::clone(&fresh.store))
@@ -1059,6 +1067,21 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(scenario) = &opts.scenario {
+        let result = match scenario.as_str() {
+            long_drain::SCENARIO => long_drain::child(opts.long_jobs),
+            other => Err(format!(
+                "unknown --scenario {other:?} (only {:?}, which the bench runs itself)",
+                long_drain::SCENARIO
+            )
+            .into()),
+        };
+        if let Err(e) = result {
+            eprintln!("bench --scenario {scenario}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     println!(
         "# Schwartz benchmark: {} jobs per drain, {} CPUs",
         opts.jobs,

@@ -1,7 +1,7 @@
 //! The fault suite (issue 14): worker processes killed mid-drain, database servers restarted
 //! and hung mid-drain, a short lease on a long job, shutdown with a job that outlasts the
 //! grace period. PostgreSQL and MariaDB run as private servers the tests start themselves
-//! (`servers.rs`); the shared servers are never stopped. Each test prints one line of
+//! (`schwartz_tests::servers`); the shared servers are never stopped. Each test prints one line of
 //! figures per backend:
 //!
 //! `FIGURES test=<name> backend=<b> lost=<n> run_twice=<n> left=<n> leased_after_stop=<n>
@@ -18,7 +18,6 @@ mod hung;
 mod kill;
 mod lease;
 mod restart;
-mod servers;
 mod shutdown;
 
 use std::collections::HashMap;
@@ -29,6 +28,7 @@ use std::time::{Duration, Instant};
 use schwartz_core::store::{JobQuery, Store};
 use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError, Worker};
 use schwartz_diesel::DieselStore;
+use schwartz_tests::servers;
 
 /// The function every fault job runs under.
 pub(crate) const FUNC: &str = "faults.job";

@@ -1,10 +1,14 @@
-//! Private database servers for the fault tests: a PostgreSQL or MariaDB server of our own,
-//! in a temporary directory, on a free port of 127.0.0.1, that a test may stop, restart,
-//! hang (SIGSTOP) and kill. The shared servers (5432, 3306) are never touched.
+//! Private database servers for the fault tests, the failover test and the bench's scale-out
+//! scenario: a
+//! PostgreSQL or MariaDB server of our own, in a temporary directory, on a free (or a chosen)
+//! port of 127.0.0.1, that a test may stop, restart, hang (SIGSTOP) and kill. The shared
+//! servers (5432, 3306) are never touched.
 //!
 //! As root the servers run as `postgres` / `mysql` (initdb and pg_ctl refuse root).
-//! Dropping a [`Server`] continues, kills and reaps every process of it and removes its
-//! directory.
+//! They run with `fsync=off` and `synchronous_commit=off` (PostgreSQL) and
+//! `innodb_flush_log_at_trx_commit=0` (MariaDB): disposable data.
+//! Dropping a [`Server`] (also while a panic unwinds) continues, kills and reaps every
+//! process of it and removes its directory.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,13 +18,16 @@ use diesel::Connection;
 
 /// Which server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// PostgreSQL (`initdb`, `postgres` from `$SCHWARTZ_PG_BIN` or `/usr/lib/postgresql`).
     Postgres,
+    /// MariaDB (`mariadb-install-db`, `mariadbd`).
     Mariadb,
 }
 
 impl Kind {
-    pub(crate) fn name(self) -> &'static str {
+    /// `postgres` or `mariadb`.
+    pub fn name(self) -> &'static str {
         match self {
             Kind::Postgres => "postgres",
             Kind::Mariadb => "mariadb",
@@ -29,9 +36,12 @@ impl Kind {
 }
 
 /// A private server process and its data directory.
-pub(crate) struct Server {
-    pub(crate) kind: Kind,
-    pub(crate) port: u16,
+#[derive(Debug)]
+pub struct Server {
+    /// Which server it is.
+    pub kind: Kind,
+    /// Its TCP port on 127.0.0.1.
+    pub port: u16,
     dir: tempfile::TempDir,
     bin: PathBuf,
     child: Option<Child>,
@@ -114,19 +124,38 @@ fn mariadb_bin() -> Result<PathBuf, String> {
 }
 
 impl Server {
-    /// Creates and starts a private server; returns once it accepts connections.
-    pub(crate) fn start(kind: Kind) -> Result<Server, String> {
+    /// Creates and starts a private server on a free port; returns once it accepts
+    /// connections.
+    ///
+    /// # Errors
+    /// Why it could not be started (no server programs, initdb failed, not ready in time),
+    /// with the server's log where there is one.
+    pub fn start(kind: Kind) -> Result<Server, String> {
+        Self::start_on(kind, None)
+    }
+
+    /// As [`Server::start`], on `port` when given (it must be free), else on a free one.
+    ///
+    /// # Errors
+    /// As [`Server::start`].
+    pub fn start_on(kind: Kind, port: Option<u16>) -> Result<Server, String> {
         let bin = match kind {
             Kind::Postgres => pg_bin()?,
             Kind::Mariadb => mariadb_bin()?,
         };
         let dir = tempfile::Builder::new()
-            .prefix(&format!("schwartz-faults-{}-", kind.name()))
+            .prefix(&format!("schwartz-private-{}-", kind.name()))
             .tempdir()
             .map_err(|e| format!("tempdir: {e}"))?;
         let mut server = Server {
             kind,
-            port: free_port()?,
+            port: match port {
+                // A server already there would answer the readiness probe in its place.
+                Some(p) => std::net::TcpListener::bind(("127.0.0.1", p))
+                    .map(|_| p)
+                    .map_err(|e| format!("port {p} of 127.0.0.1 is not free: {e}"))?,
+                None => free_port()?,
+            },
             dir,
             bin,
             child: None,
@@ -205,7 +234,10 @@ impl Server {
 
     /// Starts the server process on its port and data; returns the instant it first
     /// accepted a connection.
-    pub(crate) fn launch(&mut self) -> Result<Instant, String> {
+    ///
+    /// # Errors
+    /// Already running, cannot be spawned, exited while starting or not ready in time.
+    pub fn launch(&mut self) -> Result<Instant, String> {
         if self.child.is_some() {
             return Err(format!("{}: already running", self.kind.name()));
         }
@@ -323,7 +355,7 @@ impl Server {
     }
 
     /// The URL of the server's test database.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         match self.kind {
             Kind::Postgres => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
             Kind::Mariadb => format!("mysql://root@127.0.0.1:{}/faults", self.port),
@@ -344,8 +376,9 @@ impl Server {
         }
     }
 
-    /// Every process of the server: the main one and its descendants.
-    fn pids(&self) -> Vec<u32> {
+    /// Every process of the server: the main one and its descendants (PostgreSQL: the
+    /// postmaster and its backends), e.g. to read their CPU time.
+    pub fn pids(&self) -> Vec<u32> {
         let mut pids: Vec<u32> = self.child.iter().map(Child::id).collect();
         pids.extend(self.main_pid());
         let mut parents: Vec<(u32, u32)> = Vec::new();
@@ -394,7 +427,10 @@ impl Server {
     }
 
     /// A clean stop (PostgreSQL: fast shutdown, SIGINT; MariaDB: SIGTERM); waits for exit.
-    pub(crate) fn stop(&mut self) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// When it has not exited in time.
+    pub fn stop(&mut self) -> Result<(), String> {
         let sig = match self.kind {
             Kind::Postgres => "INT",
             Kind::Mariadb => "TERM",
@@ -405,7 +441,7 @@ impl Server {
     }
 
     /// SIGKILL to every process of the server; waits for exit.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         let pids = self.pids();
         Self::signal(&pids, "CONT");
         Self::signal(&pids, "KILL");
@@ -414,19 +450,22 @@ impl Server {
 
     /// Stops and starts it again on the same port and data; returns the instant it
     /// accepted connections again.
-    pub(crate) fn restart(&mut self, down_for: Duration) -> Result<Instant, String> {
+    ///
+    /// # Errors
+    /// As [`Server::stop`] and [`Server::launch`].
+    pub fn restart(&mut self, down_for: Duration) -> Result<Instant, String> {
         self.stop()?;
         std::thread::sleep(down_for);
         self.launch()
     }
 
     /// SIGSTOP to every process: the server keeps its sockets but answers nothing.
-    pub(crate) fn hang(&self) {
+    pub fn hang(&self) {
         Self::signal(&self.pids(), "STOP");
     }
 
     /// SIGCONT after [`Server::hang`].
-    pub(crate) fn resume(&self) {
+    pub fn resume(&self) {
         Self::signal(&self.pids(), "CONT");
     }
 
