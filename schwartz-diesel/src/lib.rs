@@ -91,6 +91,9 @@ mod models;
 mod notify;
 mod ops;
 mod ours;
+#[cfg(feature = "testing")]
+pub mod prepared;
+#[cfg(not(feature = "testing"))]
 mod prepared;
 mod records;
 mod schema;

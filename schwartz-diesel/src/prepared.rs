@@ -9,6 +9,9 @@
 //! which puts the statement in diesel's per-connection cache like any query built with the
 //! DSL.
 //!
+//! Public with the `testing` feature only, for the benchmark's ceilings (which must run
+//! the same prepared statements as the store to be ceilings).
+//!
 //! The text's placeholders (`$1`, `$2`, ... or `?`) mark where the binds go, in order;
 //! diesel writes the backend's own placeholder at each.
 
@@ -21,7 +24,7 @@ use diesel::sql_types::{HasSqlType, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// The constant text of one prepared statement; each statement is its own marker type.
-pub(crate) trait StatementText: 'static {
+pub trait StatementText: 'static {
     /// The SQL, with a placeholder (`$n` or `?`) for each bind.
     const SQL: &'static str;
 }
@@ -59,7 +62,7 @@ fn piece(sql: &str, i: usize) -> &str {
 }
 
 /// A statement (or a statement with some of its binds) and how many binds it holds.
-pub(crate) trait Chain {
+pub trait Chain {
     /// The statement.
     type Text: StatementText;
     /// Binds so far.
@@ -69,10 +72,10 @@ pub(crate) trait Chain {
 /// A raw statement with a constant text, cached by diesel (see the module doc). Bind its
 /// parameters in order with [`Prepared::bind`], as with `sql_query`.
 #[derive(Debug)]
-pub(crate) struct Prepared<S>(PhantomData<S>);
+pub struct Prepared<S>(PhantomData<S>);
 
 /// The statement `S`, to bind and run.
-pub(crate) fn prepared<S: StatementText>() -> Prepared<S> {
+pub fn prepared<S: StatementText>() -> Prepared<S> {
     Prepared(PhantomData)
 }
 
@@ -83,7 +86,7 @@ impl<S: StatementText> Chain for Prepared<S> {
 
 /// A statement with one more bind.
 #[derive(Debug)]
-pub(crate) struct Bound<Q, V, ST> {
+pub struct Bound<Q, V, ST> {
     query: Q,
     value: V,
     _st: PhantomData<ST>,
@@ -95,7 +98,7 @@ impl<Q: Chain, V, ST> Chain for Bound<Q, V, ST> {
 }
 
 /// Binding, for every link of the chain.
-pub(crate) trait Bind: Chain + Sized {
+pub trait Bind: Chain + Sized {
     /// Binds the next parameter, of SQL type `ST`.
     fn bind<ST, V>(self, value: V) -> Bound<Self, V, ST> {
         Bound {

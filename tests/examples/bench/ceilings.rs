@@ -9,13 +9,15 @@
 //!   per job (`work_until_done`, one at a time).
 //! - claim 100 + delete 100: the same for 100 jobs at a time (a pool's drain).
 //!
-//! Every statement is built with diesel's DSL and prepared once per connection, as the
+//! Every statement is prepared once per connection, as the
 //! store's own are. Each phase starts from an emptied table and analyzes it after its bulk
 //! insert, as the store does.
 
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use schwartz_diesel::prepared::{prepared, Bind, StatementText};
 
 use crate::BoxError;
 
@@ -34,10 +36,10 @@ pub const INSERT100: &str = "ceiling: 100-row INSERT, committed each";
 pub const CLAIM1: &str = "ceiling: claim 1 + delete 1, 2 commits";
 pub const CLAIM100: &str = "ceiling: claim 100 + delete 100, 2 commits";
 
-// The columns the ceilings touch. Every statement is built with diesel's DSL, so diesel
-// prepares it once per connection as it does the store's own (raw `sql_query` text is
-// prepared anew on every run: a ceiling made of it would count round trips the store does
-// not make).
+// The columns the ceilings touch. Every statement is prepared once per connection, as the
+// store's own are (raw `sql_query` text is prepared anew on every run: a ceiling made of it
+// would count round trips the store does not make): built with diesel's DSL where diesel
+// caches it, else with `schwartz_diesel::prepared`.
 diesel::table! {
     job (jobid) {
         jobid -> BigInt,
@@ -100,6 +102,31 @@ macro_rules! candidates {
     };
 }
 
+// Statements diesel would prepare anew on every run (it never caches an UPDATE, nor an IN
+// list on MySQL and SQLite), prepared once as the store's own are.
+struct ClaimOneById;
+impl StatementText for ClaimOneById {
+    const SQL: &'static str =
+        "UPDATE job SET grabbed_until = 1 WHERE jobid = ? AND grabbed_until = 0";
+}
+struct DeleteOne;
+impl StatementText for DeleteOne {
+    const SQL: &'static str = "DELETE FROM job WHERE jobid = ?";
+}
+struct ClaimSkipLocked;
+impl StatementText for ClaimSkipLocked {
+    const SQL: &'static str =
+        "UPDATE job SET grabbed_until = 1 WHERE jobid IN (SELECT jobid FROM job \
+         WHERE funcid = 1 AND grabbed_until = 0 ORDER BY jobid LIMIT $1 FOR UPDATE SKIP LOCKED) \
+         RETURNING jobid";
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    jobid: i64,
+}
+
 /// MySQL and SQLite: a SELECT of candidates and a fenced UPDATE of them, in autocommit.
 macro_rules! two_step_statements {
     ($conn:ty, $dialect:expr) => {
@@ -110,17 +137,28 @@ macro_rules! two_step_statements {
             }
             fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
                 let ids: Vec<i64> = candidates!(n).load(self)?;
-                if !ids.is_empty() {
-                    diesel::update(job::table)
-                        .filter(job::grabbed_until.eq(0))
-                        .filter(job::jobid.eq_any(&ids))
-                        .set(job::grabbed_until.eq(1))
-                        .execute(self)?;
+                match ids[..] {
+                    [] => {}
+                    [id] => {
+                        prepared::<ClaimOneById>()
+                            .bind::<BigInt, _>(id)
+                            .execute(self)?;
+                    }
+                    _ => {
+                        diesel::update(job::table)
+                            .filter(job::grabbed_until.eq(0))
+                            .filter(job::jobid.eq_any(&ids))
+                            .set(job::grabbed_until.eq(1))
+                            .execute(self)?;
+                    }
                 }
                 Ok(ids)
             }
             fn delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
-                diesel::delete(job::table.filter(job::jobid.eq_any(ids))).execute(self)
+                match ids {
+                    [id] => prepared::<DeleteOne>().bind::<BigInt, _>(*id).execute(self),
+                    _ => diesel::delete(job::table.filter(job::jobid.eq_any(ids))).execute(self),
+                }
             }
             fn run_sql(&mut self, sql: &str) -> QueryResult<()> {
                 diesel::sql_query(sql).execute(self).map(drop)
@@ -140,20 +178,10 @@ impl Statements for diesel::PgConnection {
         diesel::insert_into(job::table).values(rows).execute(self)
     }
     fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
-        let j = diesel::alias!(job as candidate);
-        let sub = j
-            .select(j.field(job::jobid))
-            .filter(j.field(job::funcid).eq(1))
-            .filter(j.field(job::grabbed_until).eq(0))
-            .order(j.field(job::jobid))
-            .limit(n)
-            .for_update()
-            .skip_locked();
-        diesel::update(job::table)
-            .filter(job::jobid.eq_any(sub))
-            .set(job::grabbed_until.eq(1))
-            .returning(job::jobid)
-            .get_results(self)
+        let rows: Vec<Id> = prepared::<ClaimSkipLocked>()
+            .bind::<BigInt, _>(n)
+            .load(self)?;
+        Ok(rows.into_iter().map(|r| r.jobid).collect())
     }
     fn delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
         diesel::delete(job::table.filter(job::jobid.eq_any(ids))).execute(self)
