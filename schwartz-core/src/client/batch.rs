@@ -68,11 +68,18 @@ impl Client {
         let mut handles: Vec<Option<JobHandle>> = vec![None; jobs.len()];
         let mut done: Vec<(usize, Vec<JobId>, Vec<usize>)> = Vec::new();
         for part in parts {
-            let part_jobs: Vec<Job> = part.members.iter().map(|&i| jobs[i].clone()).collect();
+            // A part of every job (one store, or a batch without keys: the usual case) is
+            // the batch itself, in its order; only a real split copies jobs.
+            let part_jobs: std::borrow::Cow<'_, [Job]> = if part.members.len() == jobs.len() {
+                std::borrow::Cow::Borrowed(jobs)
+            } else {
+                part.members.iter().map(|&i| jobs[i].clone()).collect()
+            };
             debug_assert!(
                 part.order.is_none() || part_jobs.iter().any(|j| j.uniqkey_value().is_some())
             );
-            match self.insert_with_failover(&part_jobs) {
+            // `insert_jobs` validated every job before the first part.
+            match self.insert_validated(&part_jobs) {
                 Ok((idx, ids)) => {
                     for (&i, id) in part.members.iter().zip(&ids) {
                         handles[i] = Some(JobHandle::new(self.entry(idx).hash.clone(), *id));

@@ -72,15 +72,21 @@ impl Context {
         for job in jobs {
             crate::validate::job_against(job, &limits)?;
         }
+        // Batches are mostly of one function: look its id up once per run of it.
+        let mut last: Option<(&str, crate::FuncId)> = None;
         jobs.iter()
             .map(|job| {
                 // Refuses a run_in past what the store holds, with a clear message.
                 super::schedule::start_of(job, now, &limits)?;
-                Ok(NewJobRow::of(
-                    job,
-                    self.funcid_of(idx, job.funcname())?,
-                    now,
-                ))
+                let funcid = match last {
+                    Some((name, id)) if name == job.funcname() => id,
+                    _ => {
+                        let id = self.funcid_of(idx, job.funcname())?;
+                        last = Some((job.funcname(), id));
+                        id
+                    }
+                };
+                Ok(NewJobRow::of(job, funcid, now))
             })
             .collect()
     }
@@ -99,6 +105,11 @@ impl Client {
         for job in jobs {
             job.validate()?;
         }
+        self.insert_validated(jobs)
+    }
+
+    /// [`Client::insert_with_failover`] of jobs already validated.
+    pub(crate) fn insert_validated(&self, jobs: &[Job]) -> Result<(usize, Vec<JobId>)> {
         if self.ctx().stores.is_empty() {
             return Err(self.ctx().all_dead_error());
         }
