@@ -468,6 +468,8 @@ pub struct PgNotifier {
     conn: PgConnection,
     describe: String,
     poll: Duration,
+    #[cfg(target_os = "linux")]
+    socket: Option<crate::watchdog::Socket>,
 }
 
 impl std::fmt::Debug for PgNotifier {
@@ -494,10 +496,19 @@ impl PgNotifier {
         // Raw SQL: diesel has no LISTEN statement.
         conn.batch_execute(&format!("LISTEN {channel}"))
             .map_err(|e| ctx.map_db(&e))?;
+        // The connection's socket, to sleep on until the server sends something (`None`
+        // over a Unix socket or off Linux: then libpq is polled every 2 ms).
+        #[cfg(target_os = "linux")]
+        let socket = match conn.client_port() {
+            Ok(Some(port)) => crate::watchdog::Socket::find(port, None),
+            _ => None,
+        };
         Ok(PgNotifier {
             conn,
             describe: ctx.describe.clone(),
             poll: Duration::from_millis(2),
+            #[cfg(target_os = "linux")]
+            socket,
         })
     }
 
@@ -528,6 +539,11 @@ impl Notifier for PgNotifier {
             let now = Instant::now();
             if now >= deadline {
                 return Ok(false);
+            }
+            #[cfg(target_os = "linux")]
+            if let Some(socket) = &self.socket {
+                socket.wait_readable(deadline - now);
+                continue;
             }
             std::thread::sleep(self.poll.min(deadline - now));
         }

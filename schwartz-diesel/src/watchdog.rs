@@ -41,6 +41,20 @@ impl Socket {
         }
     }
 
+    /// Waits until the socket has something to read, at most `timeout`; false when the
+    /// time ran out. (A PostgreSQL listener sleeps here instead of polling libpq.)
+    #[cfg(target_os = "linux")]
+    pub fn wait_readable(&self, timeout: Duration) -> bool {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let t = Timespec {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [PollFd::new(&*self.0, PollFlags::IN)];
+        // An interrupted or failed poll counts as readable: the caller reads and looks.
+        poll(&mut fds, Some(&t)).map_or(true, |n| n > 0)
+    }
+
     /// Finds this process's TCP socket connected from local port `client_port` to
     /// `server_port` and keeps a duplicate of it. `None` when there is none (a Unix socket)
     /// or the platform cannot say.
