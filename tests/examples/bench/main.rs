@@ -39,6 +39,7 @@ mod long_drain;
 mod scale_out;
 
 use crossbeam_channel::unbounded;
+use diesel::connection::SimpleConnection;
 use diesel::{Connection, RunQueryDsl};
 use schwartz_core::store::Store;
 use schwartz_core::{Client, Job, Pruning, QueuedJob, WorkError};
@@ -398,6 +399,48 @@ fn noop_client_on(stores: Vec<Arc<dyn Store>>, seen: &Arc<Seen>) -> Result<Clien
     Ok(client)
 }
 
+/// Replaces the tables of a fresh database by TheSchwartz's own schema files (the ones the
+/// compatibility tests load: no notify trigger on PostgreSQL, `INTEGER` times, unsigned
+/// MySQL columns) and opens a store on it.
+fn upstream_schema(kind: Kind, fresh: &Fresh) -> Result<Arc<dyn Store>, BoxError> {
+    let url = fresh.url.as_deref().ok_or("no URL")?;
+    match kind {
+        Kind::Postgres => {
+            let mut c = diesel::PgConnection::establish(url)?;
+            c.batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")?;
+            c.batch_execute(include_str!(
+                "../../../schwartz-diesel/tests/upstream/postgres.sql"
+            ))?;
+        }
+        Kind::MariaDb => {
+            let mut c = diesel::MysqlConnection::establish(url)?;
+            c.batch_execute(
+                "DROP TABLE IF EXISTS job, error, exitstatus, funcmap, note, \
+                 schwartz_schedule, schwartz_result, __diesel_schema_migrations",
+            )?;
+            let sql = include_str!("../../../schwartz-diesel/tests/upstream/mysql.sql");
+            for stmt in sql.split(';').filter(|s| s.contains("CREATE")) {
+                c.batch_execute(stmt)?;
+            }
+        }
+        Kind::Sqlite => {
+            let mut c = diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://"))?;
+            c.batch_execute(
+                "DROP TABLE IF EXISTS job; DROP TABLE IF EXISTS error; \
+                 DROP TABLE IF EXISTS exitstatus; DROP TABLE IF EXISTS funcmap; \
+                 DROP TABLE IF EXISTS note; DROP TABLE IF EXISTS schwartz_schedule; \
+                 DROP TABLE IF EXISTS schwartz_result; \
+                 DROP TABLE IF EXISTS __diesel_schema_migrations",
+            )?;
+            c.batch_execute(include_str!(
+                "../../../schwartz-diesel/tests/upstream/sqlite.sql"
+            ))?;
+        }
+        Kind::Memory => return Err("no SQL schema in memory".into()),
+    }
+    Ok(Arc::new(schwartz_diesel::DieselStore::connect(url)?))
+}
+
 /// `1234567` as `1,234,567`.
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -723,6 +766,29 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
                     t.single,
                     verify(&fresh.store, &seen),
                 );
+                row.perl = perl.as_ref().map(|p| p.insert_rate);
+                row.ceiling = ceil.insert1;
+                Ok(row)
+            })(),
+            name,
+        );
+    }
+
+    let name = "enqueue, 1 job per insert, TheSchwartz's own schema";
+    if backend.kind != Kind::Memory && wanted(name) {
+        push(
+            (|| {
+                let fresh = backend.fresh()?;
+                let store = upstream_schema(backend.kind, &fresh)?;
+                let seen = Seen::new(single_n);
+                let client = noop_client(Arc::clone(&store), &seen)?;
+                let t0 = Instant::now();
+                for i in 0..single_n {
+                    client.insert(noop_job(i))?;
+                }
+                let elapsed = t0.elapsed();
+                drain(&client, 2)?;
+                let mut row = rate_row(name, single_n, elapsed, t.single, verify(&store, &seen));
                 row.perl = perl.as_ref().map(|p| p.insert_rate);
                 row.ceiling = ceil.insert1;
                 Ok(row)
