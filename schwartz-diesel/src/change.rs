@@ -70,6 +70,9 @@ pub(crate) struct ChangeNotifier {
     conn: Box<dyn Watch>,
     last: i64,
     every: Duration,
+    /// When the counter is read next: at most once per `every`, however often and with
+    /// however short a timeout `wait` is called (a pool's listener calls it every 10 ms).
+    next_read: Instant,
     /// For messages: the store's description, the password to scrub.
     ctx: Ctx,
 }
@@ -94,6 +97,7 @@ impl ChangeNotifier {
             conn: Box::new(conn),
             last,
             every,
+            next_read: Instant::now() + every,
             ctx: Ctx::new(ctx.describe.clone(), ctx.backend, ctx.secret.clone()),
         })
     }
@@ -127,16 +131,74 @@ impl Notifier for ChangeNotifier {
     fn wait(&mut self, timeout: Duration) -> Result<bool> {
         let deadline = Instant::now() + timeout;
         loop {
-            let now = read_or_zero(&mut *self.conn, &self.ctx)?;
-            if now != self.last {
-                self.last = now;
-                return Ok(true);
+            let now = Instant::now();
+            if now >= self.next_read {
+                self.next_read = now + self.every;
+                let counter = read_or_zero(&mut *self.conn, &self.ctx)?;
+                if counter != self.last {
+                    self.last = counter;
+                    return Ok(true);
+                }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if now >= deadline {
                 return Ok(false);
             }
-            std::thread::sleep(self.every.min(left));
+            std::thread::sleep(self.next_read.min(deadline) - now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A counter that says how often it was read.
+    struct Fake {
+        value: Arc<AtomicI64>,
+        reads: Arc<AtomicUsize>,
+    }
+
+    impl Watch for Fake {
+        fn read(&mut self) -> diesel::QueryResult<i64> {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            Ok(self.value.load(Ordering::Relaxed))
+        }
+    }
+
+    #[test]
+    fn reads_at_most_once_per_interval_however_short_the_waits() {
+        let (value, reads) = (Arc::new(AtomicI64::new(0)), Arc::new(AtomicUsize::new(0)));
+        let every = Duration::from_millis(20);
+        let mut n = ChangeNotifier {
+            conn: Box::new(Fake {
+                value: Arc::clone(&value),
+                reads: Arc::clone(&reads),
+            }),
+            last: 0,
+            every,
+            next_read: Instant::now() + every,
+            ctx: Ctx::new("fake".into(), crate::Backend::Mysql, None),
+        };
+        // A pool's listener waits 10 ms at a time; for 300 ms that is 30 calls.
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(300) {
+            assert!(!n.wait(Duration::from_millis(10)).unwrap());
+        }
+        let r = reads.load(Ordering::Relaxed);
+        // At most 16 (300 ms / 20 ms, plus the edges); the old loop read at every call and
+        // again after each 10 ms sleep: about 60.
+        assert!(
+            (3..=16).contains(&r),
+            "{r} reads in 300 ms at one per 20 ms"
+        );
+        // A change is seen at the next read.
+        value.store(7, Ordering::Relaxed);
+        let t1 = Instant::now();
+        assert!(n.wait(Duration::from_secs(1)).unwrap());
+        assert!(t1.elapsed() < Duration::from_millis(500));
+        assert!(!n.wait(Duration::ZERO).unwrap(), "seen once");
     }
 }

@@ -399,6 +399,84 @@ fn noop_client_on(stores: Vec<Arc<dyn Store>>, seen: &Arc<Seen>) -> Result<Clien
     Ok(client)
 }
 
+/// What an idle pool (2 threads, the pool's defaults otherwise) costs the database: the
+/// statements the server counted over 10 s (PostgreSQL: transactions of the database, in
+/// `pg_stat_database`, which backends report at most once a second; MariaDB: the
+/// server's `Questions`), less the reading itself.
+fn idle_queries(backend: &Backend, name: &str) -> Result<Row, BoxError> {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    enum Conn {
+        Pg(diesel::PgConnection),
+        My(diesel::MysqlConnection),
+    }
+    let fresh = backend.fresh()?;
+    let url = fresh.url.clone().ok_or("no URL")?;
+    // One connection for both readings, made before the first: only the second reading
+    // itself falls inside the window.
+    let mut conn = if backend.kind == Kind::Postgres {
+        Conn::Pg(diesel::PgConnection::establish(&url)?)
+    } else {
+        Conn::My(diesel::MysqlConnection::establish(&url)?)
+    };
+    let mut count =
+        move || -> Result<i64, BoxError> {
+            Ok(match &mut conn {
+                Conn::Pg(c) => diesel::sql_query(
+                    "SELECT CAST(COALESCE(SUM(xact_commit + xact_rollback), 0) AS BIGINT) AS n \
+                     FROM pg_stat_database WHERE datname = current_database()",
+                )
+                .get_result::<N>(c)?
+                .n,
+                Conn::My(c) => {
+                    diesel::sql_query(
+                        "SELECT CAST(VARIABLE_VALUE AS SIGNED) AS n \
+                     FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'QUESTIONS'",
+                    )
+                    .get_result::<N>(c)?
+                    .n
+                }
+            })
+        };
+    let client = Client::builder()
+        .store(Arc::clone(&fresh.store))
+        .pruning(Pruning::Off)
+        .build()?;
+    client.can_do("bench_idle", |_: &QueuedJob| -> Result<(), WorkError> {
+        Ok(())
+    })?;
+    let pool = WorkerPool::builder(client).threads(2).build()?.spawn()?;
+    std::thread::sleep(Duration::from_secs(2));
+    let window = Duration::from_secs(10);
+    let before = count()?;
+    std::thread::sleep(window);
+    // Let PostgreSQL's backends report what they did in the window.
+    std::thread::sleep(Duration::from_millis(1200));
+    let after = count()?;
+    let summary = pool.shutdown()?;
+    let own = 1;
+    let per_s = (after - before - own).max(0) as f64 / window.as_secs_f64();
+    let mut row = rate_row(name, 0, window, "", Ok(()));
+    row.figure = format!(
+        "{per_s:.1} statements/s ({} over {} s, the server's count{})",
+        after - before - own,
+        window.as_secs(),
+        if backend.kind == Kind::Postgres {
+            ": transactions"
+        } else {
+            ""
+        }
+    );
+    row.rate = None;
+    if summary.errors > 0 {
+        row.check = format!("pool reported problems: {summary}");
+    }
+    Ok(row)
+}
+
 /// Replaces the tables of a fresh database by TheSchwartz's own schema files (the ones the
 /// compatibility tests load: no notify trigger on PostgreSQL, `INTEGER` times, unsigned
 /// MySQL columns) and opens a store on it.
@@ -909,6 +987,10 @@ fn run_backend(backend: &Backend, opts: &Options) -> Vec<Row> {
         if wanted(name) {
             push(latency(backend, samples, elsewhere, name, t.latency), name);
         }
+    }
+    let name = "idle pool: queries per second it sends";
+    if matches!(backend.kind, Kind::Postgres | Kind::MariaDb) && wanted(name) {
+        push(idle_queries(backend, name), name);
     }
     if let Some(p) = &perl {
         rows.push(Row {
