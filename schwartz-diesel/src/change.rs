@@ -94,7 +94,8 @@ impl ChangeNotifier {
             conn: Box::new(conn),
             last,
             every,
-            ctx: Ctx::new(ctx.describe.clone(), ctx.backend, ctx.secret.clone()),
+            ctx: Ctx::new(ctx.describe.clone(), ctx.backend, ctx.secret.clone())
+                .with_names((*ctx.names).clone()),
         })
     }
 
@@ -114,7 +115,7 @@ impl ChangeNotifier {
 /// The counter; 0 while the table does not exist yet (a notifier needs no schema, as
 /// LISTEN does not: it starts counting once the migrations ran).
 fn read_or_zero(conn: &mut dyn Watch, ctx: &Ctx) -> Result<i64> {
-    match conn.read() {
+    match crate::names::scoped(&ctx.names, false, || conn.read()) {
         Ok(n) => Ok(n),
         Err(e) => match ctx.map_db(&e) {
             Error::SchemaMissing { .. } => Ok(0),

@@ -81,13 +81,16 @@
 
 #[cfg(feature = "testing")]
 pub mod admin;
+mod adopt;
 mod builder;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod change;
 mod conn;
 mod finish;
 mod inspect;
+mod migrate;
 mod models;
+mod names;
 mod notify;
 mod ops;
 mod ours;

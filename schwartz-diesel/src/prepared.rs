@@ -10,7 +10,8 @@
 //! DSL.
 //!
 //! The text's placeholders (`$1`, `$2`, ... or `?`) mark where the binds go, in order;
-//! diesel writes the backend's own placeholder at each.
+//! diesel writes the backend's own placeholder at each. The text names the tables by their
+//! plain names; a store with a table prefix or schema gets its own (see `names.rs`).
 
 use std::marker::PhantomData;
 
@@ -120,8 +121,7 @@ impl<Q: QueryId, V, ST: QueryId> QueryId for Bound<Q, V, ST> {
 
 impl<S: StatementText, DB: Backend> QueryFragment<DB> for Prepared<S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(piece(S::SQL, 0));
-        Ok(())
+        crate::names::push_sql(&mut out, piece(S::SQL, 0))
     }
 }
 
@@ -134,8 +134,7 @@ where
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
         out.push_bind_param::<ST, V>(&self.value)?;
-        out.push_sql(piece(<Self as Chain>::Text::SQL, Self::BINDS));
-        Ok(())
+        crate::names::push_sql(&mut out, piece(<Self as Chain>::Text::SQL, Self::BINDS))
     }
 }
 

@@ -89,12 +89,18 @@ macro_rules! tx_connection {
                         &own
                     }
                 };
-                insert_jobs(self, ctx, jobs).map_err(|e| ctx.map(e))
+                // The application's connection may serve stores with other table names:
+                // see `names.rs` on prepared statements.
+                crate::names::scoped(&ctx.names, true, || insert_jobs(self, ctx, jobs))
+                    .map_err(|e| ctx.map(e))
             }
 
             fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
                 let ctx = connection_ctx($backend);
-                crate::finish::finish_in(self, &ctx, items).map_err(|e| ctx.map(e))
+                crate::names::scoped(&ctx.names, true, || {
+                    crate::finish::finish_in(self, &ctx, items)
+                })
+                .map_err(|e| ctx.map(e))
             }
         }
     };
