@@ -57,11 +57,11 @@ struct DataVersion {
 #[cfg(feature = "mysql")]
 impl Watch for diesel::mysql::MysqlConnection {
     fn read(&mut self) -> diesel::QueryResult<i64> {
-        Ok(
-            diesel::sql_query("SELECT CAST(COALESCE(MAX(jobid), 0) AS SIGNED) AS n FROM job")
-                .get_result::<Counter>(self)?
-                .n,
-        )
+        Ok(diesel::sql_query(crate::names::sql(
+            "SELECT CAST(COALESCE(MAX(jobid), 0) AS SIGNED) AS n FROM job",
+        )?)
+        .get_result::<Counter>(self)?
+        .n)
     }
 }
 
