@@ -156,6 +156,13 @@ fn two_prefixes_in_one_database_do_not_see_each_other() {
         });
         assert_eq!(count(&url, "qb_job"), 1, "{name}");
         assert_eq!(count(&url, "qa_job"), 0, "{name}");
+        // And its outcome, in the application's transaction.
+        let job = cb.grab_job("Prefix::Tx").unwrap().expect("qb_'s tx job");
+        with_connection!(&url, |c| {
+            c.transaction::<_, Box<dyn std::error::Error>, _>(|c| Ok(b.complete_in(c, &job)?))
+                .expect("complete_in");
+        });
+        assert_eq!(count(&url, "qb_job"), 0, "{name}");
     }
 }
 
