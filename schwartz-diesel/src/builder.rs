@@ -47,6 +47,39 @@ impl DieselStoreBuilder {
     /// Lowercase ASCII letters, digits and `_`, not starting with a digit, at most 32 bytes
     /// (checked by [`build`](Self::build)). The URL may say it instead, as the query
     /// parameter `schwartz_table_prefix=app_`; this call wins over the URL. Default: none.
+    ///
+    /// Migrating refuses to adopt an existing table of one of these names that does not
+    /// have TheSchwartz's columns. With an application's own connection, use the store's
+    /// [`DieselStore::insert_in`] and [`DieselStore::complete_in`] (the free functions of
+    /// [`crate::tx`] know only the plain names).
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use schwartz_core::{Client, Job};
+    /// use schwartz_diesel::DieselStore;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let url = dir.path().join("app.db").to_string_lossy().into_owned();
+    /// // Two queues in the application's database, beside its own tables.
+    /// let mail = DieselStore::builder(&url).table_prefix("mail_").build()?;
+    /// let billing = DieselStore::builder(&url).table_prefix("billing_").build()?;
+    /// mail.run_migrations()?; // mail_job, mail_funcmap, mail_error, ...
+    /// billing.run_migrations()?;
+    ///
+    /// let mail = Client::builder().store(Arc::new(mail)).build()?;
+    /// let billing = Client::builder().store(Arc::new(billing)).build()?;
+    /// mail.insert(Job::new("send_receipt").arg(&42u64)?)?;
+    /// assert!(billing.grab_job("send_receipt")?.is_none(), "another queue");
+    /// let job = mail.grab_job("send_receipt")?.expect("the mail queue's job");
+    /// job.completed()?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     pub fn table_prefix(mut self, prefix: &str) -> Self {
         self.table_prefix = Some(prefix.to_string());
         self
