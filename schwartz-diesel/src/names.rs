@@ -552,3 +552,66 @@ macro_rules! named_table {
     };
 }
 pub(crate) use named_table;
+
+#[cfg(test)]
+mod tests {
+    use super::Names;
+
+    fn app() -> Names {
+        Names::new("app_", None).unwrap()
+    }
+
+    #[test]
+    fn runtime_sql_renames_tables_and_channels_only() {
+        let n = app();
+        assert_eq!(
+            n.sql("SELECT job.jobid, error_time FROM job JOIN error ON error.jobid = job.jobid"),
+            "SELECT app_job.jobid, error_time FROM app_job JOIN app_error ON app_error.jobid = app_job.jobid"
+        );
+        assert_eq!(
+            n.sql("SELECT pg_get_serial_sequence('job', 'jobid')"),
+            "SELECT pg_get_serial_sequence('app_job', 'jobid')"
+        );
+        assert_eq!(n.sql("NOTIFY schwartz_jobs"), "NOTIFY app_schwartz_jobs");
+        let s = Names::new("p_", Some("jobs")).unwrap();
+        assert_eq!(s.sql("DELETE FROM error"), "DELETE FROM jobs.p_error");
+        assert_eq!(s.channel("schwartz_jobs"), "jobs_p_schwartz_jobs");
+        assert_eq!(Names::default().sql("FROM job"), "FROM job");
+    }
+
+    #[test]
+    fn migration_sql_renames_tables_indexes_and_objects_not_columns() {
+        let n = app();
+        assert_eq!(
+            n.migration_sql("CREATE INDEX IF NOT EXISTS error_time ON error (error_time);"),
+            "CREATE INDEX IF NOT EXISTS app_error_time ON app_error (error_time);"
+        );
+        assert_eq!(
+            n.migration_sql("CREATE UNIQUE INDEX job_funcid_uniqkey ON job (funcid, uniqkey)"),
+            "CREATE UNIQUE INDEX app_job_funcid_uniqkey ON app_job (funcid, uniqkey)"
+        );
+        // MySQL's unnamed inline indexes keep their columns.
+        assert_eq!(
+            n.migration_sql("INDEX (funcid, run_after),\n INDEX x_y (a)"),
+            "INDEX (funcid, run_after),\n INDEX app_x_y (a)"
+        );
+        assert_eq!(
+            n.migration_sql("DROP TRIGGER IF EXISTS schwartz_job_notify ON job; PERFORM pg_notify('schwartz_jobs', '');"),
+            "DROP TRIGGER IF EXISTS app_schwartz_job_notify ON app_job; PERFORM pg_notify('app_schwartz_jobs', '');"
+        );
+        assert_eq!(
+            n.migration_sql("DROP INDEX IF EXISTS job_grabbed_until; DROP INDEX job_funcid_jobid ON job;"),
+            "DROP INDEX IF EXISTS app_job_grabbed_until; DROP INDEX app_job_funcid_jobid ON app_job;"
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in ["App", "1x", "a-b", "a b", "é", "x\"y", &"a".repeat(33)] {
+            assert!(Names::new(bad, None).is_err(), "{bad}");
+            assert!(Names::new("", Some(bad)).is_err(), "{bad}");
+        }
+        assert!(Names::new("", Some("")).is_err());
+        assert!(Names::new("", Some("public")).unwrap().is_plain());
+    }
+}

@@ -530,13 +530,19 @@ mod tests {
     /// SQLite's plan for the claim select of `q` (`job_rows`' query), one line per step.
     fn plan(c: &mut SqliteConnection, q: &JobQuery) -> String {
         let pred = <SqliteConnection as JobFilter>::predicate(q).expect("a predicate");
-        let query = job::table.select(JOB_COLUMNS).filter(pred).into_boxed();
+        let query = crate::schema::named::JOB
+            .select(JOB_COLUMNS)
+            .filter(pred)
+            .into_boxed();
         let query = match q.order {
             JobOrder::JobId => query.order_by(job::jobid.asc()),
             JobOrder::PriorityDesc => query.order_by(priority_order()),
         };
         let query = query.limit(8);
-        let text = diesel::debug_query::<Sqlite, _>(&query).to_string();
+        let names = std::sync::Arc::default();
+        let text = crate::names::scoped(&names, false, || {
+            diesel::debug_query::<Sqlite, _>(&query).to_string()
+        });
         let sql = text.split(" -- binds:").next().expect("sql");
         // Unbound parameters are NULL: enough for the plan.
         let rows: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
