@@ -269,16 +269,27 @@ pub(crate) fn push_sql<DB: DieselBackend>(
     out: &mut AstPass<'_, '_, DB>,
     sql: &str,
 ) -> QueryResult<()> {
-    let scope = current()?;
-    if scope.names.is_plain() {
-        out.push_sql(sql);
-        return Ok(());
-    }
-    if scope.foreign {
-        out.unsafe_to_cache_prepared();
-    }
-    out.push_sql(&scope.names.sql(sql));
-    Ok(())
+    with_current(|scope| {
+        if scope.names.is_plain() {
+            out.push_sql(sql);
+            return Ok(());
+        }
+        if scope.foreign {
+            out.unsafe_to_cache_prepared();
+        }
+        out.push_sql(&scope.names.sql(sql));
+        Ok(())
+    })
+}
+
+/// Runs `f` on the scope in force, without cloning it (the hot path of every query walk).
+fn with_current<R>(f: impl FnOnce(&Scope) -> QueryResult<R>) -> QueryResult<R> {
+    CURRENT.with(|c| match &*c.borrow() {
+        Some(scope) => f(scope),
+        None => Err(diesel::result::Error::QueryBuilderError(
+            "internal: a query was built outside a table-name scope".into(),
+        )),
+    })
 }
 
 /// `sql` (ours, with the plain names) with the names in scope (see [`Names::sql`]).
@@ -288,7 +299,7 @@ pub(crate) fn sql(sql: &str) -> QueryResult<String> {
 
 /// Whether the names in scope are the plain ones (an error outside any scope).
 pub(crate) fn plain() -> QueryResult<bool> {
-    Ok(current()?.names.is_plain())
+    with_current(|scope| Ok(scope.names.is_plain()))
 }
 
 /// The table's plain SQL name.
@@ -320,12 +331,16 @@ pub(crate) struct Named<T, U = Select>(pub T, pub PhantomData<U>);
 impl<T: BaseName, U: Use> Named<T, U> {
     /// Emits the table: `"job"` for the plain names, else `"app_job" AS "job"` (in the
     /// forms the statement and backend take).
-    fn emit<DB: DieselBackend>(
+    fn emit<DB: DieselBackend>(&self, pass: AstPass<'_, '_, DB>, kind: Emit) -> QueryResult<()> {
+        with_current(|scope| self.emit_in(scope, pass, kind))
+    }
+
+    fn emit_in<DB: DieselBackend>(
         &self,
+        scope: &Scope,
         mut pass: AstPass<'_, '_, DB>,
         kind: Emit,
     ) -> QueryResult<()> {
-        let scope = current()?;
         let names = &*scope.names;
         if names.is_plain() {
             return pass.push_identifier(T::NAME);
