@@ -83,8 +83,9 @@ impl Names {
     }
 
     /// `sql` (ours, with the plain table names) with these names: every table name that
-    /// is not a column qualifier's continuation becomes `self.table(name)`, the NOTIFY
-    /// channels become `self.channel(name)`. Borrowed unchanged for the plain names.
+    /// is not a column qualifier's continuation becomes `self.table(name)`, the names of
+    /// the notify trigger and function get the prefix, the NOTIFY channels become
+    /// `self.channel(name)`. Borrowed unchanged for the plain names.
     pub fn sql<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
         if self.is_plain() {
             return sql.into();
@@ -92,6 +93,8 @@ impl Names {
         rewrite(sql, |word, _| {
             if TABLES.contains(&word) {
                 Some(self.table(word))
+            } else if OBJECTS.contains(&word) {
+                Some(format!("{}{word}", self.prefix))
             } else if CHANNELS.contains(&word) {
                 Some(self.channel(word))
             } else {
@@ -588,6 +591,10 @@ mod tests {
             "SELECT pg_get_serial_sequence('app_job', 'jobid')"
         );
         assert_eq!(n.sql("NOTIFY schwartz_jobs"), "NOTIFY app_schwartz_jobs");
+        assert_eq!(
+            n.sql("WHERE tgname = 'schwartz_job_notify' AND tgrelid = to_regclass('job')"),
+            "WHERE tgname = 'app_schwartz_job_notify' AND tgrelid = to_regclass('app_job')"
+        );
         let s = Names::new("p_", Some("jobs")).unwrap();
         assert_eq!(s.sql("DELETE FROM error"), "DELETE FROM jobs.p_error");
         assert_eq!(s.channel("schwartz_jobs"), "jobs_p_schwartz_jobs");
