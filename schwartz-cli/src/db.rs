@@ -70,6 +70,10 @@ pub struct Connect {
     pub password: Option<String>,
     /// How long to wait for a connection.
     pub timeout: Duration,
+    /// The tables' prefix, for every database (`--table-prefix`).
+    pub table_prefix: Option<String>,
+    /// PostgreSQL: the tables' schema, for every database (`--schema`).
+    pub schema: Option<String>,
 }
 
 /// Percent-encodes a password for a URL's user-info part.
@@ -120,11 +124,16 @@ impl Connect {
                     Some(p) => with_password(url, p),
                     None => url.clone(),
                 };
-                DieselStore::builder(&url)
+                let mut builder = DieselStore::builder(&url)
                     .connection_timeout(self.timeout)
-                    .pool_size(pool_size)
-                    .build()
-                    .map_err(|e| Fail::usage(e.to_string()))
+                    .pool_size(pool_size);
+                if let Some(p) = &self.table_prefix {
+                    builder = builder.table_prefix(p);
+                }
+                if let Some(s) = &self.schema {
+                    builder = builder.schema(s);
+                }
+                builder.build().map_err(|e| Fail::usage(e.to_string()))
             })
             .collect()
     }

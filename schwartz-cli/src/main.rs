@@ -29,7 +29,8 @@ refused; 2 bad input; 3 a database did not answer (the others are still shown).
 Databases: --database URL (repeatable) or SCHWARTZ_DATABASES (comma-separated); several
 databases are one logical queue. URLs: postgres://user@host:5432/db, mysql://user@host/db,
 sqlite:///path/jobs.db or a file path. A password may be left out of the URL and given by
-SCHWARTZ_PASSWORD or --password-file; passwords are never printed.";
+SCHWARTZ_PASSWORD or --password-file; passwords are never printed. Tables with a prefix
+(TheSchwartz's `prefix`): --table-prefix PREFIX, or ?schwartz_table_prefix=PREFIX in a URL.";
 
 /// Inspect and operate Schwartz / TheSchwartz job queues.
 #[derive(Debug, Parser)]
@@ -61,6 +62,19 @@ struct Global {
     /// Seconds to wait for a database connection.
     #[arg(long, global = true, default_value_t = 5, value_name = "SECS")]
     connect_timeout: u64,
+    /// The tables' prefix (TheSchwartz's per-database `prefix`), for every database; a URL
+    /// may also say `?schwartz_table_prefix=PREFIX`.
+    #[arg(
+        long,
+        global = true,
+        env = "SCHWARTZ_TABLE_PREFIX",
+        value_name = "PREFIX"
+    )]
+    table_prefix: Option<String>,
+    /// PostgreSQL: the schema holding the tables, for every database (a URL may also say
+    /// `?schwartz_schema=SCHEMA`).
+    #[arg(long, global = true, env = "SCHWARTZ_SCHEMA", value_name = "SCHEMA")]
+    schema: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +135,8 @@ fn run(cli: Cli) -> Result<(), Fail> {
             .collect(),
         password: password(&cli.global)?,
         timeout: Duration::from_secs(cli.global.connect_timeout.max(1)),
+        table_prefix: cli.global.table_prefix.clone(),
+        schema: cli.global.schema.clone(),
     };
     if let Command::Top(a) = &cli.command {
         return cmd::top::run(a);

@@ -789,3 +789,55 @@ fn help_for_every_command() {
         .unwrap();
     assert_eq!(common::result(&out).0, 2);
 }
+
+/// `--table-prefix` (and `schwartz_table_prefix` in a URL): every command works on the
+/// prefixed tables, the plain names stay untouched.
+fn table_prefix(backend: Backend) {
+    let Some(db) = new_db(backend) else { return };
+    let (code, out, err) = db.run(&["--table-prefix", "cli_", "migrate"]);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains(": applied "), "{out}");
+    let h = insert(&db, &["--table-prefix", "cli_", "Prefixed::Job"]);
+    let (code, out, err) = db.run(&["--table-prefix", "cli_", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Prefixed::Job") && out.contains(&h), "{out}");
+    // The plain names have no tables: their migrations are all pending.
+    let (code, out, _) = db.run(&["migrate", "--check"]);
+    assert_eq!(code, 1, "{out}");
+    // The same through the URL.
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}schwartz_table_prefix=cli_", db.url);
+    let out = db
+        .cmd()
+        .env("SCHWARTZ_DATABASES", &url)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let (code, out, err) = common::result(&out);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Prefixed::Job"), "{out}");
+    let store = schwartz_diesel::DieselStore::builder(&db.url)
+        .table_prefix("cli_")
+        .build()
+        .unwrap();
+    use schwartz_core::store::Store;
+    assert_eq!(store.stats().unwrap().jobs, 1);
+    let (code, _, err) = db.run(&["--table-prefix", "Bad-Prefix", "list"]);
+    assert_eq!(code, 2, "a bad prefix is a usage error: {err}");
+    assert!(err.contains("table prefix"), "{err}");
+}
+
+#[test]
+fn table_prefix_sqlite() {
+    table_prefix(Backend::Sqlite);
+}
+
+#[test]
+fn table_prefix_postgres() {
+    table_prefix(Backend::Postgres);
+}
+
+#[test]
+fn table_prefix_mysql() {
+    table_prefix(Backend::Mysql);
+}

@@ -1,4 +1,4 @@
-//! [`DieselStoreBuilder`]: pool size, connection timeout and call timeout.
+//! [`DieselStoreBuilder`]: pool size, connection timeout, call timeout and table names.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -12,13 +12,16 @@ use crate::url::Target;
 use crate::watchdog::Watchdog;
 use crate::Backend;
 
-/// Configures a [`DieselStore`]: pool size, connection timeout and call timeout.
+/// Configures a [`DieselStore`]: pool size, connection timeout, call timeout, and the names
+/// of its tables (a prefix, a PostgreSQL schema).
 #[derive(Debug, Clone)]
 pub struct DieselStoreBuilder {
     url: String,
     pool_size: Option<u32>,
     connection_timeout: Duration,
     call_timeout: Duration,
+    table_prefix: Option<String>,
+    schema: Option<String>,
 }
 
 impl DieselStoreBuilder {
@@ -29,7 +32,67 @@ impl DieselStoreBuilder {
             pool_size: None,
             connection_timeout: Duration::from_secs(5),
             call_timeout: Duration::from_secs(5),
+            table_prefix: None,
+            schema: None,
         }
+    }
+
+    /// Puts `prefix` before every table name, as TheSchwartz's per-database `prefix` does:
+    /// `app_job`, `app_funcmap`, `app_error`, `app_exitstatus`, `app_note`, and our
+    /// `app_schwartz_schedule`, `app_schwartz_result`. Every query, the migrations
+    /// ([`DieselStore::run_migrations`]) and the PostgreSQL NOTIFY channels use it, so
+    /// queues with different prefixes share a database without seeing each other, and Perl
+    /// TheSchwartz configured with the same `prefix` works on the same tables.
+    ///
+    /// Lowercase ASCII letters, digits and `_`, not starting with a digit, at most 32 bytes
+    /// (checked by [`build`](Self::build)). The URL may say it instead, as the query
+    /// parameter `schwartz_table_prefix=app_`; this call wins over the URL. Default: none.
+    ///
+    /// Migrating refuses to adopt an existing table of one of these names that does not
+    /// have TheSchwartz's columns. With an application's own connection, use the store's
+    /// [`DieselStore::insert_in`] and [`DieselStore::complete_in`] (the free functions of
+    /// [`crate::tx`] know only the plain names).
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use schwartz_core::{Client, Job};
+    /// use schwartz_diesel::DieselStore;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let url = dir.path().join("app.db").to_string_lossy().into_owned();
+    /// // Two queues in the application's database, beside its own tables.
+    /// let mail = DieselStore::builder(&url).table_prefix("mail_").build()?;
+    /// let billing = DieselStore::builder(&url).table_prefix("billing_").build()?;
+    /// mail.run_migrations()?; // mail_job, mail_funcmap, mail_error, ...
+    /// billing.run_migrations()?;
+    ///
+    /// let mail = Client::builder().store(Arc::new(mail)).build()?;
+    /// let billing = Client::builder().store(Arc::new(billing)).build()?;
+    /// mail.insert(Job::new("send_receipt").arg(&42u64)?)?;
+    /// assert!(billing.grab_job("send_receipt")?.is_none(), "another queue");
+    /// let job = mail.grab_job("send_receipt")?.expect("the mail queue's job");
+    /// job.completed()?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    pub fn table_prefix(mut self, prefix: &str) -> Self {
+        self.table_prefix = Some(prefix.to_string());
+        self
+    }
+
+    /// PostgreSQL: the schema that holds the tables (default: the connection's
+    /// `search_path`, normally `public`). The schema must exist;
+    /// [`DieselStore::run_migrations`] creates the tables and its own migration history in
+    /// it. The URL may say it instead, as `schwartz_schema=jobs`. Same characters as
+    /// [`table_prefix`](Self::table_prefix).
+    pub fn schema(mut self, schema: &str) -> Self {
+        self.schema = Some(schema.to_string());
+        self
     }
 
     /// The most connections the pool opens (default 8; an in-memory SQLite database always
@@ -64,9 +127,26 @@ impl DieselStoreBuilder {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for an unknown URL scheme, a backend whose Cargo feature is
-    /// off, or a SQLite path whose directory does not exist.
+    /// off, a SQLite path whose directory does not exist, a table prefix or schema with
+    /// other characters than the ones allowed, or a schema for another backend than
+    /// PostgreSQL.
     pub fn build(self) -> Result<DieselStore> {
-        let target = crate::url::parse(&self.url)?;
+        let options = crate::url::take_table_options(&self.url)?;
+        let mut target = crate::url::parse(&options.url)?;
+        let prefix = self.table_prefix.or(options.prefix).unwrap_or_default();
+        let schema = self.schema.or(options.schema);
+        let names = crate::names::Names::new(&prefix, schema.as_deref())?;
+        if names.schema.is_some() && target.backend != Backend::Postgres {
+            return Err(Error::InvalidInput(format!(
+                "{}: a schema for the tables is a PostgreSQL option; use a table prefix",
+                target.describe
+            )));
+        }
+        if !names.is_plain() {
+            // Another queue in the same database: another store.
+            target.identity = format!("{}|{}", target.identity, names.describe());
+            target.describe = format!("{} ({})", target.describe, names.describe());
+        }
         let size = if target.memory {
             1
         } else {
@@ -132,7 +212,8 @@ impl DieselStoreBuilder {
             target.describe.clone(),
             target.backend,
             target.secret.clone(),
-        );
+        )
+        .with_names(names);
         let watchdog = Watchdog::new(self.call_timeout, ctx.describe.clone());
         Ok(DieselStore {
             pools,

@@ -175,6 +175,8 @@ pub(crate) struct Ctx {
     pub finished_rows: AtomicU64,
     /// Whether a background vacuum of `job` is running.
     pub vacuuming: Arc<AtomicBool>,
+    /// The names of the tables (prefix, schema); see `names.rs`.
+    pub names: Arc<crate::names::Names>,
 }
 
 /// [`Ctx::notify_trigger`]: not checked yet.
@@ -203,7 +205,14 @@ impl Ctx {
             bulk_rows: AtomicU64::new(0),
             finished_rows: AtomicU64::new(0),
             vacuuming: Arc::new(AtomicBool::new(false)),
+            names: Arc::default(),
         }
+    }
+
+    /// The same context with other table names.
+    pub fn with_names(mut self, names: crate::names::Names) -> Self {
+        self.names = Arc::new(names);
+        self
     }
 
     /// Removes the password from a driver message.
@@ -407,6 +416,14 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     fn time_columns_64(&mut self) -> diesel::QueryResult<bool> {
         Ok(true)
     }
+
+    /// The column names of table `table` (in `schema`, PostgreSQL; else the current one),
+    /// empty when it does not exist. `table` and `schema` are checked identifiers.
+    fn column_names(
+        &mut self,
+        table: &str,
+        schema: Option<&str>,
+    ) -> diesel::QueryResult<Vec<String>>;
 
     /// Per-connection settings, run once after connecting.
     fn setup(&mut self) -> diesel::QueryResult<()>;
@@ -628,4 +645,11 @@ pub(crate) struct CheckedJob {
     pub run_after: i64,
     pub grabbed_until: i64,
     pub priority: Option<i16>,
+}
+
+/// A column name (see `Dialect::column_names`).
+#[derive(diesel::QueryableByName)]
+pub(crate) struct ColumnName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub name: String,
 }

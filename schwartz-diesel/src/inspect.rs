@@ -83,7 +83,7 @@ where
     C: Dialect,
     SqlQuery: for<'a> LoadQuery<'a, C, R>,
 {
-    diesel::sql_query(sql).load(c)
+    diesel::sql_query(crate::names::sql(&sql)?).load(c)
 }
 
 fn count(n: Option<i64>) -> u64 {

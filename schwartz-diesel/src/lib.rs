@@ -19,14 +19,18 @@
 //! [`Error::Unavailable`](schwartz_core::Error::Unavailable).
 //!
 //! The tables are created by the embedded migrations ([`DieselStore::run_migrations`], or
-//! `cargo xtask migrate --database-url URL`). A database created by TheSchwartz's own schema
+//! `cargo xtask migrate --database-url URL`). Their names may carry a prefix, as
+//! TheSchwartz's per-database `prefix` ([`DieselStoreBuilder::table_prefix`]), and on
+//! PostgreSQL live in a schema of their own ([`DieselStoreBuilder::schema`]). A database created by TheSchwartz's own schema
 //! files works as it is (MySQL `UNSIGNED` columns, PostgreSQL tables without primary keys,
 //! the SQLite test schema without `note`).
 //!
 //! Time always comes from the database server (`now()`, `UNIX_TIMESTAMP()`, `unixepoch()`).
 //! On PostgreSQL and MySQL 8 / MariaDB 10.6+ the batch grab uses `FOR UPDATE SKIP LOCKED`;
 //! SQLite runs the claims of one call in one `BEGIN IMMEDIATE` transaction. PostgreSQL
-//! stores send `NOTIFY schwartz_jobs` when jobs are inserted ([`Store::notifier`]).
+//! stores send `NOTIFY schwartz_jobs` when jobs are inserted ([`Store::notifier`]); a store with
+//! a table prefix `app_` uses the channel `app_schwartz_jobs` (with a schema `jobs`:
+//! `jobs_app_schwartz_jobs`).
 //!
 //! Queue tables change shape fast, faster than the servers' background maintenance follows.
 //! After bulk inserts (`insert_jobs` calls of 100 rows or more) the store refreshes the
@@ -81,13 +85,16 @@
 
 #[cfg(feature = "testing")]
 pub mod admin;
+mod adopt;
 mod builder;
 #[cfg(any(feature = "sqlite", feature = "mysql"))]
 mod change;
 mod conn;
 mod finish;
 mod inspect;
+mod migrate;
 mod models;
+mod names;
 mod notify;
 mod ops;
 mod ours;

@@ -16,8 +16,10 @@ use crate::models::{
     check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, INSERT_CHUNK,
     JOB_COLUMNS,
 };
+use crate::names::{Rows, Set};
 use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::schema::named::{FROM_JOB, INTO_JOB, JOB};
 use crate::sql::JobFilter;
 use crate::sql::Pred;
 use crate::Backend;
@@ -75,10 +77,20 @@ impl Dialect for MysqlConnection {
 
     fn time_columns_64(&mut self) -> QueryResult<bool> {
         // Catalog queries have no diesel DSL for the schema function.
-        let sql = crate::conn::narrow_time_columns_sql("DATABASE()");
+        let sql = crate::names::sql(&crate::conn::narrow_time_columns_sql("DATABASE()"))?;
         let narrow: i64 =
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql)).get_result(self)?;
         Ok(narrow == 0)
+    }
+
+    fn column_names(&mut self, table: &str, _schema: Option<&str>) -> QueryResult<Vec<String>> {
+        // Raw SQL: the identifier was checked (lowercase letters, digits, `_`).
+        let rows: Vec<crate::conn::ColumnName> = diesel::sql_query(format!(
+            "SELECT CAST(COLUMN_NAME AS CHAR) AS name FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{table}'"
+        ))
+        .load(self)?;
+        Ok(rows.into_iter().map(|r| r.name).collect())
     }
 
     fn setup(&mut self) -> QueryResult<()> {
@@ -156,8 +168,8 @@ impl Dialect for MysqlConnection {
                     values.chunks(1).collect()
                 };
                 for chunk in chunks {
-                    diesel::insert_into(job::table)
-                        .values(chunk)
+                    diesel::insert_into(INTO_JOB)
+                        .values(Rows(chunk))
                         .execute(self)?;
                     let first: i64 = diesel::select(last_insert_id()).get_result(self)?;
                     ids.extend((0..chunk.len() as i64).map(|k| first + k * increment));
@@ -168,13 +180,13 @@ impl Dialect for MysqlConnection {
     }
 
     fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
-        let fenced = job::table
+        let fenced = JOB
             .filter(job::grabbed_until.eq(token))
             .filter(job::jobid.eq_any(ids));
         let found: Vec<i64> = fenced.select(job::jobid).for_update().load(self)?;
         if !found.is_empty() {
             diesel::delete(
-                job::table
+                FROM_JOB
                     .filter(job::grabbed_until.eq(token))
                     .filter(job::jobid.eq_any(&found)),
             )
@@ -185,16 +197,18 @@ impl Dialect for MysqlConnection {
 
     fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: diesel's DELETE has no LIMIT; MySQL's does.
-        diesel::sql_query("DELETE FROM error WHERE error_time < ? LIMIT ?")
-            .bind::<diesel::sql_types::BigInt, _>(older_than)
-            .bind::<BigInt, _>(limit)
-            .execute(self)
+        diesel::sql_query(&crate::names::sql(
+            "DELETE FROM error WHERE error_time < ? LIMIT ?",
+        )?)
+        .bind::<diesel::sql_types::BigInt, _>(older_than)
+        .bind::<BigInt, _>(limit)
+        .execute(self)
     }
 
     fn message_capacity(&mut self) -> QueryResult<Option<(usize, usize)>> {
         let row: Option<(Option<i64>, Option<i64>)> = columns::table
             .filter(columns::table_schema.nullable().eq(database()))
-            .filter(columns::table_name.eq("error"))
+            .filter(columns::table_name.eq(crate::names::sql("error")?))
             .filter(columns::column_name.eq("message"))
             .select((
                 columns::character_maximum_length,
@@ -232,13 +246,13 @@ impl Dialect for MysqlConnection {
             #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
             counted: Option<i64>,
         }
-        let rows: Rows = match diesel::sql_query(
+        let rows: Rows = match diesel::sql_query(&crate::names::sql(
             "SELECT CAST(t.TABLE_ROWS AS SIGNED) AS live, \
                     (SELECT CAST(s.n_rows AS SIGNED) FROM mysql.innodb_table_stats s \
                      WHERE s.database_name = DATABASE() AND s.table_name = 'job') AS counted \
              FROM information_schema.TABLES t \
              WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = 'job'",
-        )
+        )?)
         .get_result(self)
         {
             Ok(r) => r,
@@ -254,7 +268,7 @@ impl Dialect for MysqlConnection {
         if live < STATS_STALE_MIN_ROWS || live <= 2 * counted.max(0) {
             return Ok(false);
         }
-        diesel::sql_query("ANALYZE TABLE job").execute(self)?;
+        diesel::sql_query(&crate::names::sql("ANALYZE TABLE job")?).execute(self)?;
         Ok(true)
     }
 
@@ -293,7 +307,7 @@ impl Dialect for MysqlConnection {
             .min(limit.saturating_add(2000));
         self.transaction(|c| {
             let candidates: Vec<i64> = {
-                let q = job::table.select(job::jobid).filter(pred);
+                let q = JOB.select(job::jobid).filter(pred);
                 match query.order {
                     JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
                     JobOrder::PriorityDesc => q
@@ -325,10 +339,7 @@ impl Dialect for MysqlConnection {
             } else {
                 Box::new(job::jobid.eq_any(candidates))
             };
-            let base = job::table
-                .select(JOB_COLUMNS)
-                .filter(ids)
-                .filter(pred_again);
+            let base = JOB.select(JOB_COLUMNS).filter(ids).filter(pred_again);
             let mut rows: Vec<DbJob> = match query.order {
                 JobOrder::JobId => base
                     .order_by(job::jobid.asc())
@@ -364,8 +375,8 @@ fn lease_rows(
     default_until: i64,
 ) -> Result<(), OpError> {
     for (t, ids) in group_leases(rows, until, default_until) {
-        diesel::update(job::table.filter(job::jobid.eq_any(ids)))
-            .set(job::grabbed_until.eq(t))
+        diesel::update(JOB.filter(job::jobid.eq_any(ids)))
+            .set(Set(job::grabbed_until.eq(t)))
             .execute(c)?;
     }
     Ok(())

@@ -39,6 +39,26 @@ diesel::table! {
     }
 }
 
+crate::names::named_table!(schwartz_schedule: name, funcname, spec, last_tick);
+crate::names::named_table!(
+    schwartz_result: jobid,
+    funcid,
+    value,
+    completion_time,
+    delete_after
+);
+
+const SCHEDULE: crate::names::Named<schwartz_schedule::table> =
+    crate::names::Named(schwartz_schedule::table, std::marker::PhantomData);
+const INTO_SCHEDULE: crate::names::Named<schwartz_schedule::table, crate::names::Insert> =
+    crate::names::Named(schwartz_schedule::table, std::marker::PhantomData);
+const RESULT: crate::names::Named<schwartz_result::table> =
+    crate::names::Named(schwartz_result::table, std::marker::PhantomData);
+const INTO_RESULT: crate::names::Named<schwartz_result::table, crate::names::Insert> =
+    crate::names::Named(schwartz_result::table, std::marker::PhantomData);
+const FROM_RESULT: crate::names::Named<schwartz_result::table, crate::names::Delete> =
+    crate::names::Named(schwartz_result::table, std::marker::PhantomData);
+
 /// The channel result writes notify on PostgreSQL (the waiters of `Client::wait_result`
 /// listen on it).
 pub const RESULT_CHANNEL: &str = "schwartz_results";
@@ -66,43 +86,44 @@ pub(crate) trait OursSql: Connection + Sized {
 macro_rules! ours_sql {
     ($conn:ty) => {
         const _: () = {
+            use crate::names::{Rows, Set};
             use diesel::prelude::*;
             use schwartz_result as r;
             use schwartz_schedule as s;
             impl OursSql for $conn {
                 fn schedule_rows(&mut self) -> QueryResult<Vec<ScheduleTuple>> {
-                    let q = s::table.select((s::name, s::funcname, s::spec, s::last_tick));
+                    let q = SCHEDULE.select((s::name, s::funcname, s::spec, s::last_tick));
                     q.order(s::name.asc()).load(self)
                 }
                 fn schedule_insert(&mut self, row: &ScheduleTuple) -> QueryResult<usize> {
                     let (name, funcname, spec, last) = row;
                     let values = (s::name.eq(name), s::funcname.eq(funcname), s::spec.eq(spec));
-                    diesel::insert_into(s::table)
-                        .values((values, s::last_tick.eq(last)))
+                    diesel::insert_into(INTO_SCHEDULE)
+                        .values(Rows((values, s::last_tick.eq(last))))
                         .execute(self)
                 }
                 fn schedule_set_spec(&mut self, n: &str, f: &str, sp: &str) -> QueryResult<usize> {
-                    diesel::update(s::table.filter(s::name.eq(n)))
-                        .set((s::funcname.eq(f), s::spec.eq(sp)))
+                    diesel::update(SCHEDULE.filter(s::name.eq(n)))
+                        .set(Set((s::funcname.eq(f), s::spec.eq(sp))))
                         .execute(self)
                 }
                 fn schedule_cas(&mut self, name: &str, tick: i64) -> QueryResult<usize> {
-                    let target = s::table
+                    let target = SCHEDULE
                         .filter(s::name.eq(name))
                         .filter(s::last_tick.lt(tick));
                     diesel::update(target)
-                        .set(s::last_tick.eq(tick))
+                        .set(Set(s::last_tick.eq(tick)))
                         .execute(self)
                 }
                 fn result_delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
-                    diesel::delete(r::table.filter(r::jobid.eq_any(ids))).execute(self)
+                    diesel::delete(FROM_RESULT.filter(r::jobid.eq_any(ids))).execute(self)
                 }
                 fn result_insert(&mut self, row: &ResultTuple) -> QueryResult<usize> {
                     let (id, f, v, done, until) = row;
                     let values = (r::jobid.eq(id), r::funcid.eq(f), r::value.eq(v));
                     let times = (r::completion_time.eq(done), r::delete_after.eq(until));
-                    diesel::insert_into(r::table)
-                        .values((values, times))
+                    diesel::insert_into(INTO_RESULT)
+                        .values(Rows((values, times)))
                         .execute(self)
                 }
                 fn result_row(&mut self, jobid: i64) -> QueryResult<Option<ResultTuple>> {
@@ -113,15 +134,15 @@ macro_rules! ours_sql {
                         r::completion_time,
                         r::delete_after,
                     );
-                    let q = r::table.filter(r::jobid.eq(jobid)).select(cols);
+                    let q = RESULT.filter(r::jobid.eq(jobid)).select(cols);
                     q.first(self).optional()
                 }
                 fn expired_result_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
-                    let q = r::table.filter(r::delete_after.lt(now)).select(r::jobid);
+                    let q = RESULT.filter(r::delete_after.lt(now)).select(r::jobid);
                     q.limit(limit).load(self)
                 }
                 fn delete_expired_results(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
-                    let t = r::table
+                    let t = FROM_RESULT
                         .filter(r::jobid.eq_any(ids))
                         .filter(r::delete_after.lt(now));
                     diesel::delete(t).execute(self)
@@ -280,7 +301,7 @@ pub(crate) fn write_results<C: Sql>(
     }
     if C::BACKEND == Backend::Postgres {
         // Raw SQL: diesel has no NOTIFY statement; delivered at commit.
-        c.batch_execute(&format!("NOTIFY {RESULT_CHANNEL}"))?;
+        c.batch_execute(&crate::names::sql(&format!("NOTIFY {RESULT_CHANNEL}"))?)?;
     }
     Ok(())
 }
@@ -293,7 +314,8 @@ pub(crate) fn result_notifier(
 ) -> schwartz_core::Result<Option<Box<dyn schwartz_core::store::Notifier>>> {
     #[cfg(feature = "postgres")]
     if target.backend == Backend::Postgres {
-        let n = crate::pg::PgNotifier::listen(&target.connect, ctx, RESULT_CHANNEL)?;
+        let channel = ctx.names.channel(RESULT_CHANNEL);
+        let n = crate::pg::PgNotifier::listen(&target.connect, ctx, &channel)?;
         return Ok(Some(Box::new(n)));
     }
     let _ = (target, ctx);

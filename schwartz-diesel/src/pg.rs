@@ -14,8 +14,10 @@ use crate::conn::{col_time, Ctx, Dialect, OpError, NOTIFY_BY_TRIGGER, NOTIFY_EXP
 use crate::models::{
     check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, JOB_COLUMNS,
 };
+use crate::names::Rows;
 use crate::ops::sql_limit;
 use crate::schema::job;
+use crate::schema::named::{FROM_JOB, INTO_JOB, JOB};
 use crate::sql::JobFilter;
 use crate::Backend;
 
@@ -49,10 +51,29 @@ impl Dialect for PgConnection {
 
     fn time_columns_64(&mut self) -> QueryResult<bool> {
         // Catalog queries have no diesel DSL for the schema function.
-        let sql = crate::conn::narrow_time_columns_sql("current_schema()");
+        let names = crate::names::current()?.names;
+        let schema = names
+            .schema
+            .as_ref()
+            .map_or_else(|| "current_schema()".to_string(), |s| format!("'{s}'"));
+        let sql = names
+            .unqualified()
+            .sql(&crate::conn::narrow_time_columns_sql(&schema))
+            .into_owned();
         let narrow: i64 =
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql)).get_result(self)?;
         Ok(narrow == 0)
+    }
+
+    fn column_names(&mut self, table: &str, schema: Option<&str>) -> QueryResult<Vec<String>> {
+        // Raw SQL: the identifiers were checked (lowercase letters, digits, `_`).
+        let schema = schema.map_or_else(|| "current_schema()".to_string(), |s| format!("'{s}'"));
+        let rows: Vec<crate::conn::ColumnName> = diesel::sql_query(format!(
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = {schema} AND table_name = '{table}'"
+        ))
+        .load(self)?;
+        Ok(rows.into_iter().map(|r| r.name).collect())
     }
 
     fn setup(&mut self) -> QueryResult<()> {
@@ -106,17 +127,17 @@ impl Dialect for PgConnection {
                 // Unlike MySQL's AUTO_INCREMENT and SQLite's rowid, a sequence does not move
                 // past explicit ids: move it (never backwards) so later inserts do not
                 // collide. Raw SQL: diesel has no DSL for sequences.
-                diesel::sql_query(
+                diesel::sql_query(&crate::names::sql(
                     "SELECT setval(q.s, GREATEST($1, COALESCE(pg_sequence_last_value(q.s), 0))) \
                      FROM (SELECT pg_get_serial_sequence('job', 'jobid')::regclass AS s) q \
                      WHERE q.s IS NOT NULL",
-                )
+                )?)
                 .bind::<diesel::sql_types::BigInt, _>(max)
                 .execute(self)?;
             } else if end - start == 1 {
                 let one = InsertJob::new(&rows[start], checked[start]);
-                let id: i64 = diesel::insert_into(job::table)
-                    .values(&one)
+                let id: i64 = diesel::insert_into(INTO_JOB)
+                    .values(Rows(&one))
                     .returning(job::jobid)
                     .get_result(self)?;
                 ids.push(id);
@@ -194,10 +215,10 @@ impl Dialect for PgConnection {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             present: bool,
         }
-        let row: Present = diesel::sql_query(
+        let row: Present = diesel::sql_query(&crate::names::sql(
             "SELECT EXISTS (SELECT 1 FROM pg_trigger \
              WHERE tgname = 'schwartz_job_notify' AND tgrelid = to_regclass('job')) AS present",
-        )
+        )?)
         .get_result(self)?;
         let state = if row.present {
             NOTIFY_BY_TRIGGER
@@ -214,12 +235,12 @@ impl Dialect for PgConnection {
         }
         // Raw SQL: diesel has no NOTIFY statement. Inside the inserting transaction, so it is
         // delivered at commit; PostgreSQL folds repeats within one transaction.
-        self.batch_execute("NOTIFY schwartz_jobs")
+        self.batch_execute(&crate::names::sql("NOTIFY schwartz_jobs")?)
     }
 
     fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
         diesel::delete(
-            job::table
+            FROM_JOB
                 .filter(job::grabbed_until.eq(token))
                 .filter(job::jobid.eq_any(ids)),
         )
@@ -229,10 +250,10 @@ impl Dialect for PgConnection {
 
     fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: PostgreSQL's DELETE has no LIMIT and `error` has no key; ctid bounds it.
-        diesel::sql_query(
+        diesel::sql_query(&crate::names::sql(
             "DELETE FROM error WHERE ctid = ANY(ARRAY(\
              SELECT ctid FROM error WHERE error_time < $1 LIMIT $2))",
-        )
+        )?)
         .bind::<diesel::sql_types::BigInt, _>(older_than)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(self)
@@ -240,13 +261,17 @@ impl Dialect for PgConnection {
 
     fn message_capacity(&mut self) -> QueryResult<Option<(usize, usize)>> {
         // TEXT in our schema and TheSchwartz's since 2011; VARCHAR(255) before that.
-        let max: Option<Option<i32>> = columns::table
-            .filter(columns::table_schema.eq(current_schema()))
-            .filter(columns::table_name.eq("error"))
+        let names = crate::names::current()?.names;
+        let q = columns::table
+            .filter(columns::table_name.eq(format!("{}error", names.prefix)))
             .filter(columns::column_name.eq("message"))
             .select(columns::character_maximum_length)
-            .first(self)
-            .optional()?;
+            .into_boxed();
+        let q = match &names.schema {
+            Some(s) => q.filter(columns::table_schema.eq(s.clone())),
+            None => q.filter(columns::table_schema.eq(current_schema())),
+        };
+        let max: Option<Option<i32>> = q.first(self).optional()?;
         Ok(max
             .flatten()
             .map(|chars| (chars.max(0) as usize, usize::MAX)))
@@ -265,11 +290,11 @@ impl Dialect for PgConnection {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             dead: i64,
         }
-        let dead: Option<Dead> = diesel::sql_query(
+        let dead: Option<Dead> = diesel::sql_query(&crate::names::sql(
             "SELECT c.reltuples::float8 AS reltuples, \
                     COALESCE(pg_stat_get_dead_tuples(c.oid), 0) AS dead \
              FROM pg_class c WHERE c.oid = to_regclass('job')",
-        )
+        )?)
         .get_result(self)
         .optional()?;
         let Some(dead) = dead else {
@@ -284,13 +309,14 @@ impl Dialect for PgConnection {
         if (dead.dead as f64) < VACUUM_DEAD_MIN + VACUUM_DEAD_FACTOR * dead.reltuples.max(0.0) {
             return Ok(false);
         }
-        match self.batch_execute("VACUUM (SKIP_LOCKED) job") {
+        match self.batch_execute(&crate::names::sql("VACUUM (SKIP_LOCKED) job")?) {
             Ok(()) => Ok(true),
             // PostgreSQL before 12 has no SKIP_LOCKED.
             Err(diesel::result::Error::DatabaseError(_, info))
                 if info.message().contains("syntax error") =>
             {
-                self.batch_execute("VACUUM job").map(|()| true)
+                self.batch_execute(&crate::names::sql("VACUUM job")?)
+                    .map(|()| true)
             }
             Err(e) => Err(e),
         }
@@ -319,12 +345,12 @@ impl Dialect for PgConnection {
             has_stats: bool,
         }
         let stats: Option<Stats> = diesel::sql_query(
-            "SELECT c.reltuples::float8 AS reltuples, \
+            &crate::names::sql("SELECT c.reltuples::float8 AS reltuples, \
                     COALESCE(pg_stat_get_mod_since_analyze(c.oid), 0) AS mods, \
                     EXISTS (SELECT 1 FROM pg_stats s \
                             WHERE s.schemaname = n.nspname AND s.tablename = c.relname) AS has_stats \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid = to_regclass('job')",
+             WHERE c.oid = to_regclass('job')")?,
         )
         .get_result(self)
         .optional()?;
@@ -336,13 +362,14 @@ impl Dialect for PgConnection {
         if stats.has_stats && !stale {
             return Ok(false);
         }
-        match self.batch_execute("ANALYZE (SKIP_LOCKED) job") {
+        match self.batch_execute(&crate::names::sql("ANALYZE (SKIP_LOCKED) job")?) {
             Ok(()) => Ok(true),
             // PostgreSQL before 12 has no ANALYZE options.
             Err(diesel::result::Error::DatabaseError(_, info))
                 if info.message().contains("syntax error") =>
             {
-                self.batch_execute("ANALYZE job").map(|()| true)
+                self.batch_execute(&crate::names::sql("ANALYZE job")?)
+                    .map(|()| true)
             }
             Err(e) => Err(e),
         }
@@ -366,7 +393,7 @@ impl Dialect for PgConnection {
         )?;
         let limit = sql_limit(query.limit);
         self.transaction(|c| {
-            let base = job::table.select(JOB_COLUMNS).filter(pred);
+            let base = JOB.select(JOB_COLUMNS).filter(pred);
             let mut rows: Vec<DbJob> = match query.order {
                 JobOrder::JobId => base
                     .order_by(job::jobid.asc())
@@ -484,7 +511,7 @@ impl std::fmt::Debug for PgNotifier {
 impl PgNotifier {
     /// Connects and LISTENs on [`CHANNEL`].
     pub(crate) fn connect(url: &str, ctx: &Ctx) -> Result<Self> {
-        Self::listen(url, ctx, CHANNEL)
+        Self::listen(url, ctx, &ctx.names.channel(CHANNEL))
     }
 
     /// Connects and LISTENs on `channel` (a constant of ours).

@@ -13,7 +13,8 @@
 //! the same prepared statements as the store to be ceilings).
 //!
 //! The text's placeholders (`$1`, `$2`, ... or `?`) mark where the binds go, in order;
-//! diesel writes the backend's own placeholder at each.
+//! diesel writes the backend's own placeholder at each. The text names the tables by their
+//! plain names; a store with a table prefix or schema gets its own (see `names.rs`).
 
 use std::marker::PhantomData;
 
@@ -123,8 +124,7 @@ impl<Q: QueryId, V, ST: QueryId> QueryId for Bound<Q, V, ST> {
 
 impl<S: StatementText, DB: Backend> QueryFragment<DB> for Prepared<S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(piece(S::SQL, 0));
-        Ok(())
+        crate::names::push_sql(&mut out, piece(S::SQL, 0))
     }
 }
 
@@ -137,8 +137,7 @@ where
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
         out.push_bind_param::<ST, V>(&self.value)?;
-        out.push_sql(piece(<Self as Chain>::Text::SQL, Self::BINDS));
-        Ok(())
+        crate::names::push_sql(&mut out, piece(<Self as Chain>::Text::SQL, Self::BINDS))
     }
 }
 
@@ -152,6 +151,15 @@ impl<Q, V, ST> Query for Bound<Q, V, ST> {
 
 impl<S, Conn> RunQueryDsl<Conn> for Prepared<S> {}
 impl<Q, V, ST, Conn> RunQueryDsl<Conn> for Bound<Q, V, ST> {}
+
+/// Runs `f` with TheSchwartz's plain table names in force, the scope a statement here is
+/// walked in (a store sets its own names around each of its calls; outside any scope a
+/// statement is an error). For the benchmark's ceilings, which run these statements on
+/// their own connections.
+#[cfg(feature = "testing")]
+pub fn with_plain_names<R>(f: impl FnOnce() -> R) -> R {
+    crate::names::scoped(&std::sync::Arc::default(), false, f)
+}
 
 /// Declares a [`StatementText`] marker type: `statement!(Name, "SQL");`.
 macro_rules! statement {

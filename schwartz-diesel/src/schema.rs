@@ -98,3 +98,53 @@ impl diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::sqlite::Sql
         <i64 as diesel::deserialize::FromSql<diesel::sql_types::BigInt, diesel::sqlite::Sqlite>>::from_sql(value).map(Epoch)
     }
 }
+
+crate::names::named_table!(funcmap: funcid, funcname);
+crate::names::named_table!(
+    job: jobid,
+    funcid,
+    arg,
+    uniqkey,
+    insert_time,
+    run_after,
+    grabbed_until,
+    priority,
+    coalesce
+);
+crate::names::named_table!(error: error_time, jobid, message, funcid);
+crate::names::named_table!(
+    exitstatus: jobid,
+    funcid,
+    status,
+    completion_time,
+    delete_after
+);
+
+/// The tables under the names in scope (see `names.rs`).
+pub(crate) mod named {
+    use std::marker::PhantomData;
+
+    use crate::names::{Delete, Insert, Named};
+
+    pub(crate) const FUNCMAP: Named<super::funcmap::table> =
+        Named(super::funcmap::table, PhantomData);
+    pub(crate) const JOB: Named<super::job::table> = Named(super::job::table, PhantomData);
+    pub(crate) const ERROR: Named<super::error::table> = Named(super::error::table, PhantomData);
+    pub(crate) const EXITSTATUS: Named<super::exitstatus::table> =
+        Named(super::exitstatus::table, PhantomData);
+    pub(crate) const INTO_FUNCMAP: Named<super::funcmap::table, Insert> =
+        Named(super::funcmap::table, PhantomData);
+    pub(crate) const INTO_JOB: Named<super::job::table, Insert> =
+        Named(super::job::table, PhantomData);
+    pub(crate) const INTO_ERROR: Named<super::error::table, Insert> =
+        Named(super::error::table, PhantomData);
+    pub(crate) const INTO_EXITSTATUS: Named<super::exitstatus::table, Insert> =
+        Named(super::exitstatus::table, PhantomData);
+    pub(crate) const FROM_JOB: Named<super::job::table, Delete> =
+        Named(super::job::table, PhantomData);
+    pub(crate) const JOB_PLAIN: super::job::table = super::job::table;
+    pub(crate) const ERROR_PLAIN: super::error::table = super::error::table;
+    pub(crate) const EXITSTATUS_PLAIN: super::exitstatus::table = super::exitstatus::table;
+    pub(crate) const FROM_EXITSTATUS: Named<super::exitstatus::table, Delete> =
+        Named(super::exitstatus::table, PhantomData);
+}

@@ -14,13 +14,14 @@ use schwartz_core::store::JobQuery;
 
 use crate::conn::Dialect;
 use crate::models::{DbJob, InsertError, InsertExit, InsertJobWithId};
+use crate::names::Named;
 use crate::prepared::statement;
 use crate::schema::{job, Epoch};
 use crate::Backend;
 
 /// A boxed `WHERE` clause over `job` for the connection type `C`.
 pub(crate) type Pred<C> =
-    Box<dyn BoxableExpression<job::table, <C as Connection>::Backend, SqlType = Bool>>;
+    Box<dyn BoxableExpression<Named<job::table>, <C as Connection>::Backend, SqlType = Bool>>;
 
 /// A failure row: (error_time, jobid, message, funcid).
 pub(crate) type ErrorRow = (Epoch, i64, String, i32);
@@ -207,14 +208,14 @@ macro_rules! job_reads {
     ($conn:ty) => {
         impl JobReads for $conn {
             fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>> {
-                let q = job::table.filter(job::jobid.eq(jobid)).select(JOB_COLUMNS);
+                let q = JOB.filter(job::jobid.eq(jobid)).select(JOB_COLUMNS);
                 q.first::<DbJob>(self).optional()
             }
             fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>> {
                 let Some(pred) = Self::predicate(q) else {
                     return Ok(Vec::new());
                 };
-                let query = job::table.select(JOB_COLUMNS).filter(pred).into_boxed();
+                let query = JOB.select(JOB_COLUMNS).filter(pred).into_boxed();
                 let query = match q.order {
                     JobOrder::JobId => query.order_by(job::jobid.asc()),
                     JobOrder::PriorityDesc => query.order_by(priority_order()),
@@ -222,11 +223,11 @@ macro_rules! job_reads {
                 query.limit(sql_limit(q.limit)).load(self)
             }
             fn job_exists(&mut self, jobid: i64) -> QueryResult<bool> {
-                let q = job::table.filter(job::jobid.eq(jobid)).select(job::jobid);
+                let q = JOB.filter(job::jobid.eq(jobid)).select(job::jobid);
                 Ok(q.first::<i64>(self).optional()?.is_some())
             }
             fn uniqkey_owners(&mut self, keys: &[&str]) -> QueryResult<Vec<(i32, Option<String>)>> {
-                let q = job::table.filter(job::uniqkey.eq_any(keys));
+                let q = JOB.filter(job::uniqkey.eq_any(keys));
                 q.select((job::funcid, job::uniqkey)).limit(1000).load(self)
             }
         }
@@ -234,26 +235,47 @@ macro_rules! job_reads {
 }
 
 /// `job` rows with this id and lease token.
-type Fenced = diesel::dsl::Filter<
-    diesel::dsl::Filter<job::table, diesel::dsl::Eq<job::jobid, i64>>,
+type Fenced<U = crate::names::Select> = diesel::dsl::Filter<
+    diesel::dsl::Filter<Named<job::table, U>, diesel::dsl::Eq<job::jobid, i64>>,
     diesel::dsl::Eq<job::grabbed_until, i64>,
 >;
 
 /// The row of job `id` if its lease token is still `token` (the fence of every write by a
 /// lease holder).
-fn fenced(id: i64, token: i64) -> Fenced {
+fn fenced<U: crate::names::Use>(id: i64, token: i64) -> Fenced<U> {
     use diesel::{ExpressionMethods, QueryDsl};
-    job::table
+    Named(job::table, std::marker::PhantomData)
         .filter(job::jobid.eq(id))
         .filter(job::grabbed_until.eq(token))
 }
 
+/// A multi-row INSERT of `$rows` (model rows for the plain table `$plain`) into `$into`:
+/// one statement (`batch`), or on SQLite (`each`), where diesel writes a multi-row insert
+/// only for its own table types, one statement for the plain names and one per row for
+/// others.
+macro_rules! insert_many {
+    (batch, $c:expr, $into:expr, $plain:expr, $rows:expr) => {
+        diesel::insert_into($into).values(Rows($rows)).execute($c)
+    };
+    (each, $c:expr, $into:expr, $plain:expr, $rows:expr) => {
+        if crate::names::plain()? {
+            diesel::insert_into($plain).values($rows).execute($c)
+        } else {
+            let mut n = 0;
+            for row in $rows {
+                n += diesel::insert_into($into).values(Rows(row)).execute($c)?;
+            }
+            Ok(n)
+        }
+    };
+}
+
 /// [`JobWrites`] for one connection type.
 macro_rules! job_writes {
-    ($conn:ty) => {
+    ($conn:ty, $many:ident) => {
         impl JobWrites for $conn {
             fn insert_job_values(&mut self, rows: &[InsertJobWithId<'_>]) -> QueryResult<usize> {
-                diesel::insert_into(job::table).values(rows).execute(self)
+                insert_many!($many, self, INTO_JOB, JOB_PLAIN, rows)
             }
             fn claim_one(
                 &mut self,
@@ -270,7 +292,7 @@ macro_rules! job_writes {
                     .execute(self)
             }
             fn delete_fenced_one(&mut self, id: i64, token: i64) -> QueryResult<usize> {
-                let target = fenced(id, token);
+                let target = fenced::<crate::names::Delete>(id, token);
                 diesel::delete(target).execute(self)
             }
             fn release_fenced(
@@ -340,34 +362,34 @@ statement!(
 
 /// [`MetaSql`] for one connection type.
 macro_rules! meta_sql {
-    ($conn:ty) => {
+    ($conn:ty, $many:ident) => {
         impl MetaSql for $conn {
             fn funcmap_rows(&mut self) -> QueryResult<Vec<(i32, String)>> {
-                let q = funcmap::table.select((funcmap::funcid, funcmap::funcname));
+                let q = FUNCMAP.select((funcmap::funcid, funcmap::funcname));
                 q.order(funcmap::funcid.asc()).load(self)
             }
             fn find_funcid(&mut self, name: &str) -> QueryResult<Option<i32>> {
-                let q = funcmap::table
+                let q = FUNCMAP
                     .filter(funcmap::funcname.eq(name))
                     .select(funcmap::funcid);
                 q.first::<i32>(self).optional()
             }
             fn insert_funcname(&mut self, name: &str) -> QueryResult<usize> {
-                diesel::insert_into(funcmap::table)
-                    .values(funcmap::funcname.eq(name))
+                diesel::insert_into(INTO_FUNCMAP)
+                    .values(Rows(funcmap::funcname.eq(name)))
                     .execute(self)
             }
             fn funcname(&mut self, id: i32) -> QueryResult<Option<String>> {
-                let q = funcmap::table
+                let q = FUNCMAP
                     .filter(funcmap::funcid.eq(id))
                     .select(funcmap::funcname);
                 q.first::<String>(self).optional()
             }
             fn insert_errors(&mut self, rows: &[InsertError<'_>]) -> QueryResult<usize> {
-                diesel::insert_into(error::table).values(rows).execute(self)
+                insert_many!($many, self, INTO_ERROR, ERROR_PLAIN, rows)
             }
             fn error_rows(&mut self, jobid: i64) -> QueryResult<Vec<ErrorRow>> {
-                let q = error::table.filter(error::jobid.eq(jobid));
+                let q = ERROR.filter(error::jobid.eq(jobid));
                 q.select(ERROR_COLUMNS).load(self)
             }
             fn recent_error_rows(
@@ -376,7 +398,7 @@ macro_rules! meta_sql {
                 funcid: Option<i32>,
                 limit: i64,
             ) -> QueryResult<Vec<ErrorRow>> {
-                let mut q = error::table.select(ERROR_COLUMNS).into_boxed();
+                let mut q = ERROR.select(ERROR_COLUMNS).into_boxed();
                 if let Some(t) = since {
                     q = q.filter(error::error_time.ge(t));
                 }
@@ -386,9 +408,9 @@ macro_rules! meta_sql {
                 q.order_by(error::error_time.desc()).limit(limit).load(self)
             }
             fn table_counts(&mut self) -> QueryResult<(i64, i64, i64)> {
-                let jobs: i64 = job::table.select(count_star()).first(self)?;
-                let errors: i64 = error::table.select(count_star()).first(self)?;
-                let exits: i64 = exitstatus::table.select(count_star()).first(self)?;
+                let jobs: i64 = JOB.select(count_star()).first(self)?;
+                let errors: i64 = ERROR.select(count_star()).first(self)?;
+                let exits: i64 = EXITSTATUS.select(count_star()).first(self)?;
                 Ok((jobs, errors, exits))
             }
         }
@@ -397,27 +419,24 @@ macro_rules! meta_sql {
 
 /// [`ExitSql`] for one connection type.
 macro_rules! exit_sql {
-    ($conn:ty) => {
+    ($conn:ty, $many:ident) => {
         impl ExitSql for $conn {
             fn delete_exits(&mut self, ids: &[i64]) -> QueryResult<usize> {
-                diesel::delete(exitstatus::table.filter(exitstatus::jobid.eq_any(ids)))
-                    .execute(self)
+                diesel::delete(FROM_EXITSTATUS.filter(exitstatus::jobid.eq_any(ids))).execute(self)
             }
             fn insert_exits(&mut self, rows: &[InsertExit]) -> QueryResult<usize> {
-                diesel::insert_into(exitstatus::table)
-                    .values(rows)
-                    .execute(self)
+                insert_many!($many, self, INTO_EXITSTATUS, EXITSTATUS_PLAIN, rows)
             }
             fn exit_row(&mut self, jobid: i64) -> QueryResult<Option<ExitRow>> {
-                let q = exitstatus::table.filter(exitstatus::jobid.eq(jobid));
+                let q = EXITSTATUS.filter(exitstatus::jobid.eq(jobid));
                 q.select(EXIT_COLUMNS).first(self).optional()
             }
             fn expired_exit_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
-                let q = exitstatus::table.filter(exitstatus::delete_after.lt(now));
+                let q = EXITSTATUS.filter(exitstatus::delete_after.lt(now));
                 q.select(exitstatus::jobid).limit(limit).load(self)
             }
             fn delete_expired_exits(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
-                let target = exitstatus::table
+                let target = FROM_EXITSTATUS
                     .filter(exitstatus::jobid.eq_any(ids))
                     .filter(exitstatus::delete_after.lt(now));
                 diesel::delete(target).execute(self)
@@ -456,7 +475,7 @@ const EXIT_COLUMNS: (
 
 /// Implements every primitive trait for one connection type.
 macro_rules! impl_sql {
-    ($conn:ty) => {
+    ($conn:ty, $many:ident) => {
         const _: () = {
             use diesel::dsl::{count_star, sql};
             use diesel::prelude::*;
@@ -467,25 +486,27 @@ macro_rules! impl_sql {
 
             use crate::conn::Dialect;
             use crate::models::{priority_order, JOB_COLUMNS};
+            use crate::names::Rows;
             use crate::ops::sql_limit;
+            use crate::schema::named::*;
             use crate::schema::{error, exitstatus, funcmap};
             use crate::Backend;
 
             job_filter!($conn);
             job_reads!($conn);
-            job_writes!($conn);
-            meta_sql!($conn);
-            exit_sql!($conn);
+            job_writes!($conn, $many);
+            meta_sql!($conn, $many);
+            exit_sql!($conn, $many);
         };
     };
 }
 
 #[cfg(feature = "sqlite")]
-impl_sql!(diesel::sqlite::SqliteConnection);
+impl_sql!(diesel::sqlite::SqliteConnection, each);
 #[cfg(feature = "postgres")]
-impl_sql!(diesel::pg::PgConnection);
+impl_sql!(diesel::pg::PgConnection, batch);
 #[cfg(feature = "mysql")]
-impl_sql!(diesel::mysql::MysqlConnection);
+impl_sql!(diesel::mysql::MysqlConnection, batch);
 
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
@@ -509,13 +530,19 @@ mod tests {
     /// SQLite's plan for the claim select of `q` (`job_rows`' query), one line per step.
     fn plan(c: &mut SqliteConnection, q: &JobQuery) -> String {
         let pred = <SqliteConnection as JobFilter>::predicate(q).expect("a predicate");
-        let query = job::table.select(JOB_COLUMNS).filter(pred).into_boxed();
+        let query = crate::schema::named::JOB
+            .select(JOB_COLUMNS)
+            .filter(pred)
+            .into_boxed();
         let query = match q.order {
             JobOrder::JobId => query.order_by(job::jobid.asc()),
             JobOrder::PriorityDesc => query.order_by(priority_order()),
         };
         let query = query.limit(8);
-        let text = diesel::debug_query::<Sqlite, _>(&query).to_string();
+        let names = std::sync::Arc::default();
+        let text = crate::names::scoped(&names, false, || {
+            diesel::debug_query::<Sqlite, _>(&query).to_string()
+        });
         let sql = text.split(" -- binds:").next().expect("sql");
         // Unbound parameters are NULL: enough for the plan.
         let rows: Vec<PlanRow> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))

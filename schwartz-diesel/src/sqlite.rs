@@ -7,7 +7,9 @@ use schwartz_core::store::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
 use crate::models::{check_all, runs, statement_chunks, InsertJob, INSERT_CHUNK};
+use crate::names::Rows;
 use crate::schema::job;
+use crate::schema::named::{FROM_JOB, INTO_JOB};
 use crate::Backend;
 
 diesel::define_sql_function! {
@@ -26,6 +28,14 @@ impl Dialect for SqliteConnection {
     // SQLITE_MAX_LENGTH of the bundled library (1,000,000,000 bytes, also the largest row),
     // less room for the row's other columns.
     const MAX_ARG: usize = 1_000_000_000 - (1 << 20);
+
+    fn column_names(&mut self, table: &str, _schema: Option<&str>) -> QueryResult<Vec<String>> {
+        // Raw SQL: the identifier was checked (lowercase letters, digits, `_`).
+        let rows: Vec<crate::conn::ColumnName> =
+            diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}')"))
+                .load(self)?;
+        Ok(rows.into_iter().map(|r| r.name).collect())
+    }
 
     fn setup(&mut self) -> QueryResult<()> {
         // PRAGMAs have no diesel DSL. busy_timeout first so that switching to WAL waits for
@@ -73,11 +83,26 @@ impl Dialect for SqliteConnection {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
+                let plain = crate::names::plain()?;
                 for chunk in statement_chunks(&values, INSERT_CHUNK, max_arg, InsertJob::data_len) {
-                    let mut got: Vec<i64> = diesel::insert_into(job::table)
-                        .values(chunk)
-                        .returning(job::jobid)
-                        .get_results(self)?;
+                    let mut got: Vec<i64> = if plain {
+                        diesel::insert_into(job::table)
+                            .values(chunk)
+                            .returning(job::jobid)
+                            .get_results(self)?
+                    } else {
+                        // See `insert_many!` in sql.rs: one statement per row.
+                        let mut got = Vec::with_capacity(chunk.len());
+                        for row in chunk {
+                            got.push(
+                                diesel::insert_into(INTO_JOB)
+                                    .values(Rows(row))
+                                    .returning(job::jobid)
+                                    .get_result(self)?,
+                            );
+                        }
+                        got
+                    };
                     // RETURNING order is unspecified; ids are assigned in row order.
                     got.sort_unstable();
                     ids.extend(got);
@@ -89,7 +114,7 @@ impl Dialect for SqliteConnection {
 
     fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
         diesel::delete(
-            job::table
+            FROM_JOB
                 .filter(job::grabbed_until.eq(token))
                 .filter(job::jobid.eq_any(ids)),
         )
@@ -99,10 +124,10 @@ impl Dialect for SqliteConnection {
 
     fn prune_errors(&mut self, older_than: i64, limit: i64) -> QueryResult<usize> {
         // Raw SQL: `error` has no key diesel knows; SQLite's rowid bounds the delete.
-        diesel::sql_query(
+        diesel::sql_query(&crate::names::sql(
             "DELETE FROM error WHERE rowid IN \
              (SELECT rowid FROM error WHERE error_time < ? LIMIT ?)",
-        )
+        )?)
         .bind::<diesel::sql_types::BigInt, _>(older_than)
         .bind::<diesel::sql_types::BigInt, _>(limit)
         .execute(self)

@@ -52,7 +52,30 @@ pub trait TxConnection: sealed::Sealed + Connection {
     #[doc(hidden)]
     fn insert_jobs_tx(&mut self, store: Option<&DieselStore>, jobs: &[Job]) -> Result<Vec<JobId>>;
     #[doc(hidden)]
-    fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>>;
+    fn finish_tx(
+        &mut self,
+        store: Option<&DieselStore>,
+        items: &[Finish],
+    ) -> Result<Vec<FinishStatus>>;
+}
+
+/// Runs `f` with the context of `store` (its description, what it knows of its server,
+/// its table names), or without a store that of a connection the application owns.
+fn with_ctx<T>(
+    store: Option<&DieselStore>,
+    backend: Backend,
+    f: impl FnOnce(&Ctx) -> Result<T>,
+) -> Result<T> {
+    match store {
+        Some(s) if s.backend() == backend => f(&s.ctx),
+        Some(s) => Err(Error::InvalidInput(format!(
+            "{} is a {} store; this is a {} connection",
+            s.ctx.describe,
+            s.backend(),
+            backend
+        ))),
+        None => f(&connection_ctx(backend)),
+    }
 }
 
 /// The context of a connection the application owns: nothing cached, no password known.
@@ -73,28 +96,25 @@ macro_rules! tx_connection {
                 store: Option<&DieselStore>,
                 jobs: &[Job],
             ) -> Result<Vec<JobId>> {
-                let own;
-                let ctx = match store {
-                    Some(s) if s.backend() == $backend => &s.ctx,
-                    Some(s) => {
-                        return Err(Error::InvalidInput(format!(
-                            "{} is a {} store; this is a {} connection",
-                            s.ctx.describe,
-                            s.backend(),
-                            $backend
-                        )))
-                    }
-                    None => {
-                        own = connection_ctx($backend);
-                        &own
-                    }
-                };
-                insert_jobs(self, ctx, jobs).map_err(|e| ctx.map(e))
+                // The application's connection may serve stores with other table names:
+                // see `names.rs` on prepared statements.
+                with_ctx(store, $backend, |ctx| {
+                    crate::names::scoped(&ctx.names, true, || insert_jobs(self, ctx, jobs))
+                        .map_err(|e| ctx.map(e))
+                })
             }
 
-            fn finish_tx(&mut self, items: &[Finish]) -> Result<Vec<FinishStatus>> {
-                let ctx = connection_ctx($backend);
-                crate::finish::finish_in(self, &ctx, items).map_err(|e| ctx.map(e))
+            fn finish_tx(
+                &mut self,
+                store: Option<&DieselStore>,
+                items: &[Finish],
+            ) -> Result<Vec<FinishStatus>> {
+                with_ctx(store, $backend, |ctx| {
+                    crate::names::scoped(&ctx.names, true, || {
+                        crate::finish::finish_in(self, ctx, items)
+                    })
+                    .map_err(|e| ctx.map(e))
+                })
             }
         }
     };
@@ -108,7 +128,8 @@ tx_connection!(diesel::pg::PgConnection, Backend::Postgres);
 tx_connection!(diesel::mysql::MysqlConnection, Backend::Mysql);
 
 /// Inserts `job` with the application's connection, inside its transaction if one is open
-/// (see the [module docs](self)); returns the job's id.
+/// (see the [module docs](self)); returns the job's id. Uses TheSchwartz's plain table
+/// names; for a store with a table prefix use [`DieselStore::insert_in`].
 ///
 /// # Errors
 /// As [`Client::insert`](schwartz_core::Client::insert): [`Error::InvalidInput`] for a job
@@ -144,7 +165,7 @@ pub fn insert_jobs_in<C: TxConnection>(conn: &mut C, jobs: &[Job]) -> Result<Vec
 /// transaction back if the work must not stand), [`Error::AlreadyFinished`], or the
 /// database's error.
 pub fn complete_in<C: TxConnection>(conn: &mut C, job: &QueuedJob) -> Result<()> {
-    job.completed_with(&mut |items| conn.finish_tx(items))
+    job.completed_with(&mut |items| conn.finish_tx(None, items))
 }
 
 /// Fails a grabbed job with the application's connection, inside its transaction (see
@@ -154,7 +175,7 @@ pub fn complete_in<C: TxConnection>(conn: &mut C, job: &QueuedJob) -> Result<()>
 /// # Errors
 /// As [`complete_in`].
 pub fn fail_in<C: TxConnection>(conn: &mut C, job: &QueuedJob, message: &str) -> Result<()> {
-    job.failed_with(message, &mut |items| conn.finish_tx(items))
+    job.failed_with(message, &mut |items| conn.finish_tx(None, items))
 }
 
 impl DieselStore {
@@ -170,6 +191,29 @@ impl DieselStore {
         handles
             .pop()
             .ok_or_else(|| Error::InvalidInput(String::from("insert returned no job id")))
+    }
+
+    /// [`complete_in`], for a connection to this store's database: needed when the store
+    /// has a table prefix or schema (the free function knows only the plain names).
+    ///
+    /// # Errors
+    /// As [`complete_in`]; [`Error::InvalidInput`] when the connection is of another backend.
+    pub fn complete_in<C: TxConnection>(&self, conn: &mut C, job: &QueuedJob) -> Result<()> {
+        job.completed_with(&mut |items| conn.finish_tx(Some(self), items))
+    }
+
+    /// [`fail_in`], for a connection to this store's database (see
+    /// [`DieselStore::complete_in`]).
+    ///
+    /// # Errors
+    /// As [`fail_in`].
+    pub fn fail_in<C: TxConnection>(
+        &self,
+        conn: &mut C,
+        job: &QueuedJob,
+        message: &str,
+    ) -> Result<()> {
+        job.failed_with(message, &mut |items| conn.finish_tx(Some(self), items))
     }
 
     /// [`insert_jobs_in`], for a connection to this store's database (see

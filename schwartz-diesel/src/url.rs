@@ -65,6 +65,51 @@ fn feature_missing(scheme: &str, feature: &str) -> Error {
     ))
 }
 
+/// A URL without our table options, and those options.
+#[derive(Debug)]
+pub(crate) struct TableOptions {
+    /// The URL without `schwartz_table_prefix` and `schwartz_schema`.
+    pub url: String,
+    /// `schwartz_table_prefix=...`.
+    pub prefix: Option<String>,
+    /// `schwartz_schema=...`.
+    pub schema: Option<String>,
+}
+
+/// Takes the query parameters `schwartz_table_prefix` and `schwartz_schema` out of a URL
+/// (the drivers do not know them).
+pub(crate) fn take_table_options(url: &str) -> Result<TableOptions> {
+    let mut out = TableOptions {
+        url: url.trim().to_string(),
+        prefix: None,
+        schema: None,
+    };
+    let Some((base, query)) = out.url.split_once('?') else {
+        return Ok(out);
+    };
+    let mut kept = Vec::new();
+    for kv in query.split('&') {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let value = || {
+            dsn::percent_decode(v).ok_or_else(|| {
+                Error::InvalidInput(format!("URL parameter {k}: bad percent-encoding"))
+            })
+        };
+        match k {
+            "schwartz_table_prefix" => out.prefix = Some(value()?),
+            "schwartz_schema" => out.schema = Some(value()?),
+            _ => kept.push(kv),
+        }
+    }
+    let base = base.to_string();
+    out.url = if kept.is_empty() {
+        base
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(out)
+}
+
 /// Parses a database URL.
 pub(crate) fn parse(url: &str) -> Result<Target> {
     let url = url.trim();

@@ -1,6 +1,7 @@
 # Shared helpers of the Perl side of the compatibility tests (tests/tests/perl_compat.rs).
 #
-# Every script takes the database as --dsn DBI-DSN [--user U] [--pass P] and prints
+# Every script takes the database as --dsn DBI-DSN [--user U] [--pass P] [--prefix P] (the
+# tables' prefix, TheSchwartz's per-database `prefix`) and prints
 # machine-readable lines on stdout (diagnostics go to stderr).
 package CompatCommon;
 use strict;
@@ -19,6 +20,7 @@ sub parse_db_opts {
         'dsn=s'  => \$o{dsn},
         'user=s' => \$o{user},
         'pass=s' => \$o{pass},
+        'prefix=s' => \$o{prefix},
         'verbose' => \$o{verbose},
         %extra,
     ) or die "bad options\n";
@@ -31,7 +33,14 @@ sub new_client {
     my ($o) = @_;
     require TheSchwartz;
     return TheSchwartz->new(
-        databases => [ { dsn => $o->{dsn}, user => $o->{user}, pass => $o->{pass} } ],
+        databases => [
+            {
+                dsn  => $o->{dsn},
+                user => $o->{user},
+                pass => $o->{pass},
+                ( defined $o->{prefix} ? ( prefix => $o->{prefix} ) : () ),
+            }
+        ],
         verbose   => sub {
             my ($msg) = @_;
             print STDERR "theschwartz: $msg\n" if $o->{verbose};

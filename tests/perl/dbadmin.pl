@@ -4,7 +4,9 @@
 #   dbadmin.pl --dsn DSN [--user U] [--pass P] ping
 #   dbadmin.pl --dsn DSN ... create-db NAME      (PostgreSQL / MySQL server DSN)
 #   dbadmin.pl --dsn DSN ... drop-db NAME
-#   dbadmin.pl --dsn DSN ... apply-schema FILE   (FILE may be gzipped; statements split on ';')
+#   dbadmin.pl --dsn DSN ... apply-schema FILE   (FILE may be gzipped; statements split on ';';
+#                                                 with --prefix, tables and indexes get it,
+#                                                 as TheSchwartz's own test suite does)
 #   dbadmin.pl --dsn DSN ... query SQL           (prints rows, tab-separated, NULL as \N)
 #
 # Exit status: 0 ok, 2 cannot connect, 1 any other error.
@@ -68,6 +70,11 @@ elsif ( $cmd eq 'apply-schema' ) {
         $sql = <$fh>;
     }
     $sql =~ s/--[^\n]*//g;
+    if ( defined $o->{prefix} && length $o->{prefix} ) {
+        my $p = $o->{prefix};
+        $sql =~ s/\b(CREATE\s+TABLE\s+)(\w+)/$1$p$2/gi;
+        $sql =~ s/\b(CREATE\s+(?:UNIQUE\s+)?INDEX\s+)(\w+)(\s+ON\s+)(\w+)/$1$p$2$3$p$4/gi;
+    }
     my $count = 0;
     for my $stmt ( split /;/, $sql ) {
         next unless $stmt =~ /\S/;

@@ -216,12 +216,38 @@ struct TestDb {
     dsn: String,
     user: String,
     pass: String,
+    /// The tables' prefix (TheSchwartz's per-database `prefix`), `""` for none.
+    prefix: String,
     /// Keeps the database until the test ends.
     _db: schwartz_testkit::TestDb,
 }
 
 impl TestDb {
+    /// The same database with the tables prefixed by `prefix`, for both languages.
+    fn with_prefix(mut self, prefix: &str) -> TestDb {
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    /// The URL of our store: with `schwartz_table_prefix` when the tables have a prefix.
+    fn store_url(&self) -> String {
+        if self.prefix.is_empty() {
+            return self.url.clone();
+        }
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{sep}schwartz_table_prefix={}", self.url, self.prefix)
+    }
+
     fn perl_db_args(&self) -> Vec<String> {
+        let mut args = self.perl_db_args_plain();
+        if !self.prefix.is_empty() {
+            args.push("--prefix".into());
+            args.push(self.prefix.clone());
+        }
+        args
+    }
+
+    fn perl_db_args_plain(&self) -> Vec<String> {
         vec![
             "--dsn".into(),
             self.dsn.clone(),
@@ -274,6 +300,7 @@ fn setup(backend: Backend, tag: &str) -> Result<TestDb, String> {
             url,
             user: String::new(),
             pass: String::new(),
+            prefix: String::new(),
             _db: db,
         });
     }
@@ -284,6 +311,7 @@ fn setup(backend: Backend, tag: &str) -> Result<TestDb, String> {
         url,
         user: server.user.clone(),
         pass: server.pass.clone().unwrap_or_default(),
+        prefix: String::new(),
         _db: db,
     })
 }
@@ -314,9 +342,33 @@ macro_rules! setup_or_skip {
     }};
 }
 
+/// With a prefix: the queue's tables exist under the prefixed names only (so every
+/// statement of both languages used the prefix).
+fn assert_only_prefixed_tables(db: &TestDb) {
+    if db.prefix.is_empty() {
+        return;
+    }
+    let query = |table: &str| {
+        let mut args = db.perl_db_args_plain();
+        args.push("query".into());
+        args.push(format!("SELECT COUNT(*) FROM {table}"));
+        run_perl("dbadmin.pl", &args, None)
+    };
+    for base in ["job", "funcmap", "error", "exitstatus"] {
+        let prefixed = format!("{}{base}", db.prefix);
+        query(&prefixed).assert_ok(&format!("counting {prefixed}"));
+        let plain = query(base);
+        assert!(
+            !plain.status.success(),
+            "a table {base} exists: {}",
+            plain.context()
+        );
+    }
+}
+
 /// A store on a database created by our migrations.
 fn our_schema(db: &TestDb) -> Arc<dyn Store> {
-    let store = DieselStore::connect(&db.url)
+    let store = DieselStore::connect(&db.store_url())
         .unwrap_or_else(|e| panic!("DieselStore::connect({}): {e}", redact(&db.url)));
     let applied = store
         .run_migrations()
@@ -361,7 +413,7 @@ fn perl_schema(db: &TestDb, schema: &Path) -> Arc<dyn Store> {
     args.push("apply-schema".into());
     args.push(schema.to_str().expect("utf-8 path").into());
     run_perl("dbadmin.pl", &args, None).assert_ok("dbadmin.pl apply-schema");
-    let store = DieselStore::connect(&db.url)
+    let store = DieselStore::connect(&db.store_url())
         .unwrap_or_else(|e| panic!("DieselStore::connect({}): {e}", redact(&db.url)));
     Arc::new(store)
 }
@@ -800,9 +852,10 @@ fn short(bytes: &[u8]) -> String {
 // a. Perl TheSchwartz on our migrations
 // ---------------------------------------------------------------------------------------
 
-fn perl_works_on_our_schema(backend: Backend, test: &str) {
-    let db = setup_or_skip!(backend, test);
+fn perl_works_on_our_schema(backend: Backend, test: &str, prefix: &str) {
+    let db = setup_or_skip!(backend, test).with_prefix(prefix);
     let store = our_schema(&db);
+    assert_only_prefixed_tables(&db);
     let (client, hash) = client_for(&store);
 
     let jobs = [
@@ -1001,17 +1054,50 @@ fn perl_works_on_our_schema(backend: Backend, test: &str) {
 
 #[test]
 fn perl_works_on_our_schema_sqlite() {
-    perl_works_on_our_schema(Backend::Sqlite, "perl_works_on_our_schema_sqlite");
+    perl_works_on_our_schema(Backend::Sqlite, "perl_works_on_our_schema_sqlite", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn perl_works_on_our_schema_prefixed_sqlite() {
+    perl_works_on_our_schema(
+        Backend::Sqlite,
+        "perl_works_on_our_schema_prefixed_sqlite",
+        "tsp_",
+    );
 }
 
 #[test]
 fn perl_works_on_our_schema_postgres() {
-    perl_works_on_our_schema(Backend::Postgres, "perl_works_on_our_schema_postgres");
+    perl_works_on_our_schema(Backend::Postgres, "perl_works_on_our_schema_postgres", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn perl_works_on_our_schema_prefixed_postgres() {
+    perl_works_on_our_schema(
+        Backend::Postgres,
+        "perl_works_on_our_schema_prefixed_postgres",
+        "tsp_",
+    );
 }
 
 #[test]
 fn perl_works_on_our_schema_mysql() {
-    perl_works_on_our_schema(Backend::Mysql, "perl_works_on_our_schema_mysql");
+    perl_works_on_our_schema(Backend::Mysql, "perl_works_on_our_schema_mysql", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn perl_works_on_our_schema_prefixed_mysql() {
+    perl_works_on_our_schema(
+        Backend::Mysql,
+        "perl_works_on_our_schema_prefixed_mysql",
+        "tsp_",
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1024,13 +1110,14 @@ struct Payload {
     n: u32,
 }
 
-fn rust_works_on_perl_schema(backend: Backend, test: &str) {
-    let db = setup_or_skip!(backend, test);
+fn rust_works_on_perl_schema(backend: Backend, test: &str, prefix: &str) {
+    let db = setup_or_skip!(backend, test).with_prefix(prefix);
     let schema = match perl_schema_file(backend) {
         Ok(p) => p,
         Err(reason) => return skip(test, &reason),
     };
     let store = perl_schema(&db, &schema);
+    assert_only_prefixed_tables(&db);
     let (client, _hash) = client_for(&store);
     let seen = Seen::default();
     for (name, mode, max_retries) in [
@@ -1168,17 +1255,50 @@ fn rust_works_on_perl_schema(backend: Backend, test: &str) {
 
 #[test]
 fn rust_works_on_perl_schema_sqlite() {
-    rust_works_on_perl_schema(Backend::Sqlite, "rust_works_on_perl_schema_sqlite");
+    rust_works_on_perl_schema(Backend::Sqlite, "rust_works_on_perl_schema_sqlite", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn rust_works_on_perl_schema_prefixed_sqlite() {
+    rust_works_on_perl_schema(
+        Backend::Sqlite,
+        "rust_works_on_perl_schema_prefixed_sqlite",
+        "tsp_",
+    );
 }
 
 #[test]
 fn rust_works_on_perl_schema_postgres() {
-    rust_works_on_perl_schema(Backend::Postgres, "rust_works_on_perl_schema_postgres");
+    rust_works_on_perl_schema(Backend::Postgres, "rust_works_on_perl_schema_postgres", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn rust_works_on_perl_schema_prefixed_postgres() {
+    rust_works_on_perl_schema(
+        Backend::Postgres,
+        "rust_works_on_perl_schema_prefixed_postgres",
+        "tsp_",
+    );
 }
 
 #[test]
 fn rust_works_on_perl_schema_mysql() {
-    rust_works_on_perl_schema(Backend::Mysql, "rust_works_on_perl_schema_mysql");
+    rust_works_on_perl_schema(Backend::Mysql, "rust_works_on_perl_schema_mysql", "");
+}
+
+/// The same with the tables prefixed (TheSchwartz's `prefix`) on both sides; only the
+/// prefixed tables exist.
+#[test]
+fn rust_works_on_perl_schema_prefixed_mysql() {
+    rust_works_on_perl_schema(
+        Backend::Mysql,
+        "rust_works_on_perl_schema_prefixed_mysql",
+        "tsp_",
+    );
 }
 
 // ---------------------------------------------------------------------------------------

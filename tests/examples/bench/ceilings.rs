@@ -268,6 +268,10 @@ fn run<C: Statements>(c: &mut C, jobs: u64) -> Result<Ceilings, BoxError> {
 
 /// Measures the ceilings on the database at `url` (a fresh one made by our migrations).
 pub fn measure(url: &str, jobs: u64) -> Result<Ceilings, BoxError> {
+    schwartz_diesel::prepared::with_plain_names(|| measure_in_scope(url, jobs))
+}
+
+fn measure_in_scope(url: &str, jobs: u64) -> Result<Ceilings, BoxError> {
     if url.starts_with("postgres") {
         let mut c = diesel::PgConnection::establish(url)?;
         run(&mut c, jobs)
