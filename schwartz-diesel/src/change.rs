@@ -5,7 +5,8 @@
 //! - SQLite: `PRAGMA data_version`, which changes when another connection commits to the
 //!   file; read every [`SQLITE_EVERY`] (a local call of microseconds, no server).
 //! - MySQL/MariaDB: `MAX(jobid)` of `job` (one dive into the primary key), read every
-//!   [`MYSQL_EVERY`]: 50 queries a second per idle pool, answered from the buffer pool.
+//!   [`MYSQL_EVERY`]: 100 prepared queries a second per idle pool, answered from the
+//!   buffer pool (`cargo xtask bench`'s idle-pool row counts what the server sees).
 //!   A job inserted with an explicit id below the largest is seen at the next poll only.
 //!
 //! Every change wakes the pool, including its own commits; a wake-up costs one grab.
@@ -24,7 +25,7 @@ use crate::conn::Ctx;
 pub const SQLITE_EVERY: Duration = Duration::from_millis(5);
 /// How often MySQL/MariaDB's largest job id is read.
 #[cfg(feature = "mysql")]
-pub const MYSQL_EVERY: Duration = Duration::from_millis(20);
+pub const MYSQL_EVERY: Duration = Duration::from_millis(10);
 
 #[cfg(feature = "mysql")]
 #[derive(QueryableByName)]
