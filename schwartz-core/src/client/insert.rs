@@ -114,6 +114,8 @@ impl Client {
             return Err(self.ctx().all_dead_error());
         }
         let order = match jobs.iter().find(|j| j.uniqkey_value().is_some()) {
+            // One store: nothing to choose or shuffle.
+            _ if self.ctx().stores.len() == 1 => vec![0],
             Some(j) => {
                 let hashes: Vec<StoreHash> =
                     self.ctx().stores.iter().map(|e| e.hash.clone()).collect();
