@@ -71,7 +71,7 @@ pub trait Chain {
 }
 
 /// A raw statement with a constant text, cached by diesel (see the module doc). Bind its
-/// parameters in order with [`Prepared::bind`], as with `sql_query`.
+/// parameters in order with [`Bind::bind`], as with `sql_query`.
 #[derive(Debug)]
 pub struct Prepared<S>(PhantomData<S>);
 
