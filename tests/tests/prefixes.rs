@@ -4,55 +4,20 @@
 //! not TheSchwartz's is not adopted, and our migration history coexists with an
 //! application's own diesel migrations in the same history table.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{client, dbs, Db};
+use common::{client, sql_dbs, Count};
 use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
-use diesel::sql_types::BigInt;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
 use schwartz_core::store::Store;
 use schwartz_core::Job;
 use schwartz_diesel::DieselStore;
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// The SQL dbs (memory has no tables) with their URLs.
-fn sql_dbs(tag: &str) -> Vec<(Db, String)> {
-    dbs(tag)
-        .into_iter()
-        .filter_map(|db| {
-            let url = db.url()?;
-            Some((db, url))
-        })
-        .collect()
-}
-
-/// Runs `$body` with `$conn` bound to a new diesel connection of the URL's backend.
-macro_rules! with_connection {
-    ($url:expr, |$conn:ident| $body:expr) => {{
-        let url: &str = $url;
-        if url.starts_with("postgres") {
-            let mut $conn = diesel::PgConnection::establish(url).expect("connect");
-            $body
-        } else if url.starts_with("mysql") {
-            let mut $conn = diesel::MysqlConnection::establish(url).expect("connect");
-            $body
-        } else {
-            let mut $conn = diesel::SqliteConnection::establish(url).expect("connect");
-            $conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
-            $body
-        }
-    }};
-}
 
 /// `SELECT COUNT(*)` of a table, through a connection of its own.
 fn count(url: &str, table: &str) -> i64 {

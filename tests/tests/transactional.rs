@@ -3,52 +3,17 @@
 //! rows (and, on PostgreSQL, wakes an idle pool only then); a rollback leaves neither; a
 //! uniqkey collision leaves the transaction usable; pooled connections work too.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{client, dbs, rows, Db};
+use common::{client, rows, sql_dbs, Count, Db};
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::BigInt;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, RunQueryDsl};
 use schwartz_core::{Error, Job, JobHandle, QueuedJob, WorkError};
 use schwartz_diesel::DieselStore;
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// The SQL dbs (memory has no connection of its own) with their URLs.
-fn sql_dbs(tag: &str) -> Vec<(Db, String)> {
-    dbs(tag)
-        .into_iter()
-        .filter_map(|db| {
-            let url = db.url()?;
-            Some((db, url))
-        })
-        .collect()
-}
-
-/// Runs `$body` with `$conn` bound to a new diesel connection of the URL's backend.
-macro_rules! with_connection {
-    ($url:expr, |$conn:ident| $body:expr) => {{
-        let url: &str = $url;
-        if url.starts_with("postgres") {
-            let mut $conn = diesel::PgConnection::establish(url).expect("connect");
-            $body
-        } else if url.starts_with("mysql") {
-            let mut $conn = diesel::MysqlConnection::establish(url).expect("connect");
-            $body
-        } else {
-            let mut $conn = diesel::SqliteConnection::establish(url).expect("connect");
-            $conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
-            $body
-        }
-    }};
-}
 
 #[test]
 fn commit_and_rollback_decide_together_with_the_applications_rows() {

@@ -86,3 +86,48 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// One row of `SELECT ... AS n` (a count).
+#[derive(diesel::QueryableByName)]
+pub struct Count {
+    /// The count.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub n: i64,
+}
+
+/// The SQL dbs (memory has no tables or connection of its own) with their URLs.
+pub fn sql_dbs(tag: &str) -> Vec<(Db, String)> {
+    dbs(tag)
+        .into_iter()
+        .filter_map(|db| {
+            let url = db.url()?;
+            Some((db, url))
+        })
+        .collect()
+}
+
+/// Runs `$body` with `$conn` bound to a new diesel connection of the URL's backend.
+#[allow(unused_macros)]
+macro_rules! with_connection {
+    ($url:expr, |$conn:ident| $body:expr) => {{
+        let url: &str = $url;
+        if url.starts_with("postgres") {
+            let mut $conn =
+                <diesel::PgConnection as diesel::Connection>::establish(url).expect("connect");
+            $body
+        } else if url.starts_with("mysql") {
+            let mut $conn =
+                <diesel::MysqlConnection as diesel::Connection>::establish(url).expect("connect");
+            $body
+        } else {
+            let mut $conn =
+                <diesel::SqliteConnection as diesel::Connection>::establish(url).expect("connect");
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut $conn,
+                "PRAGMA busy_timeout = 5000",
+            )
+            .unwrap();
+            $body
+        }
+    }};
+}
