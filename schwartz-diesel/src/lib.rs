@@ -83,6 +83,12 @@
 //! # fn main() {}
 //! ```
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "schwartz-diesel needs at least one backend feature: `sqlite` (the default), \
+     `postgres` or `mysql`"
+);
+
 #[cfg(feature = "testing")]
 pub mod admin;
 mod adopt;

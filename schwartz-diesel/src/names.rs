@@ -120,6 +120,7 @@ impl Names {
     }
 
     /// The same prefix without the schema (for catalog queries that name the schema apart).
+    #[cfg(feature = "postgres")]
     pub fn unqualified(&self) -> Names {
         Names {
             prefix: self.prefix.clone(),
@@ -301,6 +302,7 @@ pub(crate) fn sql(sql: &str) -> QueryResult<String> {
 }
 
 /// Whether the names in scope are the plain ones (an error outside any scope).
+#[cfg(feature = "sqlite")]
 pub(crate) fn plain() -> QueryResult<bool> {
     with_current(|scope| Ok(scope.names.is_plain()))
 }
@@ -491,72 +493,97 @@ impl<W: QueryId> QueryId for Retag<W> {
     const HAS_STATIC_QUERY_ID: bool = W::HAS_STATIC_QUERY_ID;
 }
 
+impl<T: BaseName, U: Use> QuerySource for Named<T, U>
+where
+    T::DefaultSelection: diesel::SelectableExpression<Self>,
+{
+    type FromClause = Self;
+    type DefaultSelection = T::DefaultSelection;
+
+    fn from_clause(&self) -> Self {
+        *self
+    }
+
+    fn default_selection(&self) -> Self::DefaultSelection {
+        self.0.default_selection()
+    }
+}
+
+impl<T: BaseName, U: Use> diesel::query_builder::AsQuery for Named<T, U>
+where
+    Self: QuerySource,
+    T: diesel::query_builder::AsQuery,
+    diesel::internal::table_macro::SelectStatement<diesel::internal::table_macro::FromClause<Self>>:
+        diesel::query_builder::Query<SqlType = T::SqlType>,
+{
+    type SqlType = T::SqlType;
+    type Query = diesel::internal::table_macro::SelectStatement<
+        diesel::internal::table_macro::FromClause<Self>,
+    >;
+
+    fn as_query(self) -> Self::Query {
+        diesel::internal::table_macro::SelectStatement::simple(self)
+    }
+}
+
+impl<T: BaseName, U: Use> Table for Named<T, U>
+where
+    Self: QuerySource + diesel::query_builder::AsQuery,
+    T::PrimaryKey: diesel::SelectableExpression<Self>,
+    T::AllColumns: diesel::SelectableExpression<Self>,
+{
+    type PrimaryKey = T::PrimaryKey;
+    type AllColumns = T::AllColumns;
+
+    fn primary_key(&self) -> Self::PrimaryKey {
+        self.0.primary_key()
+    }
+
+    fn all_columns() -> Self::AllColumns {
+        T::all_columns()
+    }
+}
+
+impl<T: BaseName, U: Use> diesel::associations::HasTable for Named<T, U>
+where
+    Self: Table,
+{
+    type Table = Self;
+
+    fn table() -> Self {
+        Named(T::default(), PhantomData)
+    }
+}
+
+impl<T: BaseName, U: Use> diesel::query_builder::IntoUpdateTarget for Named<T, U>
+where
+    Self: Table,
+    <Self as diesel::query_builder::AsQuery>::Query:
+        diesel::query_builder::IntoUpdateTarget + diesel::associations::HasTable<Table = Self>,
+{
+    type WhereClause = <<Self as diesel::query_builder::AsQuery>::Query as diesel::query_builder::IntoUpdateTarget>::WhereClause;
+
+    fn into_update_target(self) -> diesel::query_builder::UpdateTarget<Self, Self::WhereClause> {
+        diesel::query_builder::IntoUpdateTarget::into_update_target(
+            diesel::query_builder::AsQuery::as_query(self),
+        )
+    }
+}
+
+impl<T: BaseName, U: Use> diesel::query_source::AppearsInFromClause<Named<T, U>> for Named<T, U> {
+    type Count = diesel::query_source::Once;
+}
+
 /// Implements [`BaseName`] for a `table!` and makes its columns selectable from its
-/// [`Named`] forms.
+/// [`Named`] forms (the rest of a `Named` table's diesel impls are generic over
+/// [`BaseName`]).
 macro_rules! named_table {
     ($table:ident: $($column:ident),+ $(,)?) => {
         impl $crate::names::BaseName for $table::table {
             const NAME: &'static str = stringify!($table);
         }
-        impl<U: $crate::names::Use> diesel::QuerySource for $crate::names::Named<$table::table, U> {
-            type FromClause = Self;
-            type DefaultSelection = <$table::table as diesel::QuerySource>::DefaultSelection;
-
-            fn from_clause(&self) -> Self {
-                *self
-            }
-
-            fn default_selection(&self) -> Self::DefaultSelection {
-                diesel::QuerySource::default_selection(&self.0)
-            }
-        }
-        impl<U: $crate::names::Use> diesel::query_builder::AsQuery for $crate::names::Named<$table::table, U> {
-            type SqlType = $table::SqlType;
-            type Query = diesel::internal::table_macro::SelectStatement<
-                diesel::internal::table_macro::FromClause<Self>,
-            >;
-
-            fn as_query(self) -> Self::Query {
-                diesel::internal::table_macro::SelectStatement::simple(self)
-            }
-        }
-        impl<U: $crate::names::Use> diesel::Table for $crate::names::Named<$table::table, U> {
-            type PrimaryKey = <$table::table as diesel::Table>::PrimaryKey;
-            type AllColumns = <$table::table as diesel::Table>::AllColumns;
-
-            fn primary_key(&self) -> Self::PrimaryKey {
-                diesel::Table::primary_key(&self.0)
-            }
-
-            fn all_columns() -> Self::AllColumns {
-                <$table::table as diesel::Table>::all_columns()
-            }
-        }
-        impl<U: $crate::names::Use> diesel::associations::HasTable for $crate::names::Named<$table::table, U> {
-            type Table = Self;
-
-            fn table() -> Self {
-                $crate::names::Named($table::table, std::marker::PhantomData)
-            }
-        }
-        impl<U: $crate::names::Use> diesel::query_builder::IntoUpdateTarget
-            for $crate::names::Named<$table::table, U>
-        {
-            type WhereClause = <<Self as diesel::query_builder::AsQuery>::Query as diesel::query_builder::IntoUpdateTarget>::WhereClause;
-
-            fn into_update_target(self) -> diesel::query_builder::UpdateTarget<Self, Self::WhereClause> {
-                diesel::query_builder::IntoUpdateTarget::into_update_target(
-                    diesel::query_builder::AsQuery::as_query(self),
-                )
-            }
-        }
+        // (Generic over `T`, this impl would overlap diesel's blanket one for two tables.)
         impl<U: $crate::names::Use> diesel::query_source::AppearsInFromClause<$table::table>
-            for $crate::names::Named<$table::table, U>
-        {
-            type Count = diesel::query_source::Once;
-        }
-        impl<U: $crate::names::Use>
-            diesel::query_source::AppearsInFromClause<$crate::names::Named<$table::table, U>>
             for $crate::names::Named<$table::table, U>
         {
             type Count = diesel::query_source::Once;

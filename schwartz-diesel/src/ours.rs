@@ -83,6 +83,7 @@ pub(crate) trait OursSql: Connection + Sized {
     fn delete_expired_results(&mut self, ids: &[i64], now: i64) -> QueryResult<usize>;
 }
 
+/// [`OursSql`] for one connection type: the schedule's statements, then the results'.
 macro_rules! ours_sql {
     ($conn:ty) => {
         const _: () = {
@@ -91,64 +92,78 @@ macro_rules! ours_sql {
             use schwartz_result as r;
             use schwartz_schedule as s;
             impl OursSql for $conn {
-                fn schedule_rows(&mut self) -> QueryResult<Vec<ScheduleTuple>> {
-                    let q = SCHEDULE.select((s::name, s::funcname, s::spec, s::last_tick));
-                    q.order(s::name.asc()).load(self)
-                }
-                fn schedule_insert(&mut self, row: &ScheduleTuple) -> QueryResult<usize> {
-                    let (name, funcname, spec, last) = row;
-                    let values = (s::name.eq(name), s::funcname.eq(funcname), s::spec.eq(spec));
-                    diesel::insert_into(INTO_SCHEDULE)
-                        .values(Rows((values, s::last_tick.eq(last))))
-                        .execute(self)
-                }
-                fn schedule_set_spec(&mut self, n: &str, f: &str, sp: &str) -> QueryResult<usize> {
-                    diesel::update(SCHEDULE.filter(s::name.eq(n)))
-                        .set(Set((s::funcname.eq(f), s::spec.eq(sp))))
-                        .execute(self)
-                }
-                fn schedule_cas(&mut self, name: &str, tick: i64) -> QueryResult<usize> {
-                    let target = SCHEDULE
-                        .filter(s::name.eq(name))
-                        .filter(s::last_tick.lt(tick));
-                    diesel::update(target)
-                        .set(Set(s::last_tick.eq(tick)))
-                        .execute(self)
-                }
-                fn result_delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
-                    diesel::delete(FROM_RESULT.filter(r::jobid.eq_any(ids))).execute(self)
-                }
-                fn result_insert(&mut self, row: &ResultTuple) -> QueryResult<usize> {
-                    let (id, f, v, done, until) = row;
-                    let values = (r::jobid.eq(id), r::funcid.eq(f), r::value.eq(v));
-                    let times = (r::completion_time.eq(done), r::delete_after.eq(until));
-                    diesel::insert_into(INTO_RESULT)
-                        .values(Rows((values, times)))
-                        .execute(self)
-                }
-                fn result_row(&mut self, jobid: i64) -> QueryResult<Option<ResultTuple>> {
-                    let cols = (
-                        r::jobid,
-                        r::funcid,
-                        r::value,
-                        r::completion_time,
-                        r::delete_after,
-                    );
-                    let q = RESULT.filter(r::jobid.eq(jobid)).select(cols);
-                    q.first(self).optional()
-                }
-                fn expired_result_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
-                    let q = RESULT.filter(r::delete_after.lt(now)).select(r::jobid);
-                    q.limit(limit).load(self)
-                }
-                fn delete_expired_results(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
-                    let t = FROM_RESULT
-                        .filter(r::jobid.eq_any(ids))
-                        .filter(r::delete_after.lt(now));
-                    diesel::delete(t).execute(self)
-                }
+                schedule_sql!();
+                result_sql!();
             }
         };
+    };
+}
+
+/// The `schwartz_schedule` methods of [`OursSql`] (expanded inside `ours_sql!`).
+macro_rules! schedule_sql {
+    () => {
+        fn schedule_rows(&mut self) -> QueryResult<Vec<ScheduleTuple>> {
+            let q = SCHEDULE.select((s::name, s::funcname, s::spec, s::last_tick));
+            q.order(s::name.asc()).load(self)
+        }
+        fn schedule_insert(&mut self, row: &ScheduleTuple) -> QueryResult<usize> {
+            let (name, funcname, spec, last) = row;
+            let values = (s::name.eq(name), s::funcname.eq(funcname), s::spec.eq(spec));
+            diesel::insert_into(INTO_SCHEDULE)
+                .values(Rows((values, s::last_tick.eq(last))))
+                .execute(self)
+        }
+        fn schedule_set_spec(&mut self, n: &str, f: &str, sp: &str) -> QueryResult<usize> {
+            diesel::update(SCHEDULE.filter(s::name.eq(n)))
+                .set(Set((s::funcname.eq(f), s::spec.eq(sp))))
+                .execute(self)
+        }
+        fn schedule_cas(&mut self, name: &str, tick: i64) -> QueryResult<usize> {
+            let target = SCHEDULE
+                .filter(s::name.eq(name))
+                .filter(s::last_tick.lt(tick));
+            diesel::update(target)
+                .set(Set(s::last_tick.eq(tick)))
+                .execute(self)
+        }
+    };
+}
+
+/// The `schwartz_result` methods of [`OursSql`] (expanded inside `ours_sql!`).
+macro_rules! result_sql {
+    () => {
+        fn result_delete(&mut self, ids: &[i64]) -> QueryResult<usize> {
+            diesel::delete(FROM_RESULT.filter(r::jobid.eq_any(ids))).execute(self)
+        }
+        fn result_insert(&mut self, row: &ResultTuple) -> QueryResult<usize> {
+            let (id, f, v, done, until) = row;
+            let values = (r::jobid.eq(id), r::funcid.eq(f), r::value.eq(v));
+            let times = (r::completion_time.eq(done), r::delete_after.eq(until));
+            diesel::insert_into(INTO_RESULT)
+                .values(Rows((values, times)))
+                .execute(self)
+        }
+        fn result_row(&mut self, jobid: i64) -> QueryResult<Option<ResultTuple>> {
+            let cols = (
+                r::jobid,
+                r::funcid,
+                r::value,
+                r::completion_time,
+                r::delete_after,
+            );
+            let q = RESULT.filter(r::jobid.eq(jobid)).select(cols);
+            q.first(self).optional()
+        }
+        fn expired_result_ids(&mut self, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
+            let q = RESULT.filter(r::delete_after.lt(now)).select(r::jobid);
+            q.limit(limit).load(self)
+        }
+        fn delete_expired_results(&mut self, ids: &[i64], now: i64) -> QueryResult<usize> {
+            let t = FROM_RESULT
+                .filter(r::jobid.eq_any(ids))
+                .filter(r::delete_after.lt(now));
+            diesel::delete(t).execute(self)
+        }
     };
 }
 

@@ -142,8 +142,11 @@ pub(crate) mod named {
         Named(super::exitstatus::table, PhantomData);
     pub(crate) const FROM_JOB: Named<super::job::table, Delete> =
         Named(super::job::table, PhantomData);
+    #[cfg(feature = "sqlite")]
     pub(crate) const JOB_PLAIN: super::job::table = super::job::table;
+    #[cfg(feature = "sqlite")]
     pub(crate) const ERROR_PLAIN: super::error::table = super::error::table;
+    #[cfg(feature = "sqlite")]
     pub(crate) const EXITSTATUS_PLAIN: super::exitstatus::table = super::exitstatus::table;
     pub(crate) const FROM_EXITSTATUS: Named<super::exitstatus::table, Delete> =
         Named(super::exitstatus::table, PhantomData);

@@ -33,6 +33,13 @@ pub(crate) type ExitRow = (i64, i32, Option<i16>, Option<Epoch>, Option<Epoch>);
 pub(crate) trait JobFilter: Connection + Sized {
     /// The `WHERE` clause of a [`JobQuery`]; `None` when it matches nothing.
     fn predicate(q: &JobQuery) -> Option<Pred<Self>>;
+    /// `p` narrowed to the jobs whose coalesce value a [`CoalesceFilter`] matches.
+    ///
+    /// [`CoalesceFilter`]: schwartz_core::store::CoalesceFilter
+    fn coalesce_predicate(
+        p: Pred<Self>,
+        filter: &schwartz_core::store::CoalesceFilter,
+    ) -> Pred<Self>;
 }
 
 /// Reads of `job`.
@@ -143,8 +150,7 @@ macro_rules! job_filter {
     ($conn:ty) => {
         impl JobFilter for $conn {
             fn predicate(q: &JobQuery) -> Option<Pred<Self>> {
-                use crate::ops::{like_prefix, matches_nothing};
-                use schwartz_core::store::CoalesceFilter;
+                use crate::ops::matches_nothing;
                 if matches_nothing(q, <Self as crate::conn::Dialect>::BACKEND) {
                     return None;
                 }
@@ -176,28 +182,42 @@ macro_rules! job_filter {
                     let f = floor.max(i16::MIN as i32) as i16;
                     p = Box::new(p.and(job::priority.assume_not_null().ge(f)));
                 }
-                let c = job::coalesce.assume_not_null();
-                match &q.coalesce {
-                    None => {}
-                    Some(CoalesceFilter::Equals(v)) => p = Box::new(p.and(c.eq(v.clone()))),
-                    Some(CoalesceFilter::Prefix(v)) if v.is_empty() => {
-                        p = Box::new(p.and(job::coalesce.is_not_null()))
-                    }
-                    // See `exact_prefix`; `>=` lets the index narrow the scan.
-                    Some(CoalesceFilter::Prefix(v)) if Self::BACKEND != Backend::Postgres => {
-                        let (head, mid, tail, n) = exact_prefix(Self::BACKEND, v);
-                        let exact = sql::<Bool>(head)
-                            .bind::<Integer, _>(n)
-                            .sql(mid)
-                            .bind::<Text, _>(v.clone())
-                            .sql(tail);
-                        p = Box::new(p.and(c.ge(v.clone())).and(exact))
-                    }
-                    Some(CoalesceFilter::Prefix(v)) => {
-                        p = Box::new(p.and(c.like(like_prefix(v)).escape('!')))
-                    }
+                if let Some(filter) = &q.coalesce {
+                    p = Self::coalesce_predicate(p, filter);
                 }
                 Some(p)
+            }
+            coalesce_predicate!();
+        }
+    };
+}
+
+/// [`JobFilter::coalesce_predicate`] (expanded inside `job_filter!`).
+macro_rules! coalesce_predicate {
+    () => {
+        fn coalesce_predicate(
+            p: Pred<Self>,
+            filter: &schwartz_core::store::CoalesceFilter,
+        ) -> Pred<Self> {
+            use crate::ops::like_prefix;
+            use schwartz_core::store::CoalesceFilter;
+            let c = job::coalesce.assume_not_null();
+            match filter {
+                CoalesceFilter::Equals(v) => Box::new(p.and(c.eq(v.clone()))),
+                CoalesceFilter::Prefix(v) if v.is_empty() => {
+                    Box::new(p.and(job::coalesce.is_not_null()))
+                }
+                // See `exact_prefix`; `>=` lets the index narrow the scan.
+                CoalesceFilter::Prefix(v) if Self::BACKEND != Backend::Postgres => {
+                    let (head, mid, tail, n) = exact_prefix(Self::BACKEND, v);
+                    let exact = sql::<Bool>(head)
+                        .bind::<Integer, _>(n)
+                        .sql(mid)
+                        .bind::<Text, _>(v.clone())
+                        .sql(tail);
+                    Box::new(p.and(c.ge(v.clone())).and(exact))
+                }
+                CoalesceFilter::Prefix(v) => Box::new(p.and(c.like(like_prefix(v)).escape('!'))),
             }
         }
     };

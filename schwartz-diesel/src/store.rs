@@ -4,9 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::migration::MigrationSource;
 use diesel::r2d2::R2D2Connection;
-use diesel_migrations::MigrationHarness;
 use schwartz_core::store::{
     Claim, ExitStatus, FailureRecord, Finish, FinishStatus, FuncMap, JobQuery, JobRecords, JobRow,
     Lease, Limits, NewJobRow, Notifier, ResultRow, ResultWrite, ScheduleRow, Store, StoreStats,
@@ -15,8 +13,7 @@ use schwartz_core::store::{
 use schwartz_core::{Epoch, Error, FuncId, JobId, Result};
 
 use crate::builder::DieselStoreBuilder;
-use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError, NOTIFY_UNKNOWN};
-use crate::migrate::NamedMigrations;
+use crate::conn::{classify, Class, Ctx, Dialect, Manager, OpError};
 use crate::ops::Ops;
 use crate::url::Target;
 use crate::watchdog::Watchdog;
@@ -50,50 +47,6 @@ macro_rules! with_conn {
             Pools::None(never) => match *never {},
         }
     };
-}
-
-/// Runs `$body` with `$pool` bound to the store's pool and `$source` to its migrations: the
-/// embedded ones for the plain names, else the same under the store's names.
-macro_rules! with_migrations {
-    ($store:expr, |$pool:ident, $source:ident| $body:expr) => {{
-        let plain = $store.ctx.names.is_plain();
-        let names = std::sync::Arc::clone(&$store.ctx.names);
-        let _ = &names;
-        match &$store.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite($pool) if plain => {
-                let $source = crate::migrations::SQLITE;
-                $body
-            }
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite($pool) => {
-                let $source = NamedMigrations::new(names, crate::migrate::SQLITE);
-                $body
-            }
-            #[cfg(feature = "postgres")]
-            Pools::Pg($pool) if plain => {
-                let $source = crate::migrations::POSTGRES;
-                $body
-            }
-            #[cfg(feature = "postgres")]
-            Pools::Pg($pool) => {
-                let $source = NamedMigrations::new(names, crate::migrate::POSTGRES);
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            Pools::Mysql($pool) if plain => {
-                let $source = crate::migrations::MYSQL;
-                $body
-            }
-            #[cfg(feature = "mysql")]
-            Pools::Mysql($pool) => {
-                let $source = NamedMigrations::new(names, crate::migrate::MYSQL);
-                $body
-            }
-            #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
-            Pools::None(never) => match *never {},
-        }
-    }};
 }
 
 /// An `insert_jobs` call of at least this many rows is a bulk load: it counts towards the
@@ -206,161 +159,7 @@ impl DieselStore {
         read.unwrap_or(crate::conn::MAX_EPOCH_64)
     }
 
-    /// Applies the embedded migrations that are not applied yet; returns their names
-    /// (empty when the database is up to date). A store with a table prefix or a schema
-    /// applies them under its names (see [`DieselStoreBuilder::table_prefix`]).
-    ///
-    /// Before anything runs, every table of ours that already exists is checked: a table
-    /// named like one of ours (`job`, `error`, ... with the store's prefix) without
-    /// TheSchwartz's columns is not adopted; the migrations stop with an error naming it.
-    ///
-    /// # Errors
-    /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Database`] when a
-    /// migration fails or a table of that name is not TheSchwartz's.
-    pub fn run_migrations(&self) -> Result<Vec<String>> {
-        // The time columns may change width.
-        self.ctx.max_epoch.store(0, Ordering::Relaxed);
-        // The schema may change: check the notify trigger again on the next insert.
-        self.ctx
-            .notify_trigger
-            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
-        with_migrations!(self, |pool, source| self.migrate(pool, source))
-    }
-
-    /// Names of the embedded migrations not yet applied (under the store's names).
-    ///
-    /// # Errors
-    /// As [`DieselStore::run_migrations`].
-    pub fn pending_migrations(&self) -> Result<Vec<String>> {
-        fn pending<C, S>(
-            store: &DieselStore,
-            pool: &r2d2::Pool<Manager<C>>,
-            source: S,
-        ) -> Result<Vec<String>>
-        where
-            C: crate::conn::Dialect + MigrationHarness<C::Backend>,
-            S: MigrationSource<C::Backend>,
-        {
-            let mut conn = store.checkout(pool)?;
-            store.in_schema(&mut conn.inner, |c| {
-                let list = c
-                    .pending_migrations(source)
-                    .map_err(|e| store.migration_error(&*e))?;
-                Ok(list.iter().map(|m| m.name().to_string()).collect())
-            })
-        }
-        with_migrations!(self, |pool, source| pending(self, pool, source))
-    }
-
-    /// Reverts the most recent migration of ours (drops the tables); returns its name, or
-    /// `None` when none of ours is applied. Migrations of others in the same history table
-    /// (an application's own diesel migrations, a store with another prefix) are left
-    /// alone, also when they are newer.
-    ///
-    /// # Errors
-    /// As [`DieselStore::run_migrations`].
-    pub fn revert_last_migration(&self) -> Result<Option<String>> {
-        // The time columns may change width.
-        self.ctx.max_epoch.store(0, Ordering::Relaxed);
-        self.ctx
-            .notify_trigger
-            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
-        fn revert<C, S>(
-            store: &DieselStore,
-            pool: &r2d2::Pool<Manager<C>>,
-            source: S,
-        ) -> Result<Option<String>>
-        where
-            C: crate::conn::Dialect + MigrationHarness<C::Backend>,
-            S: MigrationSource<C::Backend>,
-        {
-            let mut conn = store.checkout(pool)?;
-            store.in_schema(&mut conn.inner, |c| {
-                let applied = c
-                    .applied_migrations()
-                    .map_err(|e| store.migration_error(&*e))?;
-                let ours = source
-                    .migrations()
-                    .map_err(|e| store.migration_error(&*e))?;
-                // The newest applied migration of this source (the history may hold others).
-                let last = ours
-                    .iter()
-                    .filter(|m| applied.contains(&m.name().version()))
-                    .max_by(|a, b| a.name().version().cmp(&b.name().version()));
-                let Some(m) = last else {
-                    return Ok(None);
-                };
-                c.revert_migration(&**m)
-                    .map_err(|e| store.migration_error(&*e))?;
-                Ok(Some(m.name().to_string()))
-            })
-        }
-        with_migrations!(self, |pool, source| revert(self, pool, source))
-    }
-
-    /// Runs `f` with the store's PostgreSQL schema as `search_path` (the migrations and
-    /// diesel's history table live there), reset afterwards.
-    fn in_schema<C: crate::conn::Dialect, T>(
-        &self,
-        c: &mut C,
-        f: impl FnOnce(&mut C) -> Result<T>,
-    ) -> Result<T> {
-        let Some(schema) = self.ctx.names.schema.as_deref() else {
-            return f(c);
-        };
-        // Raw SQL: diesel has no DSL for session settings. The schema name was checked
-        // (lowercase letters, digits, `_`).
-        c.batch_execute(&format!("SET search_path TO {schema}"))
-            .map_err(|e| self.ctx.map_db(&e))?;
-        let result = f(c);
-        let reset = c.batch_execute("RESET search_path");
-        let value = result?;
-        reset.map_err(|e| self.ctx.map_db(&e))?;
-        Ok(value)
-    }
-
-    fn migration_error(&self, e: &(dyn std::error::Error + Send + Sync)) -> Error {
-        let message = self.ctx.scrub(&e.to_string());
-        if matches!(
-            crate::conn::classify_message(&message.to_ascii_lowercase()),
-            Class::Unavailable
-        ) {
-            Error::Unavailable {
-                store: self.ctx.describe.clone(),
-                message,
-            }
-        } else {
-            Error::Database {
-                store: self.ctx.describe.clone(),
-                message: format!("migration failed: {message}"),
-            }
-        }
-    }
-
-    fn migrate<C, S>(&self, pool: &r2d2::Pool<Manager<C>>, source: S) -> Result<Vec<String>>
-    where
-        C: crate::conn::Dialect + MigrationHarness<C::Backend>,
-        S: MigrationSource<C::Backend>,
-    {
-        let mut conn = self.checkout(pool)?;
-        self.in_schema(&mut conn.inner, |c| {
-            crate::names::scoped(&self.ctx.names, false, || {
-                crate::adopt::check_tables(c, &self.ctx)
-            })?;
-            let pending = c
-                .pending_migrations(source)
-                .map_err(|e| self.migration_error(&*e))?;
-            let mut names = Vec::with_capacity(pending.len());
-            for m in pending {
-                c.run_migration(&*m)
-                    .map_err(|e| self.migration_error(&*e))?;
-                names.push(m.name().to_string());
-            }
-            Ok(names)
-        })
-    }
-
-    fn checkout<C: crate::conn::Dialect>(
+    pub(crate) fn checkout<C: crate::conn::Dialect>(
         &self,
         pool: &r2d2::Pool<Manager<C>>,
     ) -> Result<r2d2::PooledConnection<Manager<C>>> {

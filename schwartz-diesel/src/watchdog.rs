@@ -43,7 +43,7 @@ impl Socket {
 
     /// Waits until the socket has something to read, at most `timeout`; false when the
     /// time ran out. (A PostgreSQL listener sleeps here instead of polling libpq.)
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", feature = "postgres"))]
     pub fn wait_readable(&self, timeout: Duration) -> bool {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
         let t = Timespec {

@@ -1,9 +1,10 @@
-//! `cargo xtask`: project tasks (`migrate`, `test`, `bench`).
+//! `cargo xtask`: project tasks (`migrate`, `test`, `bench`, `structure`).
 //!
 //! Each subcommand lives in its own module.
 
 mod bench;
 mod migrate;
+mod structure;
 mod test;
 
 /// The database URL parser and redaction routine of schwartz-diesel, the same file (xtask
@@ -31,6 +32,9 @@ enum Command {
     Test(test::Args),
     /// Run the benchmarks.
     Bench(bench::Args),
+    /// Check the workspace's shape: file and macro lengths, no `*_impl.rs`, lint-clean
+    /// backend builds.
+    Structure(structure::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Test(args) => test::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Structure(args) => structure::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -217,10 +217,11 @@ fn made() -> impl Strategy<Value = Made> {
 
 /// Whether the backend feature of that name is compiled in.
 fn compiled_in(feature: &str) -> bool {
-    match feature {
-        "postgres" => cfg!(feature = "postgres"),
-        _ => cfg!(feature = "mysql"),
-    }
+    const COMPILED: [(&str, bool); 2] = [
+        ("postgres", cfg!(feature = "postgres")),
+        ("mysql", cfg!(feature = "mysql")),
+    ];
+    COMPILED.iter().any(|&(name, on)| on && name == feature)
 }
 
 /// Whether `text` shows the password in any spelling.
