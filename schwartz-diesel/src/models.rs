@@ -7,8 +7,10 @@ use schwartz_core::{FuncId, JobId};
 use crate::conn::{CheckedJob, Dialect, OpError};
 use crate::schema::{error, exitstatus, job, Epoch};
 
-/// A `job` row as loaded.
-#[derive(Debug, Queryable)]
+/// A `job` row as loaded (by the DSL's `JOB_COLUMNS`, or by name from a prepared statement
+/// that selects them).
+#[derive(Debug, Queryable, QueryableByName)]
+#[diesel(table_name = job)]
 pub(crate) struct DbJob {
     pub jobid: i64,
     pub funcid: i32,

@@ -232,6 +232,15 @@ macro_rules! job_reads {
                 q.first::<DbJob>(self).optional()
             }
             fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>> {
+                if let Some((funcid, now)) = eligible_of_one(q, Self::BACKEND) {
+                    use diesel::sql_types::{BigInt, Integer};
+                    return crate::prepared::prepared::<EligibleOfOne>()
+                        .bind::<Integer, _>(funcid)
+                        .bind::<BigInt, _>(now)
+                        .bind::<BigInt, _>(now)
+                        .bind::<BigInt, _>(sql_limit(q.limit))
+                        .load(self);
+                }
                 let Some(pred) = Self::predicate(q) else {
                     return Ok(Vec::new());
                 };
@@ -252,6 +261,23 @@ macro_rules! job_reads {
             }
         }
     };
+}
+
+/// `(funcid, now)` when `q` is a grab's candidate query for one function on MySQL (see
+/// [`EligibleOfOne`]), which a prepared statement serves.
+fn eligible_of_one(q: &JobQuery, backend: Backend) -> Option<(i32, i64)> {
+    let simple = backend == Backend::Mysql
+        && q.limit > 0
+        && q.jobid.is_none()
+        && q.floor.is_none()
+        && q.coalesce.is_none()
+        && q.order == schwartz_core::store::JobOrder::JobId
+        && q.run_after_max.is_some()
+        && q.run_after_max == q.grabbed_until_max;
+    match (simple, q.funcids.as_slice()) {
+        (true, [funcid]) => Some((funcid.0, q.run_after_max?)),
+        _ => None,
+    }
 }
 
 /// `job` rows with this id and lease token.
@@ -354,6 +380,16 @@ macro_rules! job_writes {
 // builds anew on each run (a changeset may leave out `None` fields, so it never caches
 // one), which costs PostgreSQL a Parse round trip, MySQL a prepare and a close, and
 // SQLite the parse (a sixth of a SQLite drain's time went there).
+statement!(
+    /// One function's eligible jobs in jobid order, the grab's candidates: the
+    /// [`JobQuery::eligible`] shape with one function, prepared once per connection. (diesel
+    /// never caches a boxed query: on MySQL the DSL form costs a `COM_STMT_PREPARE` round
+    /// trip per grab, a third more round trips for a job worked one at a time.)
+    EligibleOfOne,
+    "SELECT jobid, funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
+     `coalesce` FROM job WHERE funcid = ? AND run_after <= ? AND grabbed_until <= ? \
+     ORDER BY jobid LIMIT ?"
+);
 statement!(
     /// Claims a job whose lease token is still `expected` and has run out.
     ClaimOne,
