@@ -24,6 +24,30 @@ use crate::sql::JobFilter;
 use crate::sql::Pred;
 use crate::Backend;
 
+crate::prepared::statement!(
+    /// One new row taking the next id. (diesel never caches an INSERT of a slice of rows,
+    /// one row included: each would cost a `COM_STMT_PREPARE` round trip.)
+    InsertOne,
+    "INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
+     `coalesce`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+);
+
+/// Inserts one row with [`InsertOne`].
+fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize> {
+    use crate::prepared::Bind;
+    use diesel::sql_types::{Binary, Integer, Nullable, SmallInt, Text};
+    crate::prepared::prepared::<InsertOne>()
+        .bind::<Integer, _>(row.funcid)
+        .bind::<Nullable<Binary>, _>(row.arg)
+        .bind::<Nullable<Text>, _>(row.uniqkey)
+        .bind::<Nullable<BigInt>, _>(row.insert_time)
+        .bind::<BigInt, _>(row.run_after)
+        .bind::<BigInt, _>(row.grabbed_until)
+        .bind::<Nullable<SmallInt>, _>(row.priority)
+        .bind::<Nullable<Text>, _>(row.coalesce)
+        .execute(c)
+}
+
 /// Room in a packet for everything of an INSERT but the argument: the statement header,
 /// the other columns (uniqkey and coalesce are at most 1,020 bytes each) and the protocol.
 const PACKET_OVERHEAD: usize = 64 * 1024;
@@ -168,9 +192,12 @@ impl Dialect for MysqlConnection {
                     values.chunks(1).collect()
                 };
                 for chunk in chunks {
-                    diesel::insert_into(INTO_JOB)
-                        .values(Rows(chunk))
-                        .execute(self)?;
+                    match chunk {
+                        [one] => insert_one(self, one)?,
+                        _ => diesel::insert_into(INTO_JOB)
+                            .values(Rows(chunk))
+                            .execute(self)?,
+                    };
                     let first: i64 = diesel::select(last_insert_id()).get_result(self)?;
                     ids.extend((0..chunk.len() as i64).map(|k| first + k * increment));
                 }
