@@ -7,7 +7,9 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
 use diesel::mysql::MysqlConnection;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Integer};
+
+use crate::prepared::Bind;
 use schwartz_core::store::{JobQuery, JobRow, Lease, NewJobRow};
 use schwartz_core::JobOrder;
 
@@ -34,8 +36,7 @@ crate::prepared::statement!(
 
 /// Inserts one row with [`InsertOne`].
 fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize> {
-    use crate::prepared::Bind;
-    use diesel::sql_types::{Binary, Integer, Nullable, SmallInt, Text};
+    use diesel::sql_types::{Binary, Nullable, SmallInt, Text};
     crate::prepared::prepared::<InsertOne>()
         .bind::<Integer, _>(row.funcid)
         .bind::<Nullable<Binary>, _>(row.arg)
@@ -46,6 +47,28 @@ fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize
         .bind::<Nullable<SmallInt>, _>(row.priority)
         .bind::<Nullable<Text>, _>(row.coalesce)
         .execute(c)
+}
+
+crate::prepared::statement!(
+    /// A pool's grab, step one, for one function in jobid order: candidates, unlocked.
+    CandidatesOfOne,
+    "SELECT jobid FROM job WHERE funcid = ? AND run_after <= ? AND grabbed_until <= ? \
+     ORDER BY jobid LIMIT ?"
+);
+crate::prepared::statement!(
+    /// A pool's grab, step two, for one function when the candidates are (nearly)
+    /// consecutive: lock up to n eligible rows of their id range.
+    LockRangeOfOne,
+    "SELECT jobid, funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
+     `coalesce` FROM job WHERE jobid BETWEEN ? AND ? AND funcid = ? AND run_after <= ? \
+     AND grabbed_until <= ? ORDER BY jobid LIMIT ? FOR UPDATE SKIP LOCKED"
+);
+
+/// A `jobid` column, loaded by name.
+#[derive(QueryableByName)]
+struct JobIdRow {
+    #[diesel(sql_type = BigInt)]
+    jobid: i64,
 }
 
 /// Room in a packet for everything of an INSERT but the argument: the statement header,
@@ -332,8 +355,19 @@ impl Dialect for MysqlConnection {
             .saturating_mul(3)
             .saturating_add(10)
             .min(limit.saturating_add(2000));
+        let one = crate::sql::eligible_of_one(query, Backend::Mysql);
         self.transaction(|c| {
-            let candidates: Vec<i64> = {
+            let candidates: Vec<i64> = if let Some((funcid, now)) = one {
+                crate::prepared::prepared::<CandidatesOfOne>()
+                    .bind::<Integer, _>(funcid)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(spare)
+                    .load::<JobIdRow>(c)?
+                    .into_iter()
+                    .map(|r| r.jobid)
+                    .collect()
+            } else {
                 let q = JOB.select(job::jobid).filter(pred);
                 match query.order {
                     JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
@@ -361,7 +395,20 @@ impl Dialect for MysqlConnection {
             let lo = candidates.iter().copied().min().unwrap_or(0);
             let hi = candidates.iter().copied().max().unwrap_or(0);
             let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(u64::MAX);
-            let ids: Pred<MysqlConnection> = if span < 4 * candidates.len() as u64 {
+            let range = span < 4 * candidates.len() as u64;
+            if let (true, Some((funcid, now))) = (range, one) {
+                let mut rows: Vec<DbJob> = crate::prepared::prepared::<LockRangeOfOne>()
+                    .bind::<BigInt, _>(lo)
+                    .bind::<BigInt, _>(hi)
+                    .bind::<Integer, _>(funcid)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(limit)
+                    .load(c)?;
+                lease_rows(c, &mut rows, &until, default_until)?;
+                return Ok(Some(rows.into_iter().map(JobRow::from).collect()));
+            }
+            let ids: Pred<MysqlConnection> = if range {
                 Box::new(job::jobid.between(lo, hi))
             } else {
                 Box::new(job::jobid.eq_any(candidates))
@@ -402,12 +449,77 @@ fn lease_rows(
     default_until: i64,
 ) -> Result<(), OpError> {
     for (t, ids) in group_leases(rows, until, default_until) {
-        diesel::update(JOB.filter(job::jobid.eq_any(ids)))
-            .set(Set(job::grabbed_until.eq(t)))
-            .execute(c)?;
+        for chunk in ids.chunks(LEASE_IN_MAX) {
+            set_lease_in(c, t, chunk)?;
+        }
     }
     Ok(())
 }
+
+/// The longest IN list of [`SetLeaseIn`]; longer lists are written in chunks.
+const LEASE_IN_MAX: usize = 1024;
+
+/// `UPDATE job SET grabbed_until = until WHERE jobid IN (ids)`, with the list padded (by
+/// repeating its last id) to the next power of two: one cached statement per size class
+/// instead of one prepared per call, which diesel does for every IN list on MySQL (a
+/// `COM_STMT_PREPARE` round trip per grab).
+fn set_lease_in(c: &mut MysqlConnection, until: i64, ids: &[i64]) -> QueryResult<usize> {
+    macro_rules! run {
+        ($($n:literal)*) => {
+            match ids.len().next_power_of_two() {
+                $($n => SetLeaseIn::<$n>::new(until, ids).execute(c),)*
+                _ => diesel::update(JOB.filter(job::jobid.eq_any(ids)))
+                    .set(Set(job::grabbed_until.eq(until)))
+                    .execute(c),
+            }
+        };
+    }
+    run!(1 2 4 8 16 32 64 128 256 512 1024)
+}
+
+/// A lease UPDATE of `N` ids (see [`set_lease_in`]).
+#[derive(Debug)]
+struct SetLeaseIn<const N: usize> {
+    until: i64,
+    ids: [i64; N],
+}
+
+impl<const N: usize> SetLeaseIn<N> {
+    /// `ids` (1 to `N` of them) padded with its last id.
+    fn new(until: i64, ids: &[i64]) -> Self {
+        let last = ids.last().copied().unwrap_or(0);
+        SetLeaseIn {
+            until,
+            ids: std::array::from_fn(|i| ids.get(i).copied().unwrap_or(last)),
+        }
+    }
+}
+
+impl<const N: usize> diesel::query_builder::QueryId for SetLeaseIn<N> {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<const N: usize> diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for SetLeaseIn<N> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
+    ) -> QueryResult<()> {
+        crate::names::push_sql(&mut out, "UPDATE job SET grabbed_until = ")?;
+        out.push_bind_param::<BigInt, _>(&self.until)?;
+        out.push_sql(" WHERE jobid IN (");
+        for (i, id) in self.ids.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(", ");
+            }
+            out.push_bind_param::<BigInt, _>(id)?;
+        }
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl<const N: usize> RunQueryDsl<MysqlConnection> for SetLeaseIn<N> {}
 
 /// SKIP LOCKED: MariaDB 10.6+, MySQL 8.0.1+.
 fn skip_locked_version(v: &str) -> bool {
@@ -426,6 +538,18 @@ fn skip_locked_version(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::SetLeaseIn;
+
+    #[test]
+    fn lease_in_lists_are_padded_with_their_last_id() {
+        assert_eq!(SetLeaseIn::<4>::new(9, &[1, 2, 3]).ids, [1, 2, 3, 3]);
+        assert_eq!(SetLeaseIn::<1>::new(9, &[5]).ids, [5]);
+        let full: Vec<i64> = (1..=8).collect();
+        assert_eq!(SetLeaseIn::<8>::new(9, &full).ids.to_vec(), full);
+        // The size class of a list is the next power of two of its length.
+        assert_eq!([1usize, 3, 5, 1000].map(usize::next_power_of_two), [1, 4, 8, 1024]);
+    }
+
     #[test]
     fn versions() {
         assert!(super::skip_locked_version("10.11.6-MariaDB-0+deb12u1"));

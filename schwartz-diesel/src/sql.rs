@@ -265,7 +265,7 @@ macro_rules! job_reads {
 
 /// `(funcid, now)` when `q` is a grab's candidate query for one function on MySQL (see
 /// [`EligibleOfOne`]), which a prepared statement serves.
-fn eligible_of_one(q: &JobQuery, backend: Backend) -> Option<(i32, i64)> {
+pub(crate) fn eligible_of_one(q: &JobQuery, backend: Backend) -> Option<(i32, i64)> {
     let simple = backend == Backend::Mysql
         && q.limit > 0
         && q.jobid.is_none()
