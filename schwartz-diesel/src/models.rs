@@ -79,6 +79,37 @@ pub(crate) struct InsertJob<'a> {
     pub coalesce: Option<&'a str>,
 }
 
+/// The prepared statement `$stmt` (a single-row `INSERT INTO job (funcid, arg, uniqkey,
+/// insert_time, run_after, grabbed_until, priority, coalesce) VALUES (?, ...)`) with the
+/// columns of the [`InsertJob`] `$row` bound, in that order.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+macro_rules! bind_insert_job {
+    ($stmt:ty, $row:expr) => {{
+        use crate::prepared::Bind;
+        use diesel::sql_types::{BigInt, Binary, Integer, Nullable, SmallInt, Text};
+        let row: &crate::models::InsertJob<'_> = $row;
+        crate::prepared::prepared::<$stmt>()
+            .bind::<Integer, _>(row.funcid)
+            .bind::<Nullable<Binary>, _>(row.arg)
+            .bind::<Nullable<Text>, _>(row.uniqkey)
+            .bind::<Nullable<BigInt>, _>(row.insert_time)
+            .bind::<BigInt, _>(row.run_after)
+            .bind::<BigInt, _>(row.grabbed_until)
+            .bind::<Nullable<SmallInt>, _>(row.priority)
+            .bind::<Nullable<Text>, _>(row.coalesce)
+    }};
+}
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) use bind_insert_job;
+
+/// A `jobid` column, loaded by name (from a prepared statement).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+#[derive(Debug, QueryableByName)]
+pub(crate) struct JobIdRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub jobid: i64,
+}
+
 /// A new `job` row with an explicit id.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = job, treat_none_as_default_value = false)]

@@ -15,8 +15,8 @@ use schwartz_core::JobOrder;
 
 use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{
-    check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, INSERT_CHUNK,
-    JOB_COLUMNS,
+    check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, JobIdRow,
+    INSERT_CHUNK, JOB_COLUMNS,
 };
 use crate::names::{Rows, Set};
 use crate::ops::sql_limit;
@@ -36,17 +36,7 @@ crate::prepared::statement!(
 
 /// Inserts one row with [`InsertOne`].
 fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize> {
-    use diesel::sql_types::{Binary, Nullable, SmallInt, Text};
-    crate::prepared::prepared::<InsertOne>()
-        .bind::<Integer, _>(row.funcid)
-        .bind::<Nullable<Binary>, _>(row.arg)
-        .bind::<Nullable<Text>, _>(row.uniqkey)
-        .bind::<Nullable<BigInt>, _>(row.insert_time)
-        .bind::<BigInt, _>(row.run_after)
-        .bind::<BigInt, _>(row.grabbed_until)
-        .bind::<Nullable<SmallInt>, _>(row.priority)
-        .bind::<Nullable<Text>, _>(row.coalesce)
-        .execute(c)
+    crate::models::bind_insert_job!(InsertOne, row).execute(c)
 }
 
 crate::prepared::statement!(
@@ -63,13 +53,6 @@ crate::prepared::statement!(
      `coalesce` FROM job WHERE jobid BETWEEN ? AND ? AND funcid = ? AND run_after <= ? \
      AND grabbed_until <= ? ORDER BY jobid LIMIT ? FOR UPDATE SKIP LOCKED"
 );
-
-/// A `jobid` column, loaded by name.
-#[derive(QueryableByName)]
-struct JobIdRow {
-    #[diesel(sql_type = BigInt)]
-    jobid: i64,
-}
 
 /// Room in a packet for everything of an INSERT but the argument: the statement header,
 /// the other columns (uniqkey and coalesce are at most 1,020 bytes each) and the protocol.
@@ -547,7 +530,10 @@ mod tests {
         let full: Vec<i64> = (1..=8).collect();
         assert_eq!(SetLeaseIn::<8>::new(9, &full).ids.to_vec(), full);
         // The size class of a list is the next power of two of its length.
-        assert_eq!([1usize, 3, 5, 1000].map(usize::next_power_of_two), [1, 4, 8, 1024]);
+        assert_eq!(
+            [1usize, 3, 5, 1000].map(usize::next_power_of_two),
+            [1, 4, 8, 1024]
+        );
     }
 
     #[test]

@@ -6,11 +6,19 @@ use diesel::sqlite::SqliteConnection;
 use schwartz_core::store::NewJobRow;
 
 use crate::conn::{Ctx, Dialect, OpError};
-use crate::models::{check_all, runs, statement_chunks, InsertJob, INSERT_CHUNK};
+use crate::models::{check_all, runs, statement_chunks, InsertJob, JobIdRow, INSERT_CHUNK};
 use crate::names::Rows;
 use crate::schema::job;
 use crate::schema::named::{FROM_JOB, INTO_JOB};
 use crate::Backend;
+
+crate::prepared::statement!(
+    /// One new row taking the next id. (diesel never caches an INSERT of a slice of rows,
+    /// one row included: SQLite would compile it again for every job.)
+    InsertOneReturning,
+    "INSERT INTO job (funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
+     `coalesce`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING jobid"
+);
 
 diesel::define_sql_function! {
     /// SQLite's `unixepoch()`: the current time in epoch seconds (SQLite 3.38+, bundled).
@@ -83,6 +91,12 @@ impl Dialect for SqliteConnection {
                 let values: Vec<InsertJob<'_>> = (start..end)
                     .map(|i| InsertJob::new(&rows[i], checked[i]))
                     .collect();
+                if let [one] = &values[..] {
+                    let got: JobIdRow = crate::models::bind_insert_job!(InsertOneReturning, one)
+                        .get_result(self)?;
+                    ids.push(got.jobid);
+                    continue;
+                }
                 let plain = crate::names::plain()?;
                 for chunk in statement_chunks(&values, INSERT_CHUNK, max_arg, InsertJob::data_len) {
                     let mut got: Vec<i64> = if plain {
