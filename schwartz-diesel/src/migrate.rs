@@ -168,7 +168,7 @@ macro_rules! with_migrations {
 impl DieselStore {
     /// Applies the embedded migrations that are not applied yet; returns their names
     /// (empty when the database is up to date). A store with a table prefix or a schema
-    /// applies them under its names (see [`DieselStoreBuilder::table_prefix`]).
+    /// applies them under its names (see [`DieselStoreBuilder::table_prefix`](crate::DieselStoreBuilder::table_prefix)).
     ///
     /// Before anything runs, every table of ours that already exists is checked: a table
     /// named like one of ours (`job`, `error`, ... with the store's prefix) without
