@@ -40,10 +40,11 @@ pub const INSERT100: &str = "ceiling: 100-row INSERT, committed each";
 pub const CLAIM1: &str = "ceiling: claim 1 + delete 1, 2 commits";
 pub const CLAIM100: &str = "ceiling: claim 100 + delete 100, 2 commits";
 
-// The columns the ceilings touch. Every statement is prepared once per connection, as the
-// store's own are (raw `sql_query` text is prepared anew on every run: a ceiling made of it
-// would count round trips the store does not make): built with diesel's DSL where diesel
-// caches it, else with `schwartz_diesel::prepared`.
+// The columns the ceilings touch. Every statement that the store prepares once per
+// connection is prepared once here too (raw `sql_query` text is prepared anew on every run:
+// a ceiling made of it would count round trips the store does not make): built with
+// diesel's DSL where diesel caches it, else with `schwartz_diesel::prepared`. The multi-row
+// INSERTs and IN lists diesel prepares anew each time, for the store and the ceiling alike.
 diesel::table! {
     job (jobid) {
         jobid -> BigInt,
@@ -125,6 +126,28 @@ impl StatementText for ClaimSkipLocked {
          RETURNING jobid";
 }
 
+// diesel never caches an INSERT of a slice of rows, one row included; the store's
+// single-row inserts are prepared once per connection, and so is this ceiling's.
+struct InsertOneRow;
+impl StatementText for InsertOneRow {
+    const SQL: &'static str =
+        "INSERT INTO job (funcid, arg, insert_time, run_after, grabbed_until) VALUES (?, ?, ?, ?, ?)";
+}
+
+/// [`row()`] inserted by the prepared [`InsertOneRow`].
+macro_rules! insert_one_row {
+    ($c:expr) => {{
+        use diesel::sql_types::{Binary, Integer, Nullable};
+        prepared::<InsertOneRow>()
+            .bind::<Integer, _>(1)
+            .bind::<Nullable<Binary>, _>(None::<Vec<u8>>)
+            .bind::<Nullable<BigInt>, _>(Some(0_i64))
+            .bind::<BigInt, _>(0_i64)
+            .bind::<BigInt, _>(0_i64)
+            .execute($c)
+    }};
+}
+
 #[derive(QueryableByName)]
 struct Id {
     #[diesel(sql_type = BigInt)]
@@ -137,7 +160,10 @@ macro_rules! two_step_statements {
         impl Statements for $conn {
             const DIALECT: Dialect = $dialect;
             fn insert(&mut self, rows: &[Row]) -> QueryResult<usize> {
-                diesel::insert_into(job::table).values(rows).execute(self)
+                match rows {
+                    [_] => insert_one_row!(self),
+                    _ => diesel::insert_into(job::table).values(rows).execute(self),
+                }
             }
             fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
                 let ids: Vec<i64> = candidates!(n).load(self)?;
@@ -179,7 +205,10 @@ two_step_statements!(diesel::SqliteConnection, Dialect::Lite);
 impl Statements for diesel::PgConnection {
     const DIALECT: Dialect = Dialect::Pg;
     fn insert(&mut self, rows: &[Row]) -> QueryResult<usize> {
-        diesel::insert_into(job::table).values(rows).execute(self)
+        match rows {
+            [_] => insert_one_row!(self),
+            _ => diesel::insert_into(job::table).values(rows).execute(self),
+        }
     }
     fn claim(&mut self, n: i64) -> QueryResult<Vec<i64>> {
         let rows: Vec<Id> = prepared::<ClaimSkipLocked>()
