@@ -178,12 +178,7 @@ impl DieselStore {
     /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Database`] when a
     /// migration fails or a table of that name is not TheSchwartz's.
     pub fn run_migrations(&self) -> Result<Vec<String>> {
-        // The time columns may change width.
-        self.ctx.max_epoch.store(0, Ordering::Relaxed);
-        // The schema may change: check the notify trigger again on the next insert.
-        self.ctx
-            .notify_trigger
-            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
+        self.forget_schema_facts();
         with_migrations!(self, |pool, source| self.migrate(pool, source))
     }
 
@@ -220,11 +215,7 @@ impl DieselStore {
     /// # Errors
     /// As [`DieselStore::run_migrations`].
     pub fn revert_last_migration(&self) -> Result<Option<String>> {
-        // The time columns may change width.
-        self.ctx.max_epoch.store(0, Ordering::Relaxed);
-        self.ctx
-            .notify_trigger
-            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
+        self.forget_schema_facts();
         fn revert<C, S>(
             store: &DieselStore,
             pool: &r2d2::Pool<Manager<C>>,
@@ -256,6 +247,16 @@ impl DieselStore {
             })
         }
         with_migrations!(self, |pool, source| revert(self, pool, source))
+    }
+
+    /// Forgets what the store read from the schema, which a migration may change: the
+    /// width of the time columns and whether the notify trigger is installed (both are read
+    /// again when next needed).
+    fn forget_schema_facts(&self) {
+        self.ctx.max_epoch.store(0, Ordering::Relaxed);
+        self.ctx
+            .notify_trigger
+            .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
     }
 
     /// Runs `f` with the store's PostgreSQL schema as `search_path` (the migrations and

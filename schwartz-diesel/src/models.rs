@@ -80,9 +80,9 @@ pub(crate) struct InsertJob<'a> {
 }
 
 /// The prepared statement `$stmt` (a single-row `INSERT INTO job (funcid, arg, uniqkey,
-/// insert_time, run_after, grabbed_until, priority, coalesce) VALUES (?, ...)`) with the
+/// insert_time, run_after, grabbed_until, priority, coalesce) VALUES (...)`, with `?` or
+/// `$n` placeholders) with the
 /// columns of the [`InsertJob`] `$row` bound, in that order.
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
 macro_rules! bind_insert_job {
     ($stmt:ty, $row:expr) => {{
         use crate::prepared::Bind;
@@ -99,11 +99,9 @@ macro_rules! bind_insert_job {
             .bind::<Nullable<Text>, _>(row.coalesce)
     }};
 }
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
 pub(crate) use bind_insert_job;
 
 /// A `jobid` column, loaded by name (from a prepared statement).
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
 #[derive(Debug, QueryableByName)]
 pub(crate) struct JobIdRow {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -175,29 +175,14 @@ impl Dialect for PgConnection {
              SELECT CAST(ins.jobid AS BIGINT) AS jobid FROM ins, \
              (SELECT pg_notify('schwartz_jobs', '')) AS n"
         );
-        use crate::prepared::Bind;
-        use diesel::sql_types::{BigInt, Binary, Integer, Nullable, SmallInt, Text};
-        #[derive(diesel::QueryableByName)]
-        struct Inserted {
-            #[diesel(sql_type = BigInt)]
-            jobid: i64,
-        }
         let checked = crate::conn::check_new_job::<Self>(
             row,
             crate::ops::max_arg(self, ctx)?,
             crate::ops::max_epoch(self, ctx)?,
         )?;
         let j = InsertJob::new(row, checked);
-        let got: Inserted = crate::prepared::prepared::<InsertNotify>()
-            .bind::<Integer, _>(j.funcid)
-            .bind::<Nullable<Binary>, _>(j.arg)
-            .bind::<Nullable<Text>, _>(j.uniqkey)
-            .bind::<Nullable<BigInt>, _>(j.insert_time)
-            .bind::<BigInt, _>(j.run_after)
-            .bind::<BigInt, _>(j.grabbed_until)
-            .bind::<Nullable<SmallInt>, _>(j.priority)
-            .bind::<Nullable<Text>, _>(j.coalesce)
-            .get_result(self)?;
+        let got: crate::models::JobIdRow =
+            crate::models::bind_insert_job!(InsertNotify, &j).get_result(self)?;
         Ok(Some(got.jobid))
     }
 
@@ -437,11 +422,6 @@ const VACUUM_DEAD_FACTOR: f64 = 0.1;
 /// prepared.
 fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Vec<i64>> {
     use diesel::sql_types::{Array, BigInt, Binary, Integer, Nullable, SmallInt, Text};
-    #[derive(diesel::QueryableByName)]
-    struct Inserted {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        jobid: i64,
-    }
     crate::prepared::statement!(
         /// The unnest INSERT (its text does not depend on the number of rows).
         InsertUnnest,
@@ -452,7 +432,7 @@ fn insert_unnest(c: &mut PgConnection, rows: &[InsertJob<'_>]) -> QueryResult<Ve
          RETURNING jobid"
     );
     use crate::prepared::Bind;
-    let rows: Vec<Inserted> = crate::prepared::prepared::<InsertUnnest>()
+    let rows: Vec<crate::models::JobIdRow> = crate::prepared::prepared::<InsertUnnest>()
         .bind::<Array<Integer>, _>(rows.iter().map(|r| r.funcid).collect::<Vec<_>>())
         .bind::<Array<Nullable<Binary>>, _>(rows.iter().map(|r| r.arg).collect::<Vec<_>>())
         .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|r| r.uniqkey).collect::<Vec<_>>())
