@@ -118,6 +118,8 @@ mod watchdog;
 
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "mysql")]
+mod mysql_ids;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "sqlite")]

@@ -18,10 +18,10 @@ use crate::models::{
     check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, JobIdRow,
     INSERT_CHUNK, JOB_COLUMNS,
 };
-use crate::names::{Rows, Set};
+use crate::names::Rows;
 use crate::ops::sql_limit;
 use crate::schema::job;
-use crate::schema::named::{FROM_JOB, INTO_JOB, JOB};
+use crate::schema::named::{INTO_JOB, JOB};
 use crate::sql::JobFilter;
 use crate::sql::Pred;
 use crate::Backend;
@@ -213,17 +213,10 @@ impl Dialect for MysqlConnection {
     }
 
     fn delete_fenced(&mut self, token: i64, ids: &[i64]) -> QueryResult<Vec<i64>> {
-        let fenced = JOB
-            .filter(job::grabbed_until.eq(token))
-            .filter(job::jobid.eq_any(ids));
-        let found: Vec<i64> = fenced.select(job::jobid).for_update().load(self)?;
+        use crate::mysql_ids::{execute, lock_fenced, DeleteFenced};
+        let found = lock_fenced(self, token, ids)?;
         if !found.is_empty() {
-            diesel::delete(
-                FROM_JOB
-                    .filter(job::grabbed_until.eq(token))
-                    .filter(job::jobid.eq_any(&found)),
-            )
-            .execute(self)?;
+            execute::<DeleteFenced>(self, token, &found)?;
         }
         Ok(found)
     }
@@ -432,77 +425,10 @@ fn lease_rows(
     default_until: i64,
 ) -> Result<(), OpError> {
     for (t, ids) in group_leases(rows, until, default_until) {
-        for chunk in ids.chunks(LEASE_IN_MAX) {
-            set_lease_in(c, t, chunk)?;
-        }
+        crate::mysql_ids::execute::<crate::mysql_ids::SetLease>(c, t, &ids)?;
     }
     Ok(())
 }
-
-/// The longest IN list of [`SetLeaseIn`]; longer lists are written in chunks.
-const LEASE_IN_MAX: usize = 1024;
-
-/// `UPDATE job SET grabbed_until = until WHERE jobid IN (ids)`, with the list padded (by
-/// repeating its last id) to the next power of two: one cached statement per size class
-/// instead of one prepared per call, which diesel does for every IN list on MySQL (a
-/// `COM_STMT_PREPARE` round trip per grab).
-fn set_lease_in(c: &mut MysqlConnection, until: i64, ids: &[i64]) -> QueryResult<usize> {
-    macro_rules! run {
-        ($($n:literal)*) => {
-            match ids.len().next_power_of_two() {
-                $($n => SetLeaseIn::<$n>::new(until, ids).execute(c),)*
-                _ => diesel::update(JOB.filter(job::jobid.eq_any(ids)))
-                    .set(Set(job::grabbed_until.eq(until)))
-                    .execute(c),
-            }
-        };
-    }
-    run!(1 2 4 8 16 32 64 128 256 512 1024)
-}
-
-/// A lease UPDATE of `N` ids (see [`set_lease_in`]).
-#[derive(Debug)]
-struct SetLeaseIn<const N: usize> {
-    until: i64,
-    ids: [i64; N],
-}
-
-impl<const N: usize> SetLeaseIn<N> {
-    /// `ids` (1 to `N` of them) padded with its last id.
-    fn new(until: i64, ids: &[i64]) -> Self {
-        let last = ids.last().copied().unwrap_or(0);
-        SetLeaseIn {
-            until,
-            ids: std::array::from_fn(|i| ids.get(i).copied().unwrap_or(last)),
-        }
-    }
-}
-
-impl<const N: usize> diesel::query_builder::QueryId for SetLeaseIn<N> {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<const N: usize> diesel::query_builder::QueryFragment<diesel::mysql::Mysql> for SetLeaseIn<N> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::mysql::Mysql>,
-    ) -> QueryResult<()> {
-        crate::names::push_sql(&mut out, "UPDATE job SET grabbed_until = ")?;
-        out.push_bind_param::<BigInt, _>(&self.until)?;
-        out.push_sql(" WHERE jobid IN (");
-        for (i, id) in self.ids.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(", ");
-            }
-            out.push_bind_param::<BigInt, _>(id)?;
-        }
-        out.push_sql(")");
-        Ok(())
-    }
-}
-
-impl<const N: usize> RunQueryDsl<MysqlConnection> for SetLeaseIn<N> {}
 
 /// SKIP LOCKED: MariaDB 10.6+, MySQL 8.0.1+.
 fn skip_locked_version(v: &str) -> bool {
@@ -521,21 +447,6 @@ fn skip_locked_version(v: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::SetLeaseIn;
-
-    #[test]
-    fn lease_in_lists_are_padded_with_their_last_id() {
-        assert_eq!(SetLeaseIn::<4>::new(9, &[1, 2, 3]).ids, [1, 2, 3, 3]);
-        assert_eq!(SetLeaseIn::<1>::new(9, &[5]).ids, [5]);
-        let full: Vec<i64> = (1..=8).collect();
-        assert_eq!(SetLeaseIn::<8>::new(9, &full).ids.to_vec(), full);
-        // The size class of a list is the next power of two of its length.
-        assert_eq!(
-            [1usize, 3, 5, 1000].map(usize::next_power_of_two),
-            [1, 4, 8, 1024]
-        );
-    }
-
     #[test]
     fn versions() {
         assert!(super::skip_locked_version("10.11.6-MariaDB-0+deb12u1"));

@@ -140,6 +140,7 @@ pub(crate) mod named {
         Named(super::error::table, PhantomData);
     pub(crate) const INTO_EXITSTATUS: Named<super::exitstatus::table, Insert> =
         Named(super::exitstatus::table, PhantomData);
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
     pub(crate) const FROM_JOB: Named<super::job::table, Delete> =
         Named(super::job::table, PhantomData);
     #[cfg(feature = "sqlite")]
