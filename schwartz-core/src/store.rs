@@ -459,6 +459,15 @@ pub trait Store: Send + Sync + Debug {
     /// Row counts.
     fn stats(&self) -> Result<StoreStats>;
 
+    /// Row counts as [`Store::stats`], each read up to `limit` rows (`u64::MAX`: exact): a
+    /// count above `limit` may read as anything from `limit + 1` up, and the work is
+    /// bounded by the limit, not by the tables (`schwartz stats` on a table of millions).
+    /// The default counts exactly.
+    fn stats_up_to(&self, limit: u64) -> Result<StoreStats> {
+        let _ = limit;
+        self.stats()
+    }
+
     /// A listener for "new jobs" notifications, when the backend has them.
     fn notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
         Ok(None)

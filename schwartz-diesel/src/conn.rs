@@ -167,6 +167,10 @@ pub(crate) struct Ctx {
     /// PostgreSQL: whether the `schwartz_job_notify` trigger announces inserts
     /// (`NOTIFY_UNKNOWN` until checked; reset when migrations change the schema).
     pub notify_trigger: AtomicU8,
+    /// MySQL: whether `job` has our `job_funcid_grabbed_until` index, which the grab of one
+    /// function's jobs then names ([`LEASE_INDEX_UNKNOWN`] until checked; reset when
+    /// migrations change the schema).
+    pub lease_index: AtomicU8,
     /// Rows inserted by bulk `insert_jobs` calls since the planner statistics of `job` were
     /// last checked (see [`Dialect::refresh_job_statistics`]).
     pub bulk_rows: AtomicU64,
@@ -178,6 +182,13 @@ pub(crate) struct Ctx {
     /// The names of the tables (prefix, schema); see `names.rs`.
     pub names: Arc<crate::names::Names>,
 }
+
+/// [`Ctx::lease_index`]: not checked yet.
+pub(crate) const LEASE_INDEX_UNKNOWN: u8 = 0;
+/// [`Ctx::lease_index`]: checked, absent.
+pub(crate) const LEASE_INDEX_ABSENT: u8 = 1;
+/// [`Ctx::lease_index`]: checked, present.
+pub(crate) const LEASE_INDEX_PRESENT: u8 = 2;
 
 /// [`Ctx::notify_trigger`]: not checked yet.
 pub(crate) const NOTIFY_UNKNOWN: u8 = 0;
@@ -202,6 +213,7 @@ impl Ctx {
             autoinc: OnceLock::new(),
             skip_locked: OnceLock::new(),
             notify_trigger: AtomicU8::new(NOTIFY_UNKNOWN),
+            lease_index: AtomicU8::new(LEASE_INDEX_UNKNOWN),
             bulk_rows: AtomicU64::new(0),
             finished_rows: AtomicU64::new(0),
             vacuuming: Arc::new(AtomicBool::new(false)),
@@ -409,6 +421,23 @@ pub(crate) trait Dialect: Connection + Sized + Send + 'static {
     /// the rest of the statement, at most the column's size).
     fn max_arg_len(&mut self) -> diesel::QueryResult<usize> {
         Ok(Self::MAX_ARG)
+    }
+
+    /// The rows of a grab's candidate query for one function in jobid order, from prepared
+    /// statements (MySQL, where the DSL's form is prepared anew on every run; `by_lease`:
+    /// through the lease index); `None`: not such a query, or not this backend.
+    fn eligible_rows(
+        &mut self,
+        _q: &schwartz_core::store::JobQuery,
+        _by_lease: bool,
+    ) -> diesel::QueryResult<Option<Vec<crate::models::DbJob>>> {
+        Ok(None)
+    }
+
+    /// Whether `job` has the index `job_funcid_grabbed_until` on `(funcid, grabbed_until)`
+    /// (our MySQL migrations; see [`Ctx::lease_index`]). Only MySQL's grab names it.
+    fn has_lease_index(&mut self) -> diesel::QueryResult<bool> {
+        Ok(false)
     }
 
     /// Whether the time columns are 64-bit (`BIGINT`, our migrations) rather than

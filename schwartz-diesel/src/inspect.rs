@@ -9,25 +9,27 @@
 //! Index use: per function, the due and scheduled counts and the oldest due time come from
 //! the `(funcid, run_after)` index that every schema has; error counts and listings from
 //! `error (error_time)` and `error (funcid, error_time)`. Leased jobs are found with
-//! `grabbed_until > now`: a range scan over the leased jobs on `job (grabbed_until)`, which
-//! our migrations add on PostgreSQL and SQLite (`job_grabbed_until`, partial: `WHERE
-//! grabbed_until > 0`). MySQL has no partial indexes, and a full one cost MariaDB drains 9
-//! to 20%, so there it is the operator's choice (`CREATE INDEX job_grabbed_until ON job
-//! (grabbed_until)`). Without the index (and on a database made by TheSchwartz's own schema
-//! files) the same query works, as one pass over `job`.
+//! `grabbed_until > now`, on an index our migrations add: on PostgreSQL and SQLite a
+//! partial `job (grabbed_until) WHERE grabbed_until > 0` (`job_grabbed_until`: a range
+//! scan over the leased jobs); on MySQL, which has no partial indexes, `job (funcid,
+//! grabbed_until)` (`job_funcid_grabbed_until`, in place of `(funcid, jobid)`, which the
+//! grab reads instead: see that migration), one short range per function. Without them
+//! (and on a database made by TheSchwartz's own schema files) the same numbers come from
+//! one pass over `job`.
 //!
 //! Cost (`schwartz-cli`'s `inspect_bench`: 1,000,000 jobs over 8 functions, 0.5% leased, 2
-//! CPUs): `queue_summary` with the CLI's count limit of 10,000 takes 8 ms on SQLite, 61 to
-//! 66 ms on PostgreSQL (18 ms once `job` is vacuumed: the counts then need no heap reads)
-//! and 44 ms on MariaDB with the index (480 to 540 ms without it, the default there); without
-//! the index, SQLite 43 ms and PostgreSQL 110 ms. Exact
-//! counts (`u64::MAX`) read the whole `(funcid, run_after)` index: 44, 220 and 180 ms.
+//! CPUs, servers as Debian installs them): `queue_summary` with the CLI's count limit of
+//! 10,000 takes 8 ms on SQLite, 26 ms on PostgreSQL once `job` is vacuumed (92 to 119 ms
+//! just after a bulk load, when every count also reads the heap) and 43 to 53 ms on
+//! MariaDB; without the index, 40 ms, 144 to 161 ms and 430 to 550 ms (MariaDB: 130 to
+//! 240 ms when `job` fits its buffer pool, 128 MiB by default). Exact counts (`u64::MAX`)
+//! read the whole `(funcid, run_after)` index: 34, 103 (vacuumed) and 186 to 195 ms.
 
 use diesel::query_builder::SqlQuery;
 use diesel::query_dsl::LoadQuery;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
-use schwartz_core::store::{FailureRecord, QueueSummary};
+use schwartz_core::store::{FailureRecord, QueueSummary, StoreStats};
 use schwartz_core::{Epoch, FuncId, JobId};
 
 use crate::conn::{Dialect, OpError};
@@ -40,8 +42,6 @@ pub(crate) struct Nums {
     a: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     b: Option<i64>,
-    /// Selected by every query (one row shape for all of them), read by none now.
-    #[allow(dead_code)]
     #[diesel(sql_type = Nullable<BigInt>)]
     c: Option<i64>,
 }
@@ -93,6 +93,7 @@ fn count(n: Option<i64>) -> u64 {
 /// The queue summary of every function at `now` (see `Store::queue_summary`).
 pub(crate) fn queue_summary<C>(
     c: &mut C,
+    ctx: &crate::conn::Ctx,
     now: Epoch,
     errors_since: Epoch,
     count_limit: u64,
@@ -112,13 +113,25 @@ where
     )?;
     funcs.sort_by(|x, y| x.funcname.cmp(&y.funcname));
     // Leased jobs of every function (a = funcid, b = run_after), counted here: a range scan
-    // on `job_grabbed_until` (our migrations), one pass over `job` without it (TheSchwartz's
-    // schema). That index is partial on PostgreSQL and SQLite (`WHERE grabbed_until > 0`);
-    // SQLite uses it only when the query repeats that term (implied when `now >= 0`).
+    // on `job_grabbed_until` (our PostgreSQL and SQLite migrations) or, on MySQL, one short
+    // range per function of `job_funcid_grabbed_until`; one pass over `job` without them
+    // (TheSchwartz's schema). The PostgreSQL and SQLite index is partial (`WHERE
+    // grabbed_until > 0`); SQLite uses it only when the query repeats that term (implied
+    // when `now >= 0`).
+    let per_function = b == Backend::Mysql
+        && !funcs.is_empty()
+        && funcs.len() <= 10_000
+        && crate::ops::lease_index(c, ctx)?;
+    let of_functions = if per_function {
+        let ids: Vec<String> = funcs.iter().map(|f| f.funcid.to_string()).collect();
+        format!("funcid IN ({}) AND ", ids.join(", "))
+    } else {
+        String::new()
+    };
     let leased_rows: Vec<Nums> = load(
         c,
         format!(
-            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE grabbed_until > {now}{}",
+            "SELECT {} AS a, {} AS b, {} AS c FROM job WHERE {of_functions}grabbed_until > {now}{}",
             big(b, "funcid"),
             big(b, "run_after"),
             big(b, "0"),
@@ -217,6 +230,39 @@ where
         });
     }
     Ok(out)
+}
+
+/// Row counts of `job`, `error` and `exitstatus`, each read up to `limit + 1` rows (see
+/// `Store::stats_up_to`; `limit < i64::MAX - 1`): `COUNT(*)` reads a whole table (136 ms
+/// for a million jobs on MariaDB), a count of a limited subquery stops at the limit.
+pub(crate) fn stats_up_to<C>(c: &mut C, limit: u64) -> Result<StoreStats, OpError>
+where
+    C: Dialect,
+    SqlQuery: for<'a> LoadQuery<'a, C, Nums>,
+{
+    let b = C::BACKEND;
+    let n = limit.saturating_add(1);
+    let counted = |table: &str, alias: &str| {
+        format!(
+            "(SELECT {} FROM (SELECT 1 AS one FROM {table} LIMIT {n}) {alias})",
+            big(b, "COUNT(*)")
+        )
+    };
+    let rows: Vec<Nums> = load(
+        c,
+        format!(
+            "SELECT {} AS a, {} AS b, {} AS c",
+            counted("job", "t1"),
+            counted("error", "t2"),
+            counted("exitstatus", "t3"),
+        ),
+    )?;
+    let r = rows.first();
+    Ok(StoreStats {
+        jobs: count(r.and_then(|r| r.a)),
+        errors: count(r.and_then(|r| r.b)),
+        exit_statuses: count(r.and_then(|r| r.c)),
+    })
 }
 
 /// `error` rows from `since`, oldest first (see `Store::failures_from`).

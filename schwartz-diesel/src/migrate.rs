@@ -250,13 +250,16 @@ impl DieselStore {
     }
 
     /// Forgets what the store read from the schema, which a migration may change: the
-    /// width of the time columns and whether the notify trigger is installed (both are read
-    /// again when next needed).
+    /// width of the time columns, whether the notify trigger is installed and whether `job`
+    /// has the lease index (all read again when next needed).
     fn forget_schema_facts(&self) {
         self.ctx.max_epoch.store(0, Ordering::Relaxed);
         self.ctx
             .notify_trigger
             .store(NOTIFY_UNKNOWN, Ordering::Relaxed);
+        self.ctx
+            .lease_index
+            .store(crate::conn::LEASE_INDEX_UNKNOWN, Ordering::Relaxed);
     }
 
     /// Runs `f` with the store's PostgreSQL schema as `search_path` (the migrations and

@@ -16,7 +16,7 @@ use schwartz_core::JobOrder;
 use crate::conn::{col_time, Ctx, Dialect, OpError};
 use crate::models::{
     check_all, group_leases, lease_ends, runs, statement_chunks, DbJob, InsertJob, JobIdRow,
-    INSERT_CHUNK, JOB_COLUMNS,
+    JobIdWithExpired, INSERT_CHUNK, JOB_COLUMNS,
 };
 use crate::names::Rows;
 use crate::ops::sql_limit;
@@ -40,10 +40,91 @@ fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize
 }
 
 crate::prepared::statement!(
+    /// One function's eligible jobs in jobid order, the grab's candidates: the
+    /// [`JobQuery::eligible`] shape with one function, prepared once per connection. (diesel
+    /// never caches a boxed query: on MySQL the DSL form costs a `COM_STMT_PREPARE` round
+    /// trip per grab, a third more round trips for a job worked one at a time.)
+    EligibleOfOne,
+    "SELECT jobid, funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
+     `coalesce` FROM job WHERE funcid = ? AND run_after <= ? AND grabbed_until <= ? \
+     ORDER BY jobid LIMIT ?"
+);
+/// The grab's candidates of one function, in jobid order, when `job` has our MySQL index
+/// `job_funcid_grabbed_until` on `(funcid, grabbed_until)` (which takes the place of
+/// `(funcid, jobid)`, so that the leased jobs can be counted without reading the table; see
+/// that migration). The jobs no one holds (`grabbed_until = 0`) are that index's entries
+/// `(funcid, 0)`, already in jobid order, so the scan stops after the limit; the ones whose
+/// lease ran out (few: a worker died, or kept a job past its lease) are another range of
+/// it. So the grab reads the first range, and asks in the same statement whether the
+/// second has anything (`expired`, an uncorrelated EXISTS: run once). Only when it has,
+/// or when no fresh job was found, does it take both ranges in order
+/// (`eligible_of_one_by_lease!`). The first range names the index: left to itself, the
+/// optimizer read a function whose 20,000 jobs sat at the end of a 320,000-job table in
+/// primary-key order (300,000 rows for one grab of 50). The other range, small, it finds
+/// on its own. A store that believes the index is there after an operator dropped it
+/// (`schwartz migrate --revert`) gets MySQL's error for an unknown index, forgets the
+/// index and grabs as without it (`crate::ops::lease_index_gone`). Binds: funcid, now, now,
+/// funcid, now, limit (`now >= 0`).
+macro_rules! fresh_of_one {
+    ($cols:literal) => {
+        concat!(
+            "SELECT ", $cols, ", EXISTS (SELECT 1 FROM job \
+             WHERE funcid = ? AND grabbed_until <> 0 AND grabbed_until <= ? AND run_after <= ?) \
+             AS expired FROM job FORCE INDEX (job_funcid_grabbed_until) \
+             WHERE funcid = ? AND grabbed_until = 0 AND run_after <= ? ORDER BY jobid LIMIT ?"
+        )
+    };
+}
+
+/// Both ranges of `fresh_of_one!`, merged in jobid order (the ids: a UNION's rows go
+/// through a temporary table, which for a BLOB column is one on disk). Binds: funcid, now,
+/// limit, funcid, now, now, limit, limit.
+macro_rules! eligible_of_one_by_lease {
+    () => {
+        "(SELECT jobid FROM job FORCE INDEX (job_funcid_grabbed_until) \
+         WHERE funcid = ? AND grabbed_until = 0 AND run_after <= ? ORDER BY jobid LIMIT ?) \
+         UNION ALL (SELECT jobid FROM job \
+         WHERE funcid = ? AND grabbed_until <> 0 AND grabbed_until <= ? AND run_after <= ? \
+         ORDER BY jobid LIMIT ?) ORDER BY jobid LIMIT ?"
+    };
+}
+
+crate::prepared::statement!(
+    /// [`EligibleOfOne`] through the lease index, the jobs no one holds (see
+    /// `fresh_of_one!`).
+    EligibleFreshOfOne,
+    fresh_of_one!(
+        "jobid, funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, `coalesce`"
+    )
+);
+crate::prepared::statement!(
+    /// [`EligibleOfOne`] through the lease index, all of them: the rows of the ids of
+    /// `eligible_of_one_by_lease!`, by primary key.
+    EligibleOfOneByLease,
+    concat!(
+        "SELECT j.jobid, j.funcid, j.arg, j.uniqkey, j.insert_time, j.run_after, \
+         j.grabbed_until, j.priority, j.`coalesce` FROM job j JOIN (",
+        eligible_of_one_by_lease!(),
+        ") c ON c.jobid = j.jobid ORDER BY j.jobid"
+    )
+);
+crate::prepared::statement!(
     /// A pool's grab, step one, for one function in jobid order: candidates, unlocked.
     CandidatesOfOne,
     "SELECT jobid FROM job WHERE funcid = ? AND run_after <= ? AND grabbed_until <= ? \
      ORDER BY jobid LIMIT ?"
+);
+crate::prepared::statement!(
+    /// [`CandidatesOfOne`] through the lease index, the jobs no one holds (see
+    /// `fresh_of_one!`).
+    CandidatesFreshOfOne,
+    fresh_of_one!("jobid")
+);
+crate::prepared::statement!(
+    /// [`CandidatesOfOne`] through the lease index, all of them (see
+    /// `eligible_of_one_by_lease!`).
+    CandidatesOfOneByLease,
+    eligible_of_one_by_lease!()
 );
 crate::prepared::statement!(
     /// A pool's grab, step two, for one function when the candidates are (nearly)
@@ -111,6 +192,60 @@ impl Dialect for MysqlConnection {
         let narrow: i64 =
             diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&sql)).get_result(self)?;
         Ok(narrow == 0)
+    }
+
+    fn eligible_rows(&mut self, q: &JobQuery, by_lease: bool) -> QueryResult<Option<Vec<DbJob>>> {
+        let Some((funcid, now)) = crate::sql::eligible_of_one(q, Backend::Mysql) else {
+            return Ok(None);
+        };
+        let limit = sql_limit(q.limit);
+        if !(by_lease && now >= 0) {
+            return crate::prepared::prepared::<EligibleOfOne>()
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(self)
+                .map(Some);
+        }
+        // The fresh jobs; both ranges only when a lease has run out or none is fresh (see
+        // `fresh_of_one!`).
+        let fresh: Vec<crate::models::JobWithExpired> =
+            crate::prepared::prepared::<EligibleFreshOfOne>()
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(self)?;
+        if fresh.first().is_some_and(|r| r.expired == 0) {
+            return Ok(Some(fresh.into_iter().map(DbJob::from).collect()));
+        }
+        crate::prepared::prepared::<EligibleOfOneByLease>()
+            .bind::<Integer, _>(funcid)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .bind::<Integer, _>(funcid)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(limit)
+            .bind::<BigInt, _>(limit)
+            .load(self)
+            .map(Some)
+    }
+
+    fn has_lease_index(&mut self) -> QueryResult<bool> {
+        // Catalog queries have no diesel DSL; the names are rewritten for a prefix.
+        let text = crate::names::sql(
+            "(SELECT COUNT(*) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'job' \
+             AND INDEX_NAME = 'job_funcid_grabbed_until' \
+             AND ((SEQ_IN_INDEX = 1 AND COLUMN_NAME = 'funcid') \
+             OR (SEQ_IN_INDEX = 2 AND COLUMN_NAME = 'grabbed_until')))",
+        )?;
+        let n: i64 = diesel::select(sql::<BigInt>(&text)).get_result(self)?;
+        Ok(n == 2)
     }
 
     fn column_names(&mut self, table: &str, _schema: Option<&str>) -> QueryResult<Vec<String>> {
@@ -305,117 +440,169 @@ impl Dialect for MysqlConnection {
 
     fn grab_skip_locked(
         &mut self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         query: &JobQuery,
         leases: &[Lease],
         now: i64,
     ) -> Result<Option<Vec<JobRow>>, OpError> {
-        let (Some(pred), Some(pred_again)) = (Self::predicate(query), Self::predicate(query))
-        else {
-            return Ok(Some(Vec::new()));
-        };
-        let until = lease_ends(leases, now)?;
-        let default_until = col_time(
-            now.saturating_add(1),
-            crate::conn::MAX_EPOCH_64,
-            "lease end",
-        )?;
-        let limit = sql_limit(query.limit);
-        // Two steps. InnoDB locks every row a locking read examines: when the optimizer
-        // sorts (an index on funcid, then filesort by jobid or priority), a plain
-        // `... ORDER BY ... LIMIT n FOR UPDATE SKIP LOCKED` would lock the whole eligible
-        // queue and starve the other workers. So first pick candidates without locks
-        // (a few more than needed, so concurrent grabbers do not all chase the same rows),
-        // then lock up to n of them by primary key, skipping the ones another grab holds.
-        let spare = limit
-            .saturating_mul(3)
-            .saturating_add(10)
-            .min(limit.saturating_add(2000));
         let one = crate::sql::eligible_of_one(query, Backend::Mysql);
-        self.transaction(|c| {
-            let candidates: Vec<i64> = if let Some((funcid, now)) = one {
-                crate::prepared::prepared::<CandidatesOfOne>()
-                    .bind::<Integer, _>(funcid)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(spare)
-                    .load::<JobIdRow>(c)?
-                    .into_iter()
-                    .map(|r| r.jobid)
-                    .collect()
-            } else {
-                let q = JOB.select(job::jobid).filter(pred);
-                match query.order {
-                    JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
-                    JobOrder::PriorityDesc => q
-                        .order_by((
-                            job::priority.is_null().asc(),
-                            job::priority.desc(),
-                            job::jobid.asc(),
-                        ))
-                        .limit(spare)
-                        .load(c)?,
-                }
-            };
-            if candidates.is_empty() {
-                return Ok(Some(Vec::new()));
+        let by_lease =
+            matches!(one, Some((_, now)) if now >= 0) && crate::ops::lease_index(self, ctx)?;
+        match grab_locked(self, query, leases, now, by_lease) {
+            Err(e) if by_lease && crate::ops::lease_index_gone(&e) => {
+                crate::ops::forget_lease_index(ctx);
+                grab_locked(self, query, leases, now, false)
             }
-            // Lock by primary key. When the candidates are (nearly) consecutive ids, as in
-            // a backlog drained in jobid order, name their id range instead of listing them:
-            // MariaDB turns an IN list of 1,000 values or more into a temporary table joined
-            // and sorted (and even a shorter list costs the range optimizer a few ms), while
-            // one range is read in key order and the scan stops after `limit` rows. Rows in
-            // the range that were not candidates are filtered by the same predicate, so
-            // either form locks only eligible jobs. Scattered candidates keep the list, so
-            // the scan never walks a long range of ineligible rows.
-            let lo = candidates.iter().copied().min().unwrap_or(0);
-            let hi = candidates.iter().copied().max().unwrap_or(0);
-            let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(u64::MAX);
-            let range = span < 4 * candidates.len() as u64;
-            if let (true, Some((funcid, now))) = (range, one) {
-                let mut rows: Vec<DbJob> = crate::prepared::prepared::<LockRangeOfOne>()
-                    .bind::<BigInt, _>(lo)
-                    .bind::<BigInt, _>(hi)
-                    .bind::<Integer, _>(funcid)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(limit)
-                    .load(c)?;
-                lease_rows(c, &mut rows, &until, default_until)?;
-                return Ok(Some(rows.into_iter().map(JobRow::from).collect()));
-            }
-            let ids: Pred<MysqlConnection> = if range {
-                Box::new(job::jobid.between(lo, hi))
-            } else {
-                Box::new(job::jobid.eq_any(candidates))
-            };
-            let base = JOB.select(JOB_COLUMNS).filter(ids).filter(pred_again);
-            let mut rows: Vec<DbJob> = match query.order {
-                JobOrder::JobId => base
-                    .order_by(job::jobid.asc())
-                    .limit(limit)
-                    .for_update()
-                    .skip_locked()
-                    .load(c)?,
-                JobOrder::PriorityDesc => base
-                    .order_by((
-                        job::priority.is_null().asc(),
-                        job::priority.desc(),
-                        job::jobid.asc(),
-                    ))
-                    .limit(limit)
-                    .for_update()
-                    .skip_locked()
-                    .load(c)?,
-            };
-            lease_rows(c, &mut rows, &until, default_until)?;
-            Ok(Some(rows.into_iter().map(JobRow::from).collect()))
-        })
+            r => r,
+        }
     }
 }
 
 /// Below this many rows in `job`, its statistics are not refreshed after bulk loads.
 const STATS_STALE_MIN_ROWS: i64 = 1_000;
+
+/// A pool's grab (`Dialect::grab_skip_locked`); `by_lease`: through the lease index (see
+/// `sql::fresh_of_one!`).
+fn grab_locked(
+    c: &mut MysqlConnection,
+    query: &JobQuery,
+    leases: &[Lease],
+    now: i64,
+    by_lease: bool,
+) -> Result<Option<Vec<JobRow>>, OpError> {
+    let (Some(pred), Some(pred_again)) = (
+        MysqlConnection::predicate(query),
+        MysqlConnection::predicate(query),
+    ) else {
+        return Ok(Some(Vec::new()));
+    };
+    let until = lease_ends(leases, now)?;
+    let default_until = col_time(
+        now.saturating_add(1),
+        crate::conn::MAX_EPOCH_64,
+        "lease end",
+    )?;
+    let limit = sql_limit(query.limit);
+    // Two steps. InnoDB locks every row a locking read examines: when the optimizer
+    // sorts (an index on funcid, then filesort by jobid or priority), a plain
+    // `... ORDER BY ... LIMIT n FOR UPDATE SKIP LOCKED` would lock the whole eligible
+    // queue and starve the other workers. So first pick candidates without locks
+    // (a few more than needed, so concurrent grabbers do not all chase the same rows),
+    // then lock up to n of them by primary key, skipping the ones another grab holds.
+    let spare = limit
+        .saturating_mul(3)
+        .saturating_add(10)
+        .min(limit.saturating_add(2000));
+    let one = crate::sql::eligible_of_one(query, Backend::Mysql);
+    c.transaction(|c| {
+        let candidates: Vec<i64> = if let (Some((funcid, now)), true) = (one, by_lease) {
+            // The fresh jobs; both ranges only when a lease has run out or none is
+            // fresh (see `fresh_of_one!`).
+            let fresh: Vec<JobIdWithExpired> = crate::prepared::prepared::<CandidatesFreshOfOne>()
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(spare)
+                .load(c)?;
+            let rows = if fresh.first().is_some_and(|r| r.expired == 0) {
+                fresh.into_iter().map(|r| r.jobid).collect()
+            } else {
+                crate::prepared::prepared::<CandidatesOfOneByLease>()
+                    .bind::<Integer, _>(funcid)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(spare)
+                    .bind::<Integer, _>(funcid)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(spare)
+                    .bind::<BigInt, _>(spare)
+                    .load::<JobIdRow>(c)?
+                    .into_iter()
+                    .map(|r| r.jobid)
+                    .collect()
+            };
+            rows
+        } else if let Some((funcid, now)) = one {
+            crate::prepared::prepared::<CandidatesOfOne>()
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(spare)
+                .load::<JobIdRow>(c)?
+                .into_iter()
+                .map(|r| r.jobid)
+                .collect()
+        } else {
+            let q = JOB.select(job::jobid).filter(pred);
+            match query.order {
+                JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
+                JobOrder::PriorityDesc => q
+                    .order_by((
+                        job::priority.is_null().asc(),
+                        job::priority.desc(),
+                        job::jobid.asc(),
+                    ))
+                    .limit(spare)
+                    .load(c)?,
+            }
+        };
+        if candidates.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        // Lock by primary key. When the candidates are (nearly) consecutive ids, as in
+        // a backlog drained in jobid order, name their id range instead of listing them:
+        // MariaDB turns an IN list of 1,000 values or more into a temporary table joined
+        // and sorted (and even a shorter list costs the range optimizer a few ms), while
+        // one range is read in key order and the scan stops after `limit` rows. Rows in
+        // the range that were not candidates are filtered by the same predicate, so
+        // either form locks only eligible jobs. Scattered candidates keep the list, so
+        // the scan never walks a long range of ineligible rows.
+        let lo = candidates.iter().copied().min().unwrap_or(0);
+        let hi = candidates.iter().copied().max().unwrap_or(0);
+        let span = u64::try_from(hi.saturating_sub(lo)).unwrap_or(u64::MAX);
+        let range = span < 4 * candidates.len() as u64;
+        if let (true, Some((funcid, now))) = (range, one) {
+            let mut rows: Vec<DbJob> = crate::prepared::prepared::<LockRangeOfOne>()
+                .bind::<BigInt, _>(lo)
+                .bind::<BigInt, _>(hi)
+                .bind::<Integer, _>(funcid)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?;
+            lease_rows(c, &mut rows, &until, default_until)?;
+            return Ok(Some(rows.into_iter().map(JobRow::from).collect()));
+        }
+        let ids: Pred<MysqlConnection> = if range {
+            Box::new(job::jobid.between(lo, hi))
+        } else {
+            Box::new(job::jobid.eq_any(candidates))
+        };
+        let base = JOB.select(JOB_COLUMNS).filter(ids).filter(pred_again);
+        let mut rows: Vec<DbJob> = match query.order {
+            JobOrder::JobId => base
+                .order_by(job::jobid.asc())
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(c)?,
+            JobOrder::PriorityDesc => base
+                .order_by((
+                    job::priority.is_null().asc(),
+                    job::priority.desc(),
+                    job::jobid.asc(),
+                ))
+                .limit(limit)
+                .for_update()
+                .skip_locked()
+                .load(c)?,
+        };
+        lease_rows(c, &mut rows, &until, default_until)?;
+        Ok(Some(rows.into_iter().map(JobRow::from).collect()))
+    })
+}
 
 /// Writes the leases of locked rows: one UPDATE per distinct lease end.
 fn lease_rows(

@@ -168,9 +168,14 @@ pub(crate) const TABLES: &[&str] = &[
     "schwartz_result",
 ];
 
-/// The database objects of our migrations other than tables and indexes whose names are
-/// per schema (PostgreSQL's notify function and trigger).
-const OBJECTS: &[&str] = &["schwartz_notify_new_jobs", "schwartz_job_notify"];
+/// The database objects of our migrations, other than tables, that our statements name:
+/// PostgreSQL's notify function and trigger, and MySQL's lease index (named by the grab's
+/// index hint; index names after `INDEX` in migrations get the prefix anyway).
+const OBJECTS: &[&str] = &[
+    "schwartz_notify_new_jobs",
+    "schwartz_job_notify",
+    "job_funcid_grabbed_until",
+];
 
 /// The NOTIFY channels (PostgreSQL).
 pub(crate) const CHANNELS: &[&str] = &["schwartz_jobs", "schwartz_results"];
@@ -647,6 +652,15 @@ mod tests {
         assert_eq!(
             n.migration_sql("DROP TRIGGER IF EXISTS schwartz_job_notify ON job; PERFORM pg_notify('schwartz_jobs', '');"),
             "DROP TRIGGER IF EXISTS app_schwartz_job_notify ON app_job; PERFORM pg_notify('app_schwartz_jobs', '');"
+        );
+        // The grab's index hint names the index its migration made.
+        assert_eq!(
+            n.sql("SELECT 1 FROM job FORCE INDEX (job_funcid_grabbed_until) WHERE 'job' = ''"),
+            "SELECT 1 FROM app_job FORCE INDEX (app_job_funcid_grabbed_until) WHERE 'app_job' = ''"
+        );
+        assert_eq!(
+            n.migration_sql("CREATE INDEX job_funcid_grabbed_until ON job (funcid, grabbed_until)"),
+            "CREATE INDEX app_job_funcid_grabbed_until ON app_job (funcid, grabbed_until)"
         );
         assert_eq!(
             n.migration_sql("DROP INDEX IF EXISTS job_grabbed_until; DROP INDEX job_funcid_jobid ON job;"),

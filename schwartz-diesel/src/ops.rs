@@ -95,6 +95,46 @@ pub(crate) fn max_epoch<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Result
     Ok(n)
 }
 
+/// Whether `job` has the `job_funcid_grabbed_until` index (read once, and again after a
+/// migration; see [`Ctx::lease_index`]).
+pub(crate) fn lease_index<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Result<bool, OpError> {
+    use crate::conn::{LEASE_INDEX_ABSENT, LEASE_INDEX_PRESENT};
+    use std::sync::atomic::Ordering;
+    match ctx.lease_index.load(Ordering::Relaxed) {
+        LEASE_INDEX_PRESENT => return Ok(true),
+        LEASE_INDEX_ABSENT => return Ok(false),
+        _ => {}
+    }
+    let present = c.has_lease_index()?;
+    let v = if present {
+        LEASE_INDEX_PRESENT
+    } else {
+        LEASE_INDEX_ABSENT
+    };
+    ctx.lease_index.store(v, Ordering::Relaxed);
+    Ok(present)
+}
+
+/// Whether `e` is the server's refusal of a statement naming the lease index, which is
+/// gone (dropped while the store ran, by `schwartz migrate --revert` say).
+pub(crate) fn lease_index_gone(e: &OpError) -> bool {
+    matches!(e, OpError::Db(diesel::result::Error::DatabaseError(_, info))
+        if info.message().contains("job_funcid_grabbed_until"))
+}
+
+/// Records that the lease index is gone (see [`lease_index_gone`]): the store grabs as
+/// without it from now on.
+pub(crate) fn forget_lease_index(ctx: &Ctx) {
+    log::warn!(
+        "{}: the index job_funcid_grabbed_until is gone; grabbing without it",
+        ctx.describe
+    );
+    ctx.lease_index.store(
+        crate::conn::LEASE_INDEX_ABSENT,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 /// Inserts rows that carry explicit job ids (chunked under the bind-parameter limits and
 /// `max_bytes` per statement) and returns those ids in order.
 pub(crate) fn insert_with_ids<C: Sql>(
@@ -274,8 +314,16 @@ pub(crate) trait Ops: Sql {
     }
 
     /// `Store::select_jobs`.
-    fn op_select_jobs(&mut self, q: &JobQuery) -> Result<Vec<JobRow>, OpError> {
-        let rows = self.job_rows(q)?;
+    fn op_select_jobs(&mut self, ctx: &Ctx, q: &JobQuery) -> Result<Vec<JobRow>, OpError> {
+        let by_lease =
+            crate::sql::eligible_of_one(q, Self::BACKEND).is_some() && lease_index(self, ctx)?;
+        let rows = match self.job_rows(q, by_lease).map_err(OpError::from) {
+            Err(e) if by_lease && lease_index_gone(&e) => {
+                forget_lease_index(ctx);
+                self.job_rows(q, false)?
+            }
+            r => r?,
+        };
         Ok(rows.into_iter().map(JobRow::from).collect())
     }
 

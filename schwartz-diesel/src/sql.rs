@@ -47,7 +47,8 @@ pub(crate) trait JobReads: JobFilter {
     /// The row of one job.
     fn job_row(&mut self, jobid: i64) -> QueryResult<Option<DbJob>>;
     /// The rows a query selects, in its order, up to its limit.
-    fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>>;
+    /// `by_lease`: `job` has the lease index (MySQL, see `Dialect::eligible_rows`).
+    fn job_rows(&mut self, q: &JobQuery, by_lease: bool) -> QueryResult<Vec<DbJob>>;
     /// Whether a job row exists.
     fn job_exists(&mut self, jobid: i64) -> QueryResult<bool>;
     /// (funcid, uniqkey) of the jobs holding any of `keys` (at most 1,000).
@@ -231,15 +232,9 @@ macro_rules! job_reads {
                 let q = JOB.filter(job::jobid.eq(jobid)).select(JOB_COLUMNS);
                 q.first::<DbJob>(self).optional()
             }
-            fn job_rows(&mut self, q: &JobQuery) -> QueryResult<Vec<DbJob>> {
-                if let Some((funcid, now)) = eligible_of_one(q, Self::BACKEND) {
-                    use diesel::sql_types::{BigInt, Integer};
-                    return crate::prepared::prepared::<EligibleOfOne>()
-                        .bind::<Integer, _>(funcid)
-                        .bind::<BigInt, _>(now)
-                        .bind::<BigInt, _>(now)
-                        .bind::<BigInt, _>(sql_limit(q.limit))
-                        .load(self);
+            fn job_rows(&mut self, q: &JobQuery, by_lease: bool) -> QueryResult<Vec<DbJob>> {
+                if let Some(rows) = self.eligible_rows(q, by_lease)? {
+                    return Ok(rows);
                 }
                 let Some(pred) = Self::predicate(q) else {
                     return Ok(Vec::new());
@@ -263,8 +258,8 @@ macro_rules! job_reads {
     };
 }
 
-/// `(funcid, now)` when `q` is a grab's candidate query for one function on MySQL (see
-/// [`EligibleOfOne`]), which a prepared statement serves.
+/// `(funcid, now)` when `q` is a grab's candidate query for one function on MySQL, which
+/// prepared statements serve (`Dialect::eligible_rows`, the MySQL grab).
 pub(crate) fn eligible_of_one(q: &JobQuery, backend: Backend) -> Option<(i32, i64)> {
     let simple = backend == Backend::Mysql
         && q.limit > 0
@@ -380,16 +375,6 @@ macro_rules! job_writes {
 // builds anew on each run (a changeset may leave out `None` fields, so it never caches
 // one), which costs PostgreSQL a Parse round trip, MySQL a prepare and a close, and
 // SQLite the parse (a sixth of a SQLite drain's time went there).
-statement!(
-    /// One function's eligible jobs in jobid order, the grab's candidates: the
-    /// [`JobQuery::eligible`] shape with one function, prepared once per connection. (diesel
-    /// never caches a boxed query: on MySQL the DSL form costs a `COM_STMT_PREPARE` round
-    /// trip per grab, a third more round trips for a job worked one at a time.)
-    EligibleOfOne,
-    "SELECT jobid, funcid, arg, uniqkey, insert_time, run_after, grabbed_until, priority, \
-     `coalesce` FROM job WHERE funcid = ? AND run_after <= ? AND grabbed_until <= ? \
-     ORDER BY jobid LIMIT ?"
-);
 statement!(
     /// Claims a job whose lease token is still `expected` and has run out.
     ClaimOne,

@@ -392,7 +392,8 @@ impl Store for DieselStore {
     }
 
     fn select_jobs(&self, query: &JobQuery) -> Result<Vec<JobRow>> {
-        with_conn!(self, |c| c.op_select_jobs(query))
+        let ctx = &self.ctx;
+        with_conn!(self, |c| c.op_select_jobs(ctx, query))
     }
 
     fn claim(&self, claims: &[Claim], now: Epoch) -> Result<Vec<JobId>> {
@@ -479,6 +480,13 @@ impl Store for DieselStore {
         with_conn!(self, |c| c.op_stats())
     }
 
+    fn stats_up_to(&self, limit: u64) -> Result<StoreStats> {
+        if limit >= i64::MAX as u64 - 1 {
+            return self.stats();
+        }
+        with_conn!(self, |c| crate::inspect::stats_up_to(c, limit))
+    }
+
     fn notifier(&self) -> Result<Option<Box<dyn Notifier>>> {
         crate::notify::notifier(&self.target, &self.ctx)
     }
@@ -527,8 +535,9 @@ impl Store for DieselStore {
         since: Epoch,
         limit: u64,
     ) -> Result<Vec<schwartz_core::store::QueueSummary>> {
+        let ctx = &self.ctx;
         with_conn!(self, |c| crate::inspect::queue_summary(
-            c, now, since, limit
+            c, ctx, now, since, limit
         ))
     }
 

@@ -413,14 +413,15 @@ fn on_our_schema(backend: Backend) {
     assert!(matches!(store.stats(), Err(Error::SchemaMissing { .. })));
 }
 
-/// How many migrations each backend has: the tables and the index on `grabbed_until`, plus
-/// PostgreSQL's notify trigger and autovacuum settings, MySQL's (funcid, jobid) index and
-/// exact-text collation, and 64-bit time columns on both; on every backend our tables of
-/// periodic schedules and job results.
+/// How many migrations each backend has: the tables, plus PostgreSQL's notify trigger and
+/// autovacuum settings, the index on `grabbed_until` (PostgreSQL and SQLite), the (funcid,
+/// jobid) index (SQLite and MySQL, where a later one replaces it by (funcid,
+/// grabbed_until)), MySQL's exact-text collation, 64-bit time columns on both servers; on
+/// every backend our tables of periodic schedules and job results.
 fn migration_count(backend: Backend) -> usize {
     match backend {
         Backend::Postgres => 7,
-        Backend::Mysql => 6,
+        Backend::Mysql => 7,
         _ => 5,
     }
 }
@@ -917,4 +918,156 @@ fn postgres_explicit_ids() {
 #[test]
 fn mysql_explicit_ids() {
     explicit_ids(Backend::Mysql);
+}
+
+/// The grab of one function's jobs takes the ones no one holds and the ones whose lease ran
+/// out together, in jobid order, and skips the leased ones; `queue_summary` counts the
+/// leased ones apart. On MySQL our schema serves this through `job_funcid_grabbed_until`
+/// (two ranges of it, merged) and TheSchwartz's schema by its own indexes: both must agree.
+fn expired_leases_in_order(backend: Backend, upstream: bool) {
+    use schwartz_core::store::{Claim, JobQuery, Lease};
+    let Some(db) = new_db(backend) else { return };
+    if upstream {
+        load_upstream_schema(backend, &db.url);
+    }
+    let store = DieselStore::connect(&db.url).unwrap();
+    if !upstream {
+        store.run_migrations().unwrap();
+    }
+    let f = store.funcid("Ordered").unwrap();
+    let other = store.funcid("Other").unwrap();
+    let now = store.server_time().unwrap();
+    let rows: Vec<NewJobRow> = (0..12)
+        .map(|i| NewJobRow {
+            funcid: if i % 4 == 3 { other } else { f },
+            ..job(f, now - 100, None)
+        })
+        .collect();
+    let ids = store.insert_jobs(&rows).unwrap();
+    let mine: Vec<JobId> = ids
+        .iter()
+        .zip(&rows)
+        .filter(|(_, r)| r.funcid == f)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(mine.len(), 9);
+    // mine[1] and mine[4]: leases that ran out; mine[2]: leased for an hour.
+    let claim = |jobid: JobId, lease_until: i64| Claim {
+        jobid,
+        expected: 0,
+        lease_until,
+    };
+    let claimed = store
+        .claim(
+            &[
+                claim(mine[1], now - 50),
+                claim(mine[4], now - 1),
+                claim(mine[2], now + 3600),
+            ],
+            now - 60,
+        )
+        .unwrap();
+    assert_eq!(claimed.len(), 3, "{backend}");
+    let eligible: Vec<JobId> = mine.iter().copied().filter(|&id| id != mine[2]).collect();
+    let select = |limit: usize| -> Vec<JobId> {
+        store
+            .select_jobs(&JobQuery::eligible(vec![f], now, limit))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.jobid)
+            .collect()
+    };
+    assert_eq!(select(100), eligible, "{backend}, upstream {upstream}");
+    assert_eq!(select(3), eligible[..3], "{backend}, upstream {upstream}");
+    let summary = store.queue_summary(now, now - 3600, u64::MAX).unwrap();
+    let s = summary.iter().find(|s| s.funcid == f).unwrap();
+    assert_eq!((s.due, s.running), (8, 1), "{backend}, upstream {upstream}");
+    let s = summary.iter().find(|s| s.funcid == other).unwrap();
+    assert_eq!((s.due, s.running), (3, 0), "{backend}, upstream {upstream}");
+    // The pool's grab: the first five eligible jobs, in order, now leased.
+    let leases = [Lease {
+        funcid: f,
+        grab_for: 60,
+    }];
+    if let Some(rows) = store
+        .grab_skip_locked(&JobQuery::eligible(vec![f], now, 5), &leases, now)
+        .unwrap()
+    {
+        let got: Vec<JobId> = rows.iter().map(|r| r.jobid).collect();
+        assert_eq!(got, eligible[..5], "{backend}, upstream {upstream}");
+        assert!(
+            rows.iter().all(|r| r.grabbed_until == now + 60),
+            "{backend}"
+        );
+        assert_eq!(select(100), eligible[5..], "{backend}, upstream {upstream}");
+    }
+}
+
+#[test]
+fn sqlite_expired_leases_in_order() {
+    expired_leases_in_order(Backend::Sqlite, false);
+    expired_leases_in_order(Backend::Sqlite, true);
+}
+
+#[test]
+fn postgres_expired_leases_in_order() {
+    expired_leases_in_order(Backend::Postgres, false);
+    expired_leases_in_order(Backend::Postgres, true);
+}
+
+#[test]
+fn mysql_expired_leases_in_order() {
+    expired_leases_in_order(Backend::Mysql, false);
+    expired_leases_in_order(Backend::Mysql, true);
+}
+
+/// A store that has seen the lease index keeps grabbing when an operator drops it (MySQL
+/// refuses a statement naming an unknown index: the store forgets the index and grabs as
+/// without it).
+#[test]
+fn mysql_lease_index_dropped_while_running() {
+    use schwartz_core::store::{JobQuery, Lease};
+    let Some(db) = new_db(Backend::Mysql) else {
+        return;
+    };
+    let store = DieselStore::connect(&db.url).unwrap();
+    store.run_migrations().unwrap();
+    let f = store.funcid("Dropped").unwrap();
+    let now = store.server_time().unwrap();
+    let ids = store
+        .insert_jobs(&(0..6).map(|_| job(f, now - 10, None)).collect::<Vec<_>>())
+        .unwrap();
+    let select = |limit: usize| -> Vec<JobId> {
+        store
+            .select_jobs(&JobQuery::eligible(vec![f], now, limit))
+            .unwrap()
+            .into_iter()
+            .map(|r| r.jobid)
+            .collect()
+    };
+    assert_eq!(select(2), ids[..2]);
+    // A second store, which has seen the index too, grabs after the drop.
+    let other = DieselStore::connect(&db.url).unwrap();
+    assert_eq!(
+        other
+            .select_jobs(&JobQuery::eligible(vec![f], now, 1))
+            .unwrap()[0]
+            .jobid,
+        ids[0]
+    );
+    diesel::mysql::MysqlConnection::establish(&db.url)
+        .unwrap()
+        .batch_execute("DROP INDEX job_funcid_grabbed_until ON job")
+        .unwrap();
+    assert_eq!(select(2), ids[..2]);
+    let leases = [Lease {
+        funcid: f,
+        grab_for: 60,
+    }];
+    let got = other
+        .grab_skip_locked(&JobQuery::eligible(vec![f], now, 3), &leases, now)
+        .unwrap()
+        .expect("MariaDB has SKIP LOCKED");
+    assert_eq!(got.iter().map(|r| r.jobid).collect::<Vec<_>>(), ids[..3]);
+    assert_eq!(select(10), ids[3..]);
 }

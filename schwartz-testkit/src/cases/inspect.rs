@@ -216,7 +216,32 @@ fn reschedule_pending_refuse_leased(ctx: &Ctx) {
     );
 }
 
+/// `stats_up_to`: row counts read up to a limit say more than the limit when there are
+/// more rows, and the exact count when there are not.
+fn stats_up_to_stops_at_the_limit(ctx: &Ctx) {
+    let s = ctx.store();
+    let now = s.server_time().must("server_time");
+    let f = s.funcid("counted").must("funcid");
+    let rows: Vec<NewJobRow> = (0..5).map(|_| row(f, now)).collect();
+    let ids = insert(&s, &rows);
+    fail(&s, ids[0], f, now, "one");
+    fail(&s, ids[1], f, now, "two");
+    let exact = s.stats().must("stats");
+    assert_eq!((exact.jobs, exact.errors), (5, 2));
+    assert_eq!(s.stats_up_to(u64::MAX).must("stats_up_to(MAX)"), exact);
+    assert_eq!(s.stats_up_to(5).must("stats_up_to(5)"), exact);
+    let capped = s.stats_up_to(3).must("stats_up_to(3)");
+    assert!(capped.jobs > 3 && capped.jobs <= 5, "{capped:?}");
+    assert_eq!(
+        (capped.errors, capped.exit_statuses),
+        (2, exact.exit_statuses)
+    );
+    let none = s.stats_up_to(0).must("stats_up_to(0)");
+    assert!(none.jobs >= 1 && none.errors >= 1, "{none:?}");
+}
+
 cases!("inspect";
+    stats_up_to_stops_at_the_limit,
     queue_summary_counts,
     queue_summary_leased_future_job,
     failures_from_order_and_filters,
