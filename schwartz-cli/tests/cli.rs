@@ -531,6 +531,13 @@ fn unreachable_database_is_reported() {
     );
     let st = db.json(&["stats", "--count-limit", "1"], 0);
     assert_eq!(st["databases"][0]["capped"], true);
+    // The rows of `job` too: read up to the limit.
+    assert_eq!(st["databases"][0]["jobs"], 1);
+    let st = db.json(&["stats"], 0);
+    assert_eq!(
+        (&st["databases"][0]["jobs"], &st["databases"][0]["capped"]),
+        (&serde_json::json!(2), &serde_json::json!(false))
+    );
     let dead = "postgres://someone@127.0.0.1:1/nodb";
     for args in [
         &["queues", "--json"][..],
