@@ -108,40 +108,15 @@ pub(crate) struct JobIdRow {
     pub jobid: i64,
 }
 
-/// A row of a MySQL grab's fresh-jobs statement (see `sql::fresh_of_one!`): the job and
+/// A row of a MySQL grab's fresh-jobs statement (see `mysql::fresh_of_one!`): the job and
 /// whether any lease of the function has run out.
 #[cfg(feature = "mysql")]
 #[derive(Debug, QueryableByName)]
-#[diesel(table_name = job)]
 pub(crate) struct JobWithExpired {
-    pub jobid: i64,
-    pub funcid: i32,
-    pub arg: Option<Vec<u8>>,
-    pub uniqkey: Option<String>,
-    pub insert_time: Option<Epoch>,
-    pub run_after: Epoch,
-    pub grabbed_until: Epoch,
-    pub priority: Option<i16>,
-    pub coalesce: Option<String>,
+    #[diesel(embed)]
+    pub job: DbJob,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub expired: i64,
-}
-
-#[cfg(feature = "mysql")]
-impl From<JobWithExpired> for DbJob {
-    fn from(r: JobWithExpired) -> DbJob {
-        DbJob {
-            jobid: r.jobid,
-            funcid: r.funcid,
-            arg: r.arg,
-            uniqkey: r.uniqkey,
-            insert_time: r.insert_time,
-            run_after: r.run_after,
-            grabbed_until: r.grabbed_until,
-            priority: r.priority,
-            coalesce: r.coalesce,
-        }
-    }
 }
 
 /// [`JobWithExpired`] with the id only.

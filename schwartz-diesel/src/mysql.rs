@@ -39,6 +39,38 @@ fn insert_one(c: &mut MysqlConnection, row: &InsertJob<'_>) -> QueryResult<usize
     crate::models::bind_insert_job!(InsertOne, row).execute(c)
 }
 
+/// The binds of a one-function grab statement, by its shape: `plain` ([`EligibleOfOne`],
+/// [`CandidatesOfOne`]), `fresh` (`fresh_of_one!`), `both` (`eligible_of_one_by_lease!`).
+macro_rules! bind_of_one {
+    (plain $stmt:ty, $funcid:expr, $now:expr, $limit:expr) => {
+        crate::prepared::prepared::<$stmt>()
+            .bind::<Integer, _>($funcid)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($limit)
+    };
+    (fresh $stmt:ty, $funcid:expr, $now:expr, $limit:expr) => {
+        crate::prepared::prepared::<$stmt>()
+            .bind::<Integer, _>($funcid)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($now)
+            .bind::<Integer, _>($funcid)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($limit)
+    };
+    (both $stmt:ty, $funcid:expr, $now:expr, $limit:expr) => {
+        crate::prepared::prepared::<$stmt>()
+            .bind::<Integer, _>($funcid)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($limit)
+            .bind::<Integer, _>($funcid)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($now)
+            .bind::<BigInt, _>($limit)
+            .bind::<BigInt, _>($limit)
+    };
+}
+
 crate::prepared::statement!(
     /// One function's eligible jobs in jobid order, the grab's candidates: the
     /// [`JobQuery::eligible`] shape with one function, prepared once per connection. (diesel
@@ -200,37 +232,18 @@ impl Dialect for MysqlConnection {
         };
         let limit = sql_limit(q.limit);
         if !(by_lease && now >= 0) {
-            return crate::prepared::prepared::<EligibleOfOne>()
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(limit)
+            return bind_of_one!(plain EligibleOfOne, funcid, now, limit)
                 .load(self)
                 .map(Some);
         }
         // The fresh jobs; both ranges only when a lease has run out or none is fresh (see
         // `fresh_of_one!`).
         let fresh: Vec<crate::models::JobWithExpired> =
-            crate::prepared::prepared::<EligibleFreshOfOne>()
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(now)
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load(self)?;
+            bind_of_one!(fresh EligibleFreshOfOne, funcid, now, limit).load(self)?;
         if fresh.first().is_some_and(|r| r.expired == 0) {
-            return Ok(Some(fresh.into_iter().map(DbJob::from).collect()));
+            return Ok(Some(fresh.into_iter().map(|r| r.job).collect()));
         }
-        crate::prepared::prepared::<EligibleOfOneByLease>()
-            .bind::<Integer, _>(funcid)
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(limit)
-            .bind::<Integer, _>(funcid)
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(limit)
-            .bind::<BigInt, _>(limit)
+        bind_of_one!(both EligibleOfOneByLease, funcid, now, limit)
             .load(self)
             .map(Some)
     }
@@ -448,10 +461,10 @@ impl Dialect for MysqlConnection {
         let one = crate::sql::eligible_of_one(query, Backend::Mysql);
         let by_lease =
             matches!(one, Some((_, now)) if now >= 0) && crate::ops::lease_index(self, ctx)?;
-        match grab_locked(self, query, leases, now, by_lease) {
+        match grab_locked(self, query, one, leases, now, by_lease) {
             Err(e) if by_lease && crate::ops::lease_index_gone(&e) => {
                 crate::ops::forget_lease_index(ctx);
-                grab_locked(self, query, leases, now, false)
+                grab_locked(self, query, one, leases, now, false)
             }
             r => r,
         }
@@ -461,11 +474,12 @@ impl Dialect for MysqlConnection {
 /// Below this many rows in `job`, its statistics are not refreshed after bulk loads.
 const STATS_STALE_MIN_ROWS: i64 = 1_000;
 
-/// A pool's grab (`Dialect::grab_skip_locked`); `by_lease`: through the lease index (see
-/// `sql::fresh_of_one!`).
+/// A pool's grab (`Dialect::grab_skip_locked`); `one`: `sql::eligible_of_one(query)`;
+/// `by_lease`: through the lease index (see `fresh_of_one!`).
 fn grab_locked(
     c: &mut MysqlConnection,
     query: &JobQuery,
+    one: Option<(i32, i64)>,
     leases: &[Lease],
     now: i64,
     by_lease: bool,
@@ -493,31 +507,16 @@ fn grab_locked(
         .saturating_mul(3)
         .saturating_add(10)
         .min(limit.saturating_add(2000));
-    let one = crate::sql::eligible_of_one(query, Backend::Mysql);
     c.transaction(|c| {
         let candidates: Vec<i64> = if let (Some((funcid, now)), true) = (one, by_lease) {
             // The fresh jobs; both ranges only when a lease has run out or none is
             // fresh (see `fresh_of_one!`).
-            let fresh: Vec<JobIdWithExpired> = crate::prepared::prepared::<CandidatesFreshOfOne>()
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(now)
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(spare)
-                .load(c)?;
+            let fresh: Vec<JobIdWithExpired> =
+                bind_of_one!(fresh CandidatesFreshOfOne, funcid, now, spare).load(c)?;
             let rows = if fresh.first().is_some_and(|r| r.expired == 0) {
                 fresh.into_iter().map(|r| r.jobid).collect()
             } else {
-                crate::prepared::prepared::<CandidatesOfOneByLease>()
-                    .bind::<Integer, _>(funcid)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(spare)
-                    .bind::<Integer, _>(funcid)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(spare)
-                    .bind::<BigInt, _>(spare)
+                bind_of_one!(both CandidatesOfOneByLease, funcid, now, spare)
                     .load::<JobIdRow>(c)?
                     .into_iter()
                     .map(|r| r.jobid)
@@ -525,11 +524,7 @@ fn grab_locked(
             };
             rows
         } else if let Some((funcid, now)) = one {
-            crate::prepared::prepared::<CandidatesOfOne>()
-                .bind::<Integer, _>(funcid)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(spare)
+            bind_of_one!(plain CandidatesOfOne, funcid, now, spare)
                 .load::<JobIdRow>(c)?
                 .into_iter()
                 .map(|r| r.jobid)
@@ -539,11 +534,7 @@ fn grab_locked(
             match query.order {
                 JobOrder::JobId => q.order_by(job::jobid.asc()).limit(spare).load(c)?,
                 JobOrder::PriorityDesc => q
-                    .order_by((
-                        job::priority.is_null().asc(),
-                        job::priority.desc(),
-                        job::jobid.asc(),
-                    ))
+                    .order_by(crate::models::priority_order())
                     .limit(spare)
                     .load(c)?,
             }
@@ -589,11 +580,7 @@ fn grab_locked(
                 .skip_locked()
                 .load(c)?,
             JobOrder::PriorityDesc => base
-                .order_by((
-                    job::priority.is_null().asc(),
-                    job::priority.desc(),
-                    job::jobid.asc(),
-                ))
+                .order_by(crate::models::priority_order())
                 .limit(limit)
                 .for_update()
                 .skip_locked()

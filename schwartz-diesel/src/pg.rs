@@ -387,11 +387,7 @@ impl Dialect for PgConnection {
                     .skip_locked()
                     .load(c)?,
                 JobOrder::PriorityDesc => base
-                    .order_by((
-                        job::priority.is_null().asc(),
-                        job::priority.desc(),
-                        job::jobid.asc(),
-                    ))
+                    .order_by(crate::models::priority_order())
                     .limit(limit)
                     .for_update()
                     .skip_locked()

@@ -920,6 +920,25 @@ fn mysql_explicit_ids() {
     explicit_ids(Backend::Mysql);
 }
 
+/// The ids `select_jobs` gives for `JobQuery::eligible` of one function.
+fn eligible_ids(
+    store: &DieselStore,
+    f: schwartz_core::FuncId,
+    now: i64,
+    limit: usize,
+) -> Vec<JobId> {
+    store
+        .select_jobs(&schwartz_core::store::JobQuery::eligible(
+            vec![f],
+            now,
+            limit,
+        ))
+        .unwrap()
+        .into_iter()
+        .map(|r| r.jobid)
+        .collect()
+}
+
 /// The grab of one function's jobs takes the ones no one holds and the ones whose lease ran
 /// out together, in jobid order, and skips the leased ones; `queue_summary` counts the
 /// leased ones apart. On MySQL our schema serves this through `job_funcid_grabbed_until`
@@ -969,14 +988,7 @@ fn expired_leases_in_order(backend: Backend, upstream: bool) {
         .unwrap();
     assert_eq!(claimed.len(), 3, "{backend}");
     let eligible: Vec<JobId> = mine.iter().copied().filter(|&id| id != mine[2]).collect();
-    let select = |limit: usize| -> Vec<JobId> {
-        store
-            .select_jobs(&JobQuery::eligible(vec![f], now, limit))
-            .unwrap()
-            .into_iter()
-            .map(|r| r.jobid)
-            .collect()
-    };
+    let select = |limit: usize| eligible_ids(&store, f, now, limit);
     assert_eq!(select(100), eligible, "{backend}, upstream {upstream}");
     assert_eq!(select(3), eligible[..3], "{backend}, upstream {upstream}");
     let summary = store.queue_summary(now, now - 3600, u64::MAX).unwrap();
@@ -1037,24 +1049,11 @@ fn mysql_lease_index_dropped_while_running() {
     let ids = store
         .insert_jobs(&(0..6).map(|_| job(f, now - 10, None)).collect::<Vec<_>>())
         .unwrap();
-    let select = |limit: usize| -> Vec<JobId> {
-        store
-            .select_jobs(&JobQuery::eligible(vec![f], now, limit))
-            .unwrap()
-            .into_iter()
-            .map(|r| r.jobid)
-            .collect()
-    };
+    let select = |limit: usize| eligible_ids(&store, f, now, limit);
     assert_eq!(select(2), ids[..2]);
     // A second store, which has seen the index too, grabs after the drop.
     let other = DieselStore::connect(&db.url).unwrap();
-    assert_eq!(
-        other
-            .select_jobs(&JobQuery::eligible(vec![f], now, 1))
-            .unwrap()[0]
-            .jobid,
-        ids[0]
-    );
+    assert_eq!(eligible_ids(&other, f, now, 1), ids[..1]);
     diesel::mysql::MysqlConnection::establish(&db.url)
         .unwrap()
         .batch_execute("DROP INDEX job_funcid_grabbed_until ON job")

@@ -6,7 +6,7 @@
 --   pool); with it, 43 to 53 ms.
 -- - The grab of one function's jobs in jobid order: the jobs no one holds are the entries
 --   (funcid, 0), in jobid order (InnoDB appends the primary key), as they were in
---   (funcid, jobid); the jobs whose lease ran out are a short range (sql.rs,
+--   (funcid, jobid); the jobs whose lease ran out are a short range (mysql.rs,
 --   `fresh_of_one!`, names this index).
 -- Why it replaces (funcid, jobid) rather than joining it: one more index on `job` cost drains
 -- 19 to 24% (every insert, grab and delete writes it); this one costs a grab one entry
