@@ -95,7 +95,7 @@ crate::prepared::statement!(
 /// primary-key order (300,000 rows for one grab of 50). The other range, small, it finds
 /// on its own. A store that believes the index is there after an operator dropped it
 /// (`schwartz migrate --revert`) gets MySQL's error for an unknown index, forgets the
-/// index and grabs as without it (`crate::ops::lease_index_gone`). Binds: funcid, now, now,
+/// index and grabs as without it (`crate::ops::with_lease_index`). Binds: funcid, now, now,
 /// funcid, now, limit (`now >= 0`).
 macro_rules! fresh_of_one {
     ($cols:literal) => {
@@ -461,13 +461,9 @@ impl Dialect for MysqlConnection {
         let one = crate::sql::eligible_of_one(query, Backend::Mysql);
         let by_lease =
             matches!(one, Some((_, now)) if now >= 0) && crate::ops::lease_index(self, ctx)?;
-        match grab_locked(self, query, one, leases, now, by_lease) {
-            Err(e) if by_lease && crate::ops::lease_index_gone(&e) => {
-                crate::ops::forget_lease_index(ctx);
-                grab_locked(self, query, one, leases, now, false)
-            }
-            r => r,
-        }
+        crate::ops::with_lease_index(ctx, by_lease, |by_lease| {
+            grab_locked(self, query, one, leases, now, by_lease)
+        })
     }
 }
 

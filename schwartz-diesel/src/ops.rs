@@ -115,24 +115,30 @@ pub(crate) fn lease_index<C: crate::conn::Dialect>(c: &mut C, ctx: &Ctx) -> Resu
     Ok(present)
 }
 
-/// Whether `e` is the server's refusal of a statement naming the lease index, which is
-/// gone (dropped while the store ran, by `schwartz migrate --revert` say).
-pub(crate) fn lease_index_gone(e: &OpError) -> bool {
-    matches!(e, OpError::Db(diesel::result::Error::DatabaseError(_, info))
-        if info.message().contains("job_funcid_grabbed_until"))
-}
-
-/// Records that the lease index is gone (see [`lease_index_gone`]): the store grabs as
-/// without it from now on.
-pub(crate) fn forget_lease_index(ctx: &Ctx) {
-    log::warn!(
-        "{}: the index job_funcid_grabbed_until is gone; grabbing without it",
-        ctx.describe
-    );
-    ctx.lease_index.store(
-        crate::conn::LEASE_INDEX_ABSENT,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+/// Runs `f(by_lease)`; when the server refuses it for naming the lease index, which is gone
+/// (dropped while the store ran, by `schwartz migrate --revert` say), records that and
+/// runs `f(false)`: the store grabs as without the index from then on.
+pub(crate) fn with_lease_index<T>(
+    ctx: &Ctx,
+    by_lease: bool,
+    mut f: impl FnMut(bool) -> Result<T, OpError>,
+) -> Result<T, OpError> {
+    match f(by_lease) {
+        Err(OpError::Db(diesel::result::Error::DatabaseError(_, info)))
+            if by_lease && info.message().contains("job_funcid_grabbed_until") =>
+        {
+            log::warn!(
+                "{}: the index job_funcid_grabbed_until is gone; grabbing without it",
+                ctx.describe
+            );
+            ctx.lease_index.store(
+                crate::conn::LEASE_INDEX_ABSENT,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            f(false)
+        }
+        r => r,
+    }
 }
 
 /// Inserts rows that carry explicit job ids (chunked under the bind-parameter limits and
@@ -317,13 +323,7 @@ pub(crate) trait Ops: Sql {
     fn op_select_jobs(&mut self, ctx: &Ctx, q: &JobQuery) -> Result<Vec<JobRow>, OpError> {
         let by_lease =
             crate::sql::eligible_of_one(q, Self::BACKEND).is_some() && lease_index(self, ctx)?;
-        let rows = match self.job_rows(q, by_lease).map_err(OpError::from) {
-            Err(e) if by_lease && lease_index_gone(&e) => {
-                forget_lease_index(ctx);
-                self.job_rows(q, false)?
-            }
-            r => r?,
-        };
+        let rows = with_lease_index(ctx, by_lease, |by_lease| Ok(self.job_rows(q, by_lease)?))?;
         Ok(rows.into_iter().map(JobRow::from).collect())
     }
 
